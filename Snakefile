@@ -1,0 +1,22 @@
+# rewild: the WildChat-50M reproduction as a workflow. Stages live in rules/<stage>.smk; logic in the
+# `rewild` package. Paper preset: config.yaml. Demo: `snakemake --profile profiles/local`.
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/prompts.smk"
+include: "rules/generate.smk"
+include: "rules/filter.smk"
+include: "rules/mix.smk"
+include: "rules/sft.smk"
+include: "rules/evaluate.smk"
+include: "rules/analyse.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,184 @@
+"""Figures for the report. Each function draws one figure with labelled axes, a legend and a title, saves it
+as PNG at the given path and returns that path. Agg backend: figures are drawn on headless cluster nodes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+_LABELS = {
+    "avg7": "Avg-7 (mean of 7 benchmarks, 0–1)",
+    "avg8": "Avg-8 (mean of 8 benchmarks, 0–1)",
+    "avg9": "Avg-9 (mean of 9 benchmarks, 0–1)",
+    "mtbench": "MT-Bench score (1–10)",
+    "alpaca_lc": "AlpacaEval 2 LC win rate (%)",
+    "rouge1": "ROUGE-1 F-measure (0–1)",
+    "rougeL": "ROUGE-L F-measure (0–1)",
+    "meteor": "METEOR (0–1)",
+}
+
+
+def _label(metric: str) -> str:
+    return _LABELS.get(metric, metric)
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+    return path
+
+
+def bar_scores(
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    metric: str = "avg7",
+    label_col: str = "model",
+    reference: Mapping[str, float] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Bars of `metric` per model, 95% CI whiskers from `{metric}_lo/_hi` when present, paper values as markers."""
+    t = table.dropna(subset=[metric]).sort_values(metric, ascending=False)
+    x = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.8 * len(t) + 2), 4))
+    yerr = None
+    lo, hi = f"{metric}_lo", f"{metric}_hi"
+    if lo in t.columns and hi in t.columns and t[[lo, hi]].notna().all().all():
+        yerr = np.vstack([t[metric] - t[lo], t[hi] - t[metric]])
+    ax.bar(x, t[metric], yerr=yerr, capsize=4, color="tab:blue", label="ours" + (" (95% CI)" if yerr is not None else ""))
+    if reference:
+        ref = [reference.get(m, np.nan) for m in t[label_col]]
+        ax.scatter(x, ref, color="tab:red", marker="D", zorder=3, label="paper")
+    ax.set_xticks(x, t[label_col], rotation=30, ha="right")
+    ax.set_xlabel("model")
+    ax.set_ylabel(_label(metric))
+    ax.set_title(title or f"{_label(metric).split(' (')[0]} by model")
+    ax.legend()
+    return _save(fig, path)
+
+
+def scaling_curves(
+    scores: pd.DataFrame, path: str | os.PathLike, metric: str = "avg7", title: str | None = None
+) -> Path:
+    """One line per DGM: `metric` of the student against the number of training conversations (long frame
+    with columns dgm, size, metric)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for dgm, g in scores.sort_values("size").groupby("dgm", sort=True):
+        ax.plot(g["size"], g[metric], marker="o", label=str(dgm))
+    ax.set_xscale("log")
+    ax.set_xlabel("SFT training conversations (log scale)")
+    ax.set_ylabel(_label(metric))
+    ax.set_title(title or f"Scaling: {_label(metric).split(' (')[0]} vs training-set size")
+    ax.legend(title="DGM")
+    return _save(fig, path)
+
+
+def efficiency_scatter(table: pd.DataFrame, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Throughput (tok/s) of each DGM against context length × parameters, log–log, points labelled."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(table["context_x_params"], table["tok_s"], color="tab:blue", label="DGM (total tok/s)")
+    if "output_tok_s" in table.columns:
+        ax.scatter(
+            table["context_x_params"], table["output_tok_s"], color="tab:orange", marker="x", label="output tok/s"
+        )
+    for _, r in table.iterrows():
+        ax.annotate(str(r["dgm"]), (r["context_x_params"], r["tok_s"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    if (table["context_x_params"] > 0).all() and (table["tok_s"] > 0).all():
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("context length × parameters (tokens × billions)")
+    ax.set_ylabel("throughput (tokens / s)")
+    ax.set_title(title or "Generation throughput vs model size × context")
+    ax.legend()
+    return _save(fig, path)
+
+
+def loss_curve(
+    curves: pd.DataFrame | Mapping[str, pd.DataFrame], path: str | os.PathLike, title: str | None = None
+) -> Path:
+    """Training (and eval, if present) loss against optimizer step; one or several runs (label → frame with
+    columns step, loss[, eval_loss])."""
+    runs = {"run": curves} if isinstance(curves, pd.DataFrame) else dict(curves)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, df in runs.items():
+        if "loss" in df.columns:
+            d = df.dropna(subset=["loss"])
+            ax.plot(d["step"], d["loss"], label=f"{name} train")
+        if "eval_loss" in df.columns:
+            d = df.dropna(subset=["eval_loss"])
+            ax.plot(d["step"], d["eval_loss"], marker="o", linestyle="--", label=f"{name} held-out")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy loss (nats / assistant token)")
+    ax.set_title(title or "SFT loss")
+    ax.legend()
+    return _save(fig, path)
+
+
+def similarity_heatmap_or_bars(
+    table: pd.DataFrame, path: str | os.PathLike, metric: str = "rouge1", title: str | None = None
+) -> Path:
+    """A DGM × DGM matrix (index and columns the same names) is drawn as a heatmap; a `similarity_table`
+    (column dgm, metric, metric_std) as horizontal bars with the std over references as whiskers."""
+    square = list(table.index) == list(table.columns) and len(table) > 0
+    if square:
+        fig, ax = plt.subplots(figsize=(0.4 * len(table) + 3, 0.4 * len(table) + 2.5))
+        im = ax.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0)
+        ax.set_xticks(range(len(table)), table.columns, rotation=90)
+        ax.set_yticks(range(len(table)), table.index)
+        ax.set_xlabel("reference DGM")
+        ax.set_ylabel("DGM")
+        fig.colorbar(im, ax=ax, label=_label(metric))
+        # A colorbar is the legend of a heatmap; the proxy artist keeps every figure's legend contract.
+        ax.plot([], [], " ", label=f"cell = {metric}")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_title(title or f"Pairwise {_label(metric).split(' (')[0]}")
+        return _save(fig, path)
+    t = table.sort_values(metric)
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(t) + 1.5))
+    err = t[f"{metric}_std"] if f"{metric}_std" in t.columns else None
+    ax.barh(t["dgm"], t[metric], xerr=err, capsize=3, color="tab:green",
+            label="mean over conversations" + (" (± std over references)" if err is not None else ""))
+    ax.set_xlabel(_label(metric))
+    ax.set_ylabel("DGM")
+    ax.set_title(title or f"Similarity to other DGMs' responses ({metric})")
+    ax.legend(loc="lower right", fontsize=7)
+    return _save(fig, path)
+
+
+def sdq_scatter(
+    x: Mapping[str, float],
+    y: Mapping[str, float],
+    path: str | os.PathLike,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+) -> Path:
+    """Intrinsic measure (x) vs extrinsic SDQ (y) per DGM, with Spearman / Kendall in the title."""
+    from rewild.analyse import rank_correlation
+
+    names = sorted(n for n in x if n in y)
+    xs, ys = [x[n] for n in names], [y[n] for n in names]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(xs, ys, color="tab:purple", label="DGM")
+    for n, a, b in zip(names, xs, ys):
+        ax.annotate(n, (a, b), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    corr = ""
+    if len(names) >= 2:
+        rc = rank_correlation(xs, ys)
+        corr = f" (Spearman {rc['spearman']:.2f}, Kendall {rc['kendall']:.2f}, n={rc['n']})"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title((title or "Intrinsic vs extrinsic SDQ") + corr, fontsize=9)
+    ax.legend()
+    return _save(fig, path)

@@ -1,0 +1,111 @@
+import re
+
+from snakemake.utils import min_version
+
+from rewild import config as rc
+
+min_version("9.0")
+
+
+report: "../report/workflow.rst"
+
+
+# Validate before any job: schema (snakemake.utils.validate) + cross-references; errors name the key.
+rc.validate(config)
+
+PROMPTS = config["prompts"]
+SHARDS = rc.shard_names(PROMPTS)
+DGMS = config["dgms"]
+GENERATED_DGMS = rc.generated_dgms(config)
+SOURCE_DGMS = rc.source_dgms(config)
+MIXES = rc.all_mixes(config)
+MODELS = rc.models(config)
+TASKS = config["eval"]["tasks"]
+LOCAL_BUILDS = rc.local_builds(config)
+
+
+def _alternatives(names):
+    # an impossible pattern when empty, so the rule never matches instead of matching everything
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+wildcard_constraints:
+    dgm=_alternatives(DGMS),
+    shard=r"s\d{5}",
+    mix=_alternatives(MIXES),
+    model=_alternatives(MODELS),
+    task=_alternatives(TASKS),
+
+
+# ------------------------------------------------------------------------------------ input functions
+
+
+def final_outputs():
+    return [
+        "results/tables/scores.csv",
+        "results/tables/scores.md",
+        "results/report/summary.md",
+    ] + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
+
+
+def prompt_source(wildcards):
+    src = PROMPTS["source"]
+    return [src["path"]] if src["type"] == "local" else []
+
+
+def dgm_model_dir(wildcards):
+    """Demo DGMs are built by a rule; real DGMs load from the Hub by id, so no input file."""
+    return rc.local_model_dir(config, wildcards.dgm) or []
+
+
+def demo_model_inputs(wildcards):
+    return rc.local_build_inputs(config, wildcards.name)
+
+
+def dgm_shards(wildcards):
+    return expand("results/generations/{dgm}/{shard}.parquet", dgm=wildcards.dgm, shard=SHARDS)
+
+
+def mix_inputs(wildcards):
+    return rc.mix_input_files(config, wildcards.mix)
+
+
+def student_dir(wildcards):
+    return rc.local_model_dir(config, "student") or []
+
+
+def eval_model_dir(wildcards):
+    if wildcards.model == rc.BASE_MODEL:
+        return rc.local_model_dir(config, "student") or []
+    return f"results/models/{wildcards.model}"
+
+
+def eval_jsons(wildcards):
+    return expand("results/eval/{model}/{task}.json", model=MODELS, task=TASKS)
+
+
+def efficiency_jsons(wildcards):
+    return expand("results/efficiency/{dgm}/{shard}.json", dgm=GENERATED_DGMS, shard=SHARDS)
+
+
+def sft_metrics(wildcards):
+    return expand("results/models/{mix}.metrics.json", mix=MIXES)
+
+
+def eval_model_id(wildcards):
+    if wildcards.model == rc.BASE_MODEL:
+        return rc.student_id(config)
+    return f"results/models/{wildcards.model}"
+
+
+def eval_model_revision(wildcards):
+    return config["student"]["revision"] if wildcards.model == rc.BASE_MODEL else None
+
+
+def decontamination_tasks(wildcards):
+    return rc.decontamination_tasks(config)
+
+
+def mix_tokenizer(wildcards):
+    """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
+    return rc.local_model_dir(config, rc.STUDENT)

@@ -1,0 +1,83 @@
+rule build_demo_model:
+    input:
+        demo_model_inputs,
+    output:
+        directory("results/demo_models/{name}"),
+    params:
+        build=lambda wc: LOCAL_BUILDS[wc.name],
+    wildcard_constraints:
+        name=_alternatives(LOCAL_BUILDS),
+    log:
+        "logs/build_demo_model/{name}.log",
+    benchmark:
+        "benchmarks/build_demo_model/{name}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/build_demo_model.py"
+
+
+rule generate:
+    input:
+        shard="results/prompts/{shard}.parquet",
+        model=dgm_model_dir,
+    output:
+        generations="results/generations/{dgm}/{shard}.parquet",
+        rejects="results/generations/{dgm}/{shard}.rejects.jsonl",
+        efficiency="results/efficiency/{dgm}/{shard}.json",
+    params:
+        dgm_key="{dgm}",
+        dgm=lambda wc: rc.dgm_params(config, wc.dgm),
+        generation=config["generation"],
+        progress_dir="results/.progress/generate/{dgm}/{shard}",
+        cache_dir=".cache/vllm",
+    wildcard_constraints:
+        dgm=_alternatives(GENERATED_DGMS),
+    threads: 2
+    resources:
+        gpu=lambda wc: DGMS[wc.dgm]["gpus"],
+        runtime=lambda wc, attempt: rc.generate_runtime(config, wc.dgm) * attempt,
+    log:
+        "logs/generate/{dgm}/{shard}.log",
+    benchmark:
+        "benchmarks/generate/{dgm}/{shard}.tsv"
+    conda:
+        "../envs/vllm.yaml"
+    script:
+        "../scripts/generate.py"
+
+
+rule source_responses:
+    input:
+        shard="results/prompts/{shard}.parquet",
+    output:
+        generations="results/generations/{dgm}/{shard}.parquet",
+        rejects="results/generations/{dgm}/{shard}.rejects.jsonl",
+    params:
+        dgm_key="{dgm}",
+        dgm=lambda wc: DGMS[wc.dgm],
+    wildcard_constraints:
+        dgm=_alternatives(SOURCE_DGMS),
+    log:
+        "logs/source_responses/{dgm}/{shard}.log",
+    benchmark:
+        "benchmarks/source_responses/{dgm}/{shard}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/source_responses.py"
+
+
+rule merge_generations:
+    input:
+        dgm_shards,
+    output:
+        "results/generations/{dgm}.parquet",
+    log:
+        "logs/merge_generations/{dgm}.log",
+    benchmark:
+        "benchmarks/merge_generations/{dgm}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/merge_generations.py"

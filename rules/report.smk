@@ -1,0 +1,23 @@
+rule summary:
+    input:
+        scores="results/tables/scores.csv",
+        sft_metrics=sft_metrics,
+        prompt_stats=expand("results/prompts/{shard}.stats.json", shard=SHARDS),
+        filter_reports=expand("results/filtered/{dgm}.report.json", dgm=DGMS),
+    output:
+        report(
+            "results/report/summary.md",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"document": "summary"},
+        ),
+    params:
+        reference="data/paper/reference.csv",
+    log:
+        "logs/summary/summary.log",
+    benchmark:
+        "benchmarks/summary/summary.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,24 @@
+rule sft:
+    input:
+        train="results/mixes/{mix}/train.parquet",
+        heldout="results/mixes/{mix}/heldout.parquet",
+        student=student_dir,
+    output:
+        model=directory("results/models/{mix}"),
+        metrics="results/models/{mix}.metrics.json",
+    params:
+        student=config["student"],
+        student_id=rc.student_id(config),
+        sft=lambda wc: rc.sft_params(config, wc.mix),
+        checkpoint_dir="results/.progress/sft/{mix}",
+    threads: 2
+    resources:
+        gpu=config["sft"]["gpus"],
+    log:
+        "logs/sft/{mix}.log",
+    benchmark:
+        "benchmarks/sft/{mix}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/sft.py"

@@ -1,0 +1,11 @@
+from rewild import report
+from rewild.io import setup_logging
+
+setup_logging(snakemake.log[0])
+report.run_scores(
+    list(snakemake.input.evals),
+    snakemake.params.mixes,
+    snakemake.params.tasks,
+    snakemake.output.csv,
+    snakemake.output.md,
+)

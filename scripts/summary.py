@@ -1,0 +1,13 @@
+from rewild import report
+from rewild.io import setup_logging
+
+setup_logging(snakemake.log[0])
+report.run_summary(
+    snakemake.input.scores,
+    list(snakemake.input.sft_metrics),
+    list(snakemake.input.prompt_stats),
+    list(snakemake.input.filter_reports),
+    snakemake.params.reference,
+    snakemake.output[0],
+    run_name=snakemake.config["run"]["name"],
+)

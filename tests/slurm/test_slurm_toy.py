@@ -1,0 +1,190 @@
+"""profiles/slurm on a live Slurm cluster, with a tiny standalone Snakefile (not the real pipeline).
+
+Run: ``.venv/bin/python -m pytest tests/slurm -q -m slurm`` (as root; the fixture starts the
+single-node cluster from tests/slurm/cluster.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "profiles" / "slurm"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+pytestmark = pytest.mark.slurm
+
+# Overrides for the test only: poll status every few seconds instead of the plugin's 40 s, keep the
+# per-job Slurm logs (so we can look at them) and don't trust any site env from the caller's shell.
+TEST_OVERRIDES = [
+    "--seconds-between-status-checks", "2",
+    "--slurm-init-seconds-before-status-checks", "2",
+    "--slurm-keep-successful-logs",
+    "--latency-wait", "10",
+]
+SITE_VARS = (
+    "REWILD_SLURM_ACCOUNT",
+    "REWILD_SLURM_CPU_PARTITION",
+    "REWILD_SLURM_GPU_PARTITION",
+    "REWILD_SLURM_GPU_CONSTRAINT",
+    "REWILD_SLURM_STATUS_COMMAND",
+)
+
+
+def run_snakemake(workdir: Path, snakefile_text: str, *extra: str, timeout: float = 420):
+    snakefile = workdir / "Snakefile"
+    snakefile.write_text(textwrap.dedent(snakefile_text))
+    env = {k: v for k, v in os.environ.items() if k not in SITE_VARS and not k.startswith("SLURM_")}
+    env["PATH"] = f"{SNAKEMAKE.parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    cmd = [
+        str(SNAKEMAKE), "--profile", str(PROFILE),
+        "--directory", str(workdir), "-s", str(snakefile),
+        *TEST_OVERRIDES, *extra,
+    ]
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
+    log = res.stdout + res.stderr
+    (workdir / "snakemake.log").write_text(log)
+    assert res.returncode == 0, f"snakemake failed (rc={res.returncode}, {wall:.0f}s):\n{log[-6000:]}"
+    print(f"snakemake wall time: {wall:.1f}s")
+    return log
+
+
+def submitted_jobids(log: str) -> list[str]:
+    return re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+
+
+def scontrol_job(jobid: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True, check=True
+    ).stdout
+    fields = {}
+    for tok in out.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            fields.setdefault(k, v)
+    return fields
+
+
+def read_kv(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+TOY = r'''
+rule all:
+    input: "cpu_a.txt", "cpu_b.txt", "gpu.txt"
+
+ENVDUMP = (
+    'echo "SLURM_JOB_ID=${{SLURM_JOB_ID:-}}"; '
+    'echo "SLURM_JOB_PARTITION=${{SLURM_JOB_PARTITION:-}}"; '
+    'echo "CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES:-<unset>}}"'
+)
+
+rule cpu_a:
+    output: "cpu_a.txt"
+    shell: "(" + ENVDUMP + ") > {output}"
+
+rule cpu_b:
+    input: "cpu_a.txt"
+    output: "cpu_b.txt"
+    shell: "(" + ENVDUMP + ") > {output}"
+
+# Named like one of the pipeline's GPU rules: the profile's set-resources routes it to the GPU
+# partition; the GPU count comes from the rule, as in the real Snakefile.
+rule generate:
+    output: "gpu.txt"
+    resources: gpu=1
+    shell: "(" + ENVDUMP + ") > {output}"
+'''
+
+
+def test_toy_pipeline_runs_as_slurm_jobs(slurm_cluster, tmp_path):
+    log = run_snakemake(tmp_path, TOY)
+
+    jobids = submitted_jobids(log)
+    assert len(jobids) == 3, f"expected 3 Slurm submissions, got {jobids}:\n{log[-3000:]}"
+    slurm_logs = list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert {p.stem for p in slurm_logs} >= set(jobids), slurm_logs
+
+    outputs = {name: read_kv(tmp_path / f"{name}.txt") for name in ("cpu_a", "cpu_b", "gpu")}
+    # each rule's shell ran inside the Slurm job the plugin submitted for it
+    assert sorted(o["SLURM_JOB_ID"] for o in outputs.values()) == sorted(jobids)
+
+    for name in ("cpu_a", "cpu_b"):
+        out = outputs[name]
+        assert out["SLURM_JOB_PARTITION"] == slurm_cluster.cpu_partition, out
+        assert out["CUDA_VISIBLE_DEVICES"] in ("<unset>", ""), out
+        job = scontrol_job(out["SLURM_JOB_ID"])
+        assert job["Partition"] == slurm_cluster.cpu_partition
+        assert job["JobState"] == "COMPLETED", job
+        assert job["Comment"].startswith(f"rule_{name}"), job
+
+    gpu = outputs["gpu"]
+    assert gpu["SLURM_JOB_PARTITION"] == slurm_cluster.gpu_partition, gpu
+    assert re.fullmatch(r"\d+(,\d+)*", gpu["CUDA_VISIBLE_DEVICES"]), gpu
+    job = scontrol_job(gpu["SLURM_JOB_ID"])
+    assert job["Partition"] == slurm_cluster.gpu_partition
+    assert job["JobState"] == "COMPLETED", job
+    assert "gres/gpu=1" in job.get("TRES", "") or "gpu:1" in job.get("TresPerJob", ""), job
+
+
+FLAKY = r'''
+rule all:
+    input: "flaky.txt"
+
+# mem_mb comes from the profile's default-resources (4000 * attempt).  Attempt 1 fails on purpose;
+# the retry must get more memory from Slurm and succeed.
+rule flaky:
+    output: "flaky.txt"
+    shell:
+        """
+        echo "attempt_mem_mb={resources.mem_mb} jobid=$SLURM_JOB_ID" >> attempts.log
+        if [ {resources.mem_mb} -le 4000 ]; then echo "failing on purpose" >&2; exit 1; fi
+        echo "mem_mb={resources.mem_mb}" > {output}
+        echo "SLURM_JOB_ID=$SLURM_JOB_ID" >> {output}
+        """
+'''
+
+
+def test_failed_job_is_retried_with_more_memory(slurm_cluster, tmp_path):
+    log = run_snakemake(tmp_path, FLAKY)
+
+    attempts = [
+        dict(kv.split("=", 1) for kv in line.split())
+        for line in (tmp_path / "attempts.log").read_text().splitlines()
+    ]
+    assert len(attempts) == 2, attempts
+    first, second = attempts
+    assert int(first["attempt_mem_mb"]) == 4000
+    assert int(second["attempt_mem_mb"]) > int(first["attempt_mem_mb"])
+    assert first["jobid"] != second["jobid"]
+    assert sorted(submitted_jobids(log)) == sorted([first["jobid"], second["jobid"]])
+
+    out = read_kv(tmp_path / "flaky.txt")
+    assert out["mem_mb"] == second["attempt_mem_mb"]
+    assert out["SLURM_JOB_ID"] == second["jobid"]
+
+    # Slurm itself allocated the larger memory (sbatch --mem), not just Snakemake's bookkeeping
+    failed, done = scontrol_job(first["jobid"]), scontrol_job(second["jobid"])
+    assert failed["JobState"] == "FAILED", failed
+    assert done["JobState"] == "COMPLETED", done
+    assert mem_mb(failed["MinMemoryNode"]) == int(first["attempt_mem_mb"])
+    assert mem_mb(done["MinMemoryNode"]) == int(second["attempt_mem_mb"])
+    assert mem_mb(done["MinMemoryNode"]) > mem_mb(failed["MinMemoryNode"])
+
+
+def mem_mb(slurm_mem: str) -> int:
+    """'4000M' / '8G' (scontrol MinMemoryNode) -> MB"""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", slurm_mem)
+    assert m, slurm_mem
+    factor = {"K": 1 / 1024, "M": 1, "": 1, "G": 1024, "T": 1024 * 1024}[m.group(2)]
+    return int(float(m.group(1)) * factor)

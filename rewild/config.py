@@ -39,26 +39,25 @@ def validate(config: dict) -> dict:
 
     try:
         sm_validate(config, str(SCHEMA_PATH), set_default=True)
-    except Exception as exc:  # snakemake wraps jsonschema errors; add the dotted path for the user
-        raise ConfigError(_error_path(exc), _first_line(exc)) from exc
+    except Exception as exc:  # snakemake wraps the jsonschema error; report its dotted key and message
+        key, message = _describe(exc)
+        raise ConfigError(key, message) from exc
     check_references(config)
     return config
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _describe(exc: Exception) -> tuple[str, str]:
+    import re
 
-
-def _error_path(exc: Exception) -> str:
     err = exc.__cause__ or exc.__context__ or exc
-    path = getattr(err, "absolute_path", None) or getattr(err, "path", None)
-    if path:
-        return ".".join(str(p) for p in path)
-    msg = str(exc)
-    # "Additional properties are not allowed ('foo' was unexpected)" carries the key only in the text
-    if "was unexpected" in msg:
-        return msg.split("('", 1)[-1].split("'", 1)[0]
-    return "<root>"
+    path = [str(p) for p in getattr(err, "absolute_path", [])]
+    message = getattr(err, "message", None) or str(exc).strip().splitlines()[0]
+    if getattr(err, "validator", None) in ("additionalProperties", "propertyNames"):
+        # the offending key is only in the message: "('foo' was unexpected)" / "'Foo' does not match"
+        names = re.findall(r"'([^']*)'", message)
+        if names:
+            path.append(names[0])
+    return ".".join(path) or "<root>", message
 
 
 def check_references(config: Mapping[str, Any]) -> None:

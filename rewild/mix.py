@@ -143,7 +143,7 @@ def load_source_rows(source: Mapping[str, Any]) -> list[dict]:
 
 
 def component_rows(
-    comp: Mapping[str, Any], sources: Mapping[str, Any], stats: dict
+    comp: Mapping[str, Any], sources: Mapping[str, Any], stats: dict, index: int = 0
 ) -> list[dict]:
     """Rows of one component as {id, source, messages}, selection applied, length control applied."""
     if "dgm" in comp:
@@ -175,8 +175,9 @@ def component_rows(
                 continue
             msgs = cut_to_reference(msgs, ref_msgs, lc.get("side", "response"))
         rid = row.get("row_id", row.get("id", i))
-        out.append({"id": f"{label}:{rid}", "source": label, "messages": msgs})
-    stats[label] = {"available": len(rows), "selected": len(chosen), "rows": len(out),
+        # the component index keeps ids unique when one DGM feeds two components
+        out.append({"id": f"{index}:{label}:{rid}", "source": f"{index}:{label}", "messages": msgs})
+    stats[f"{index}:{label}"] = {"available": len(rows), "selected": len(chosen), "rows": len(out),
                     "unmatched_length_control": unmatched, "select": dict(comp["select"])}
     return out
 
@@ -210,8 +211,8 @@ def run(
     started = now_iso()
     stats: dict[str, Any] = {}
     rows: list[dict] = []
-    for comp in mix["components"]:
-        rows.extend(component_rows(comp, sources, stats))
+    for i, comp in enumerate(mix["components"]):
+        rows.extend(component_rows(comp, sources, stats, i))
     train_idx, held_idx = heldout_split(len(rows), heldout_fraction, split_seed)
     train = [rows[i] for i in train_idx]
     held = [rows[i] for i in held_idx]

@@ -9,15 +9,15 @@ rule scores_table:
             labels={"table": "scores (csv)"},
         ),
         md="results/tables/scores.md",
-    params:
-        mixes=MIXES,
-        tasks=TASKS,
     log:
         "logs/scores_table/scores.log",
     benchmark:
         "benchmarks/scores_table/scores.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        mixes=MIXES,
+        tasks=TASKS,
     script:
         "../scripts/scores_table.py"
 
@@ -39,13 +39,13 @@ rule efficiency_table:
             labels={"figure": "tok/s vs context x parameters"},
         ),
         correlations="results/tables/efficiency_correlations.csv",
-    params:
-        dgms=DGMS,
     log:
         "logs/efficiency_table/efficiency.log",
     benchmark:
         "benchmarks/efficiency_table/efficiency.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        dgms=DGMS,
     script:
         "../scripts/efficiency_table.py"

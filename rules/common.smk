@@ -1,3 +1,4 @@
+import os
 import re
 
 from snakemake.utils import min_version
@@ -22,6 +23,8 @@ MIXES = rc.all_mixes(config)
 MODELS = rc.models(config)
 TASKS = config["eval"]["tasks"]
 LOCAL_BUILDS = rc.local_builds(config)
+# the paper's numbers ship with the workflow, wherever it runs from
+PAPER_REFERENCE = os.path.join(workflow.basedir, "data", "paper", "reference.csv")
 
 
 def _alternatives(names):
@@ -63,7 +66,9 @@ def demo_model_inputs(wildcards):
 
 
 def dgm_shards(wildcards):
-    return expand("results/generations/{dgm}/{shard}.parquet", dgm=wildcards.dgm, shard=SHARDS)
+    return expand(
+        "results/generations/{dgm}/{shard}.parquet", dgm=wildcards.dgm, shard=SHARDS
+    )
 
 
 def mix_inputs(wildcards):
@@ -85,7 +90,9 @@ def eval_jsons(wildcards):
 
 
 def efficiency_jsons(wildcards):
-    return expand("results/efficiency/{dgm}/{shard}.json", dgm=GENERATED_DGMS, shard=SHARDS)
+    return expand(
+        "results/efficiency/{dgm}/{shard}.json", dgm=GENERATED_DGMS, shard=SHARDS
+    )
 
 
 def sft_metrics(wildcards):

@@ -5,14 +5,14 @@ rule filter:
         filtered="results/filtered/{dgm}.parquet",
         rejects="results/filtered/{dgm}.rejects.jsonl",
         report="results/filtered/{dgm}.report.json",
-    params:
-        filters=config["filters"],
-        decontaminate_tasks=decontamination_tasks,
     log:
         "logs/filter/{dgm}.log",
     benchmark:
         "benchmarks/filter/{dgm}.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        filters=config["filters"],
+        decontaminate_tasks=decontamination_tasks,
     script:
         "../scripts/filter.py"

@@ -3,16 +3,16 @@ rule build_demo_model:
         demo_model_inputs,
     output:
         directory("results/demo_models/{name}"),
-    params:
-        build=lambda wc: LOCAL_BUILDS[wc.name],
-    wildcard_constraints:
-        name=_alternatives(LOCAL_BUILDS),
     log:
         "logs/build_demo_model/{name}.log",
     benchmark:
         "benchmarks/build_demo_model/{name}.tsv"
+    wildcard_constraints:
+        name=_alternatives(LOCAL_BUILDS),
     conda:
         "../envs/train.yaml"
+    params:
+        build=lambda wc: LOCAL_BUILDS[wc.name],
     script:
         "../scripts/build_demo_model.py"
 
@@ -25,24 +25,24 @@ rule generate:
         generations="results/generations/{dgm}/{shard}.parquet",
         rejects="results/generations/{dgm}/{shard}.rejects.jsonl",
         efficiency="results/efficiency/{dgm}/{shard}.json",
+    log:
+        "logs/generate/{dgm}/{shard}.log",
+    benchmark:
+        "benchmarks/generate/{dgm}/{shard}.tsv"
+    wildcard_constraints:
+        dgm=_alternatives(GENERATED_DGMS),
+    conda:
+        "../envs/vllm.yaml"
+    threads: 2
+    resources:
+        gpu=lambda wc: DGMS[wc.dgm]["gpus"],
+        runtime=lambda wc, attempt: rc.generate_runtime(config, wc.dgm) * attempt,
     params:
         dgm_key="{dgm}",
         dgm=lambda wc: rc.dgm_params(config, wc.dgm),
         generation=config["generation"],
         progress_dir="results/.progress/generate/{dgm}/{shard}",
         cache_dir=".cache/vllm",
-    wildcard_constraints:
-        dgm=_alternatives(GENERATED_DGMS),
-    threads: 2
-    resources:
-        gpu=lambda wc: DGMS[wc.dgm]["gpus"],
-        runtime=lambda wc, attempt: rc.generate_runtime(config, wc.dgm) * attempt,
-    log:
-        "logs/generate/{dgm}/{shard}.log",
-    benchmark:
-        "benchmarks/generate/{dgm}/{shard}.tsv"
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/generate.py"
 
@@ -53,17 +53,17 @@ rule source_responses:
     output:
         generations="results/generations/{dgm}/{shard}.parquet",
         rejects="results/generations/{dgm}/{shard}.rejects.jsonl",
-    params:
-        dgm_key="{dgm}",
-        dgm=lambda wc: DGMS[wc.dgm],
-    wildcard_constraints:
-        dgm=_alternatives(SOURCE_DGMS),
     log:
         "logs/source_responses/{dgm}/{shard}.log",
     benchmark:
         "benchmarks/source_responses/{dgm}/{shard}.tsv"
+    wildcard_constraints:
+        dgm=_alternatives(SOURCE_DGMS),
     conda:
         "../envs/analysis.yaml"
+    params:
+        dgm_key="{dgm}",
+        dgm=lambda wc: DGMS[wc.dgm],
     script:
         "../scripts/source_responses.py"
 

@@ -6,17 +6,17 @@ rule mix:
         train="results/mixes/{mix}/train.parquet",
         heldout="results/mixes/{mix}/heldout.parquet",
         manifest="results/mixes/{mix}/manifest.json",
-    params:
-        mix=lambda wc: MIXES[wc.mix],
-        sources=config["sources"],
-        heldout_fraction=config["sft"]["heldout_fraction"],
-        split_seed=config["sft"]["split_seed"],
-        tokenizer=mix_tokenizer,
     log:
         "logs/mix/{mix}.log",
     benchmark:
         "benchmarks/mix/{mix}.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        mix=lambda wc: MIXES[wc.mix],
+        sources=config["sources"],
+        heldout_fraction=config["sft"]["heldout_fraction"],
+        split_seed=config["sft"]["split_seed"],
+        tokenizer=mix_tokenizer,
     script:
         "../scripts/mix.py"

@@ -5,14 +5,14 @@ rule prompts:
         shard="results/prompts/{shard}.parquet",
         rejects="results/prompts/{shard}.rejects.jsonl",
         stats="results/prompts/{shard}.stats.json",
-    params:
-        source=PROMPTS["source"],
-        prompts=PROMPTS,
     log:
         "logs/prompts/{shard}.log",
     benchmark:
         "benchmarks/prompts/{shard}.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        source=PROMPTS["source"],
+        prompts=PROMPTS,
     script:
         "../scripts/prompts.py"

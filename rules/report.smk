@@ -4,6 +4,7 @@ rule summary:
         sft_metrics=sft_metrics,
         prompt_stats=expand("results/prompts/{shard}.stats.json", shard=SHARDS),
         filter_reports=expand("results/filtered/{dgm}.report.json", dgm=DGMS),
+        reference=PAPER_REFERENCE,
     output:
         report(
             "results/report/summary.md",
@@ -11,8 +12,6 @@ rule summary:
             category="Summary",
             labels={"document": "summary"},
         ),
-    params:
-        reference="data/paper/reference.csv",
     log:
         "logs/summary/summary.log",
     benchmark:

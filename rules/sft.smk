@@ -6,19 +6,19 @@ rule sft:
     output:
         model=directory("results/models/{mix}"),
         metrics="results/models/{mix}.metrics.json",
-    params:
-        student=config["student"],
-        student_id=rc.student_id(config),
-        sft=lambda wc: rc.sft_params(config, wc.mix),
-        checkpoint_dir="results/.progress/sft/{mix}",
-    threads: 2
-    resources:
-        gpu=config["sft"]["gpus"],
     log:
         "logs/sft/{mix}.log",
     benchmark:
         "benchmarks/sft/{mix}.tsv"
     conda:
         "../envs/train.yaml"
+    threads: 2
+    resources:
+        gpu=config["sft"]["gpus"],
+    params:
+        student=config["student"],
+        student_id=rc.student_id(config),
+        sft=lambda wc: rc.sft_params(config, wc.mix),
+        checkpoint_dir="results/.progress/sft/{mix}",
     script:
         "../scripts/sft.py"

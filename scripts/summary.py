@@ -7,7 +7,7 @@ report.run_summary(
     list(snakemake.input.sft_metrics),
     list(snakemake.input.prompt_stats),
     list(snakemake.input.filter_reports),
-    snakemake.params.reference,
+    snakemake.input.reference,
     snakemake.output[0],
     run_name=snakemake.config["run"]["name"],
 )

@@ -182,8 +182,7 @@ PartitionName=cpu Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$NODE Default=NO MaxTime=INFINITE State=UP
 EOF
   mv -f "$tmp" "$SLURM_CONF_FILE"
-  local first="${FAKE_GPUS[0]}" last="${FAKE_GPUS[-1]}"
-  local base="${first%0}"
+  local base="${FAKE_GPUS[0]%0}"   # /dev/rewild-fake-gpu
   tmp="$GRES_CONF_FILE.rewild-tmp.$$"
   cat >"$tmp" <<EOF
 $HEADER
@@ -191,7 +190,6 @@ AutoDetect=off
 NodeName=$NODE Name=gpu File=${base}[0-$(( ${#FAKE_GPUS[@]} - 1 ))]
 EOF
   mv -f "$tmp" "$GRES_CONF_FILE"
-  : "$last"
   local d
   for d in "${FAKE_GPUS[@]}"; do
     if [[ ! -e "$d" ]]; then

@@ -1,0 +1,145 @@
+"""Filtering accounting and SFT mix building (selection, hold-out, formatters, length control)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rewild import filter as rfilter
+from rewild import mix
+
+
+def gen_row(row_id, user, answer, finish="stop", language="English"):
+    conv = [
+        {"role": "user", "content": user, "finish_reason": None},
+        {"role": "assistant", "content": answer, "finish_reason": finish},
+    ]
+    return {
+        "row_id": row_id,
+        "conversation_hash": f"h{row_id}",
+        "language": language,
+        "conversation": conv,
+        "messages": [{"role": t["role"], "content": t["content"]} for t in conv],
+    }
+
+
+def write(rows, path):
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+ROWS = [
+    gen_row(0, "hello", "hi there"),
+    gen_row(1, "empty answer", ""),
+    gen_row(2, "long answer", "cut off mid", finish="length"),
+    gen_row(3, "tokens", "answer<|eot_id|>"),
+    gen_row(4, "bonjour", "salut", language="French"),
+    gen_row(5, "hello", "hi there"),  # exact duplicate of row 0
+]
+
+
+@pytest.mark.parametrize(
+    "filters, kept, dropped",
+    [
+        ({}, [0, 1, 2, 3, 4, 5], {}),
+        ({"drop_empty": True}, [0, 2, 3, 4, 5], {"empty": 1}),
+        ({"drop_length": True}, [0, 1, 3, 4, 5], {"length": 1}),
+        ({"special_tokens": "drop"}, [0, 1, 2, 4, 5], {"special_tokens": 1}),
+        ({"languages": ["English"]}, [0, 1, 2, 3, 5], {"language": 1}),
+        ({"dedup": True}, [0, 1, 2, 3, 4], {"duplicate": 1}),
+        ({"drop_empty": True, "drop_length": True, "dedup": True}, [0, 3, 4], {"empty": 1, "length": 1, "duplicate": 1}),
+    ],
+)
+def test_filters_count_and_keep_every_drop(tmp_path, filters, kept, dropped):
+    src = write(ROWS, tmp_path / "gen.parquet")
+    rep = rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json", filters, "d")
+    out = pq.read_table(tmp_path / "f.parquet").to_pylist()
+    assert [r["row_id"] for r in out] == kept
+    assert {k: v for k, v in rep["dropped"].items() if v} == dropped
+    rejects = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert len(rejects) == rep["input"] - rep["kept"] == len(ROWS) - len(kept)
+    assert all(r["reason"] and r["row"]["row_id"] == r["row_id"] for r in rejects)
+
+
+def test_strip_special_tokens_keeps_the_row(tmp_path):
+    src = write(ROWS, tmp_path / "gen.parquet")
+    rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json", {"special_tokens": "strip"}, "d")
+    out = {r["row_id"]: r for r in pq.read_table(tmp_path / "f.parquet").to_pylist()}
+    assert out[3]["messages"][1]["content"] == "answer"
+    assert out[3]["conversation"][1]["content"] == "answer"
+
+
+def test_decontamination_is_not_silently_skipped(tmp_path):
+    src = write(ROWS, tmp_path / "gen.parquet")
+    with pytest.raises(NotImplementedError):
+        rfilter.run(src, tmp_path / "f", tmp_path / "r", tmp_path / "p", {"decontaminate": {"enabled": True}}, "d")
+
+
+def test_selection_follows_the_paper():
+    assert mix.select_indices(1000, {"first_fraction": 0.25}) == list(range(250))
+    assert mix.select_indices(987_000, {"first_fraction": 0.25})[-1] == 246_749  # 246,750 rows: the paper's 250k
+    assert mix.select_indices(10, {"first_n": 3}) == [0, 1, 2]
+    r1 = mix.select_indices(100, {"random_n": 10, "seed": 1})
+    assert r1 == mix.select_indices(100, {"random_n": 10, "seed": 1}) == sorted(r1)
+    assert r1 != mix.select_indices(100, {"random_n": 10, "seed": 2})
+    with pytest.raises(ValueError, match="only 10 rows"):
+        mix.select_indices(10, {"first_n": 11})
+
+
+def test_heldout_split_is_seeded_and_disjoint():
+    train, held = mix.heldout_split(100, 0.02, seed=0)
+    assert len(held) == 2 and len(train) == 98 and not set(train) & set(held)
+    assert mix.heldout_split(100, 0.02, seed=0) == (train, held)
+    assert mix.heldout_split(10, 0.02, seed=0)[1], "at least one held-out row"
+    assert mix.heldout_split(10, 0.0, seed=0) == (list(range(10)), [])
+
+
+def test_mmlu_both_shapes_render_in_jeopardy_format():
+    flat = {"question": "2+2?", "subject": "", "choices": ["3", "4", "5", "6"], "answer": 1}
+    nested = {"train": flat}
+    a, b = mix.to_messages(flat, "mmlu_jeopardy"), mix.to_messages(nested, "mmlu_jeopardy")
+    assert a == b
+    assert a[0]["role"] == "user" and "### Instruction:\n2+2?" in a[0]["content"]
+    assert a[1] == {"role": "assistant", "content": "what is 4"}
+
+
+def test_length_control_cuts_the_configured_side():
+    msgs = [{"role": "user", "content": "u" * 50}, {"role": "assistant", "content": "a" * 50}]
+    ref = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "b" * 7}]
+    resp = mix.cut_to_reference(msgs, ref, "response")
+    assert [len(m["content"]) for m in resp] == [50, 7]
+    user = mix.cut_to_reference(msgs, ref, "user")
+    assert [len(m["content"]) for m in user] == [7, 50]
+
+
+def test_mix_run_writes_manifest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "filtered").mkdir(parents=True)
+    write([gen_row(i, f"q{i}", f"a{i} word") for i in range(50)], tmp_path / "results/filtered/a.parquet")
+    write([gen_row(i, f"q{i}", "b" * 3) for i in range(40)], tmp_path / "results/filtered/b.parquet")
+    local = tmp_path / "extra.jsonl"
+    local.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": "x"},
+                                                        {"role": "assistant", "content": "y z"}]}) for _ in range(5)))
+    spec = {"components": [
+        {"dgm": "a", "select": {"first_fraction": 0.5}},
+        {"dgm": "a", "select": {"first_n": 10}, "length_control": {"reference_dgm": "b", "side": "response"}},
+        {"source": "extra", "select": {"first_n": 5}},
+    ]}
+    sources = {"extra": {"type": "local", "path": str(local), "format": "messages"}}
+    man = mix.run("m", spec, sources, 0.1, 0, "train.parquet", "held.parquet", "manifest.json")
+    train = pq.read_table("train.parquet").to_pylist()
+    held = pq.read_table("held.parquet").to_pylist()
+    assert len(train) + len(held) == 25 + 10 + 5
+    assert len(held) == 4 and man["heldout_rows"] == 4
+    assert man["train_rows"] == len(train)
+    assert sum(c["train_rows"] for c in man["components"].values()) == len(train)
+    assert man["components"]["2:source:extra"]["rows"] == 5
+    assert len({r["id"] for r in train + held}) == 40, "ids stay unique when one DGM feeds two components"
+    lc = [r for r in train + held if r["source"] == "1:dgm:a"]
+    assert len(lc) == 10
+    # cut to the reference's answer length: 'a1 word' -> 'a1 ' (3 characters of 'bbb')
+    assert all(len(r["messages"][1]["content"]) == 3 for r in lc)
+    assert man["train_tokens"] > 0 and man["token_counter"] == "whitespace words"

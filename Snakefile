@@ -16,6 +16,14 @@ include: "rules/analyse.smk"
 include: "rules/report.smk"
 
 
+# cheap aggregation steps run on the submitting node under Slurm
+localrules:
+    all,
+    scores_table,
+    efficiency_table,
+    summary,
+
+
 rule all:
     default_target: True
     input:

@@ -706,9 +706,7 @@ def generate_chunk(
     states = prepare_conversations(rows, tokenizer, budgets, settings["reencode"])
 
     def default_generate(requests: list[Request]) -> list[Any]:
-        from vllm.inputs import TokensPrompt
-
-        prompts = [TokensPrompt(prompt_token_ids=r.prompt.token_ids) for r in requests]
+        prompts = [{"prompt_token_ids": r.prompt.token_ids} for r in requests]  # vllm.inputs.TokensPrompt
         params = [sampling_params(settings, budgets, r.seed) for r in requests]
         return llm.generate(prompts, params, use_tqdm=False)
 

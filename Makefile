@@ -1,0 +1,31 @@
+# The two entry points (README): `make demo` and `make test`. Both install .venv first when needed.
+SHELL := /bin/bash
+VENV := .venv
+SNAKEMAKE := $(VENV)/bin/snakemake
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-fast lint rulegraph clean-demo
+
+venv:
+	tools/setup-venv
+
+demo: venv
+	$(SNAKEMAKE) --profile profiles/local
+
+test: venv
+	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+
+test-fast: venv
+	$(VENV)/bin/python -m pytest -ra -m "not slow and not slurm" $(PYTEST_ARGS)
+
+lint: venv
+	$(SNAKEMAKE) --lint
+	$(VENV)/bin/snakefmt --check Snakefile rules
+
+# The README's pipeline picture; tests/test_docs.py fails when docs/rulegraph.dot is stale.
+rulegraph: venv
+	$(SNAKEMAKE) --rulegraph --quiet all > docs/rulegraph.dot
+	dot -Tsvg docs/rulegraph.dot > docs/rulegraph.svg
+
+clean-demo:
+	rm -rf results logs benchmarks .snakemake/metadata

@@ -1,0 +1,28 @@
+"""Snakemake `script:` for rule generate: one DGM × one prompt shard (rewild.generate.run)."""
+
+from __future__ import annotations
+
+
+def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
+    from rewild import generate
+
+    inp, out, params = snakemake.input, snakemake.output, snakemake.params
+    model = getattr(inp, "model", None)  # demo DGMs: a model folder built by a rule; real DGMs load by HF id
+    generate.run(
+        shard_path=inp.shard,
+        dgm_key=params.dgm_key,
+        dgm=dict(params.dgm),
+        generation=dict(params.generation),
+        out_path=out.generations,
+        rejects_path=out.rejects,
+        efficiency_path=out.efficiency,
+        progress_dir=params.progress_dir,
+        cache_dir=params.cache_dir,
+        config_hash=getattr(params, "config_hash", None),
+        log_path=snakemake.log[0] if len(snakemake.log) else None,
+        model_path=str(model) if model else None,
+    )
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,171 @@
+"""rewild.generate with the real vLLM engine (CPU build) on the demo model folders. Slow: each test starts
+engines (~20-25 s each on 2 cores). Every run is a subprocess, as under Snakemake, so a kill -9 is real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from rewild import io as rio
+from test_generate import demo_rows, write_shard
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOLLM2 = ROOT / ".cache" / "smollm2-hf"
+TINY = ROOT / ".cache" / "tiny-random-hf"
+CACHE = ROOT / ".cache" / "vllm-test"
+
+RUNNER = "import json, sys; from rewild.generate import run; run(**json.loads(sys.argv[1]))"
+
+
+def _need(model: Path) -> None:
+    if not (model / "config.json").exists():
+        pytest.skip(f"{model} not built")
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # pragma: no cover
+        pytest.skip(f"vllm not importable: {exc}")
+
+
+def _args(tmp: Path, shard: Path, model: Path, name: str, **generation) -> dict:
+    return {
+        "shard_path": str(shard),
+        "dgm_key": "demo",
+        "dgm": {"hf_id": "demo/" + model.name, "max_model_len": 512, "gpus": 0, "dtype": "bfloat16", "params_b": 0.135},
+        "generation": {"output_fraction": 0.05, "checkpoint_every": 4, **generation},
+        "out_path": str(tmp / name / "s00000.parquet"),
+        "rejects_path": str(tmp / name / "s00000.rejects.jsonl"),
+        "efficiency_path": str(tmp / name / "s00000.json"),
+        "progress_dir": str(tmp / "progress" / name),
+        "cache_dir": str(CACHE),
+        "config_hash": "test",
+        "log_path": str(tmp / name / "log.txt"),
+        "model_path": str(model),
+    }
+
+
+def _popen(args: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, json.dumps(args)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _run(args: dict, timeout: float = 240) -> None:
+    proc = _popen(args)
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-4000:]
+
+
+def _shard(tmp: Path, n: int) -> tuple[Path, list[dict]]:
+    rows = demo_rows()
+    multi = [r for r in rows if len(r["conversation"]) >= 4 and len(r["conversation"]) % 2 == 0]
+    single = [r for r in rows if len(r["conversation"]) == 2]
+    picked = multi[:2] + single[: n - 2]
+    return write_shard(picked, tmp / "s00000.parquet"), picked
+
+
+def test_smollm2_generates_schema_counts_and_rejects(tmp_path: Path) -> None:
+    """(1) SmolLM2 answers a small shard with non-empty text; (3) input rows = generated + rejected."""
+    _need(SMOLLM2)
+    rows = demo_rows()
+    good = [r for r in rows if len(r["conversation"]) >= 4 and len(r["conversation"]) % 2 == 0][:2]
+    good += [r for r in rows if len(r["conversation"]) == 2][:6]
+    odd = next(r for r in rows if len(r["conversation"]) % 2)
+    swapped = dict(good[-1], conversation=list(reversed(good[-1]["conversation"])))  # assistant first
+    picked = good[:4] + [odd] + good[4:] + [swapped]
+    shard = write_shard(picked, tmp_path / "s00000.parquet")
+
+    t0 = time.time()
+    args = _args(tmp_path, shard, SMOLLM2, "smol")
+    _run(args)
+    wall = time.time() - t0
+
+    table = pq.read_table(args["out_path"])
+    out = table.to_pylist()
+    rejects = rio.read_jsonl(args["rejects_path"])
+    eff = rio.read_json(args["efficiency_path"])
+    assert len(out) + len(rejects) == len(picked) == 10
+    assert sorted(r["reason"] for r in rejects) == ["odd_number_of_messages", "roles_not_alternating_user_assistant"]
+    assert [r["row_id"] for r in out] == [0, 1, 2, 3, 5, 6, 7, 8]  # shard order, rejects left out
+
+    n_turns = 0
+    for src, row in zip([p for p in picked if p is not odd and p is not swapped], out):
+        conv = row["conversation"]
+        assert len(conv) == len(src["conversation"]) and len(row["messages"]) == len(conv)
+        for j, turn in enumerate(conv):
+            if j % 2 == 0:
+                assert turn["finish_reason"] is None and turn["content"] == src["conversation"][j]["content"]
+            else:
+                n_turns += 1
+                assert turn["finish_reason"] in ("stop", "length")
+                assert isinstance(turn["cumulative_logprob"], float) and turn["cumulative_logprob"] <= 0
+                assert turn["content"] != src["conversation"][j]["content"]
+                assert row["messages"][j] == {"role": "assistant", "content": turn["content"]}
+        assert row["dgm"] == "demo" and row["dgm_id"] == "demo/smollm2-hf" and row["model"] == src["model"]
+    nonempty = sum(bool(t["content"].strip()) for r in out for t in r["conversation"][1::2])
+    assert nonempty >= n_turns - 1, "SmolLM2 should answer (almost) every turn"
+    assert eff["n_conversations"] == 8 and eff["n_requests"] == n_turns and eff["n_rejected"] == 2
+    assert eff["max_tokens"] == 26 and eff["engine"]["dtype"] == "float32" and eff["gpus"] == 0
+    assert eff["output_tokens"] > 0 and eff["input_tokens"] > eff["output_tokens"]
+    assert eff["tok_per_s"] > 0 and eff["engine_start_seconds"] > 0 and eff["provenance"]["resumes"] == 0
+    assert not Path(args["progress_dir"]).exists()
+    log = Path(args["log_path"]).read_text()
+    assert "chunk 2/2" in log and "tok/s" in log
+    print(f"smollm2 shard: {wall:.1f} s wall, engine {eff['engine_start_seconds']:.1f} s, {eff['tok_per_s']:.0f} tok/s")
+
+
+def test_kill9_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+    """(2) kill -9 after the first committed chunk, restart: same rows, same order, nothing generated twice."""
+    _need(TINY)
+    shard, picked = _shard(tmp_path, 16)
+    gen = {"output_fraction": 0.2, "checkpoint_every": 4}
+
+    ref = _args(tmp_path, shard, TINY, "ref", **gen)
+    _run(ref)
+
+    args = _args(tmp_path, shard, TINY, "resumed", **gen)
+    progress = Path(args["progress_dir"])
+    proc = _popen(args)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and not list(progress.glob("chunk-*.json")):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed: " + (proc.stderr.read() or "")[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    committed = sorted(progress.glob("chunk-*.json"))
+    assert 1 <= len(committed) < 4 and not Path(args["out_path"]).exists()
+    done_before = {rid for p in committed for rid in rio.read_json(p)["row_ids"]}
+
+    _run(args)
+    eff = rio.read_json(args["efficiency_path"])
+    assert eff["provenance"]["resumes"] == 1 and len(eff["engine_starts"]) >= 1
+    log = Path(args["log_path"]).read_text()
+    assert f"{len(done_before)} of 16 conversations already done" in log
+
+    a = pq.read_table(ref["out_path"]).to_pylist()
+    b = pq.read_table(args["out_path"]).to_pylist()
+    ids = [r["row_id"] for r in b]
+    assert ids == [r["row_id"] for r in a] == list(range(16)) and len(set(ids)) == 16
+
+    def key(rows):
+        return [[(t["content"], t["finish_reason"]) for t in r["conversation"]] for r in rows]
+
+    assert key(b) == key(a)
+    assert [r["messages"] for r in b] == [r["messages"] for r in a]
+    eff_ref = rio.read_json(ref["efficiency_path"])
+    assert eff["n_requests"] == eff_ref["n_requests"] and eff["output_tokens"] == eff_ref["output_tokens"]

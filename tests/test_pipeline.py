@@ -1,0 +1,117 @@
+"""End to end: the demo pipeline through snakemake with real vLLM, TRL and lm-eval, then content checks.
+
+One run per session (`demo_run`); the tests below read its results. Marked slow (about 6-8 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, run_snakemake, workdir_copy
+
+pytestmark = pytest.mark.slow
+
+EVIL = "Smol\"LM'; touch PWNED; echo $(id) x"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    # a hostile-looking id must travel as data, never through a shell
+    cfg["dgms"]["smollm2-135m"]["hf_id"] = EVIL
+    workdir, cfg_path = workdir_copy(tmp_path_factory.mktemp("demo"), cfg)
+    args = ["--profile", "profiles/local", "-d", str(workdir), "--configfile", str(cfg_path)]
+    proc = run_snakemake(args)
+    return {"dir": workdir, "args": args, "config": cfg, "log": proc.stderr}
+
+
+def test_prompt_shards_account_for_every_row(demo_run):
+    d = demo_run["dir"]
+    stats = [json.loads((d / f"results/prompts/s0000{i}.stats.json").read_text()) for i in (0, 1)]
+    assert sum(s["input_rows"] for s in stats) == 76
+    for s in stats:
+        assert s["input_rows"] == s["kept"] + s["skipped_odd"] + s["rejected"]
+
+
+def test_generations_per_dgm_and_shard(demo_run):
+    d = demo_run["dir"]
+    for shard in ("s00000", "s00001"):
+        kept = pq.read_metadata(d / f"results/prompts/{shard}.parquet").num_rows
+        for dgm in ("gpt", "smollm2-135m", "tiny-random"):
+            n = pq.read_metadata(d / f"results/generations/{dgm}/{shard}.parquet").num_rows
+            rejects = (d / f"results/generations/{dgm}/{shard}.rejects.jsonl").read_text().splitlines()
+            assert n + len(rejects) == kept, (dgm, shard)
+    for dgm in ("gpt", "smollm2-135m", "tiny-random"):
+        merged = pd.read_parquet(d / f"results/generations/{dgm}.parquet")
+        assert {"conversation", "messages", "dgm"} <= set(merged.columns)
+        assert (merged["dgm"] == dgm).all()
+    smol = pd.read_parquet(d / "results/generations/smollm2-135m.parquet")
+    answers = [t["content"] for conv in smol["conversation"] for t in conv if t["role"] == "assistant"]
+    assert answers and all(a.strip() for a in answers), "the real DGM answers every turn"
+    gpt = pd.read_parquet(d / "results/generations/gpt.parquet")
+    assert not smol["messages"].map(lambda m: m[-1]["content"]).equals(gpt["messages"].map(lambda m: m[-1]["content"]))
+
+
+def test_efficiency_metrics(demo_run):
+    d = demo_run["dir"]
+    eff = json.loads((d / "results/efficiency/smollm2-135m/s00000.json").read_text())
+    assert eff["output_tokens"] > 0 and eff["input_tokens"] > 0 and eff["wall_seconds"] > 0
+    table = pd.read_csv(d / "results/tables/efficiency.csv")
+    assert set(table["dgm"]) == {"smollm2-135m", "tiny-random"}
+
+
+def test_trained_models_load(demo_run):
+    from transformers import AutoModelForCausalLM
+
+    d = demo_run["dir"]
+    for mix in ("gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt"):
+        model = AutoModelForCausalLM.from_pretrained(d / "results/models" / mix)
+        assert model.num_parameters() > 0
+        metrics = json.loads((d / f"results/models/{mix}.metrics.json").read_text())
+        assert metrics["loss_curve"] and metrics["optimizer_steps"] >= 1
+
+
+def test_every_eval_json_has_its_metric(demo_run):
+    d = demo_run["dir"]
+    tasks = demo_run["config"]["eval"]["tasks"]
+    models = ["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt", "base"]
+    for model in models:
+        for task, spec in tasks.items():
+            ev = json.loads((d / f"results/eval/{model}/{task}.json").read_text())
+            assert ev["metric"] == spec["metric"] and 0.0 <= ev["score"] <= 1.0
+            assert len(ev["samples"]) == ev["n"] > 0
+            assert ev["provenance"]["lm_eval_version"]
+
+
+def test_scores_table_has_a_row_per_model(demo_run):
+    d = demo_run["dir"]
+    scores = pd.read_csv(d / "results/tables/scores.csv")
+    assert sorted(scores["model"]) == sorted(["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt", "base"])
+    assert dict(zip(scores["model"], scores["dgm"]))["smollm2-135m-all"] == "smollm2-135m"
+    assert scores[["demo-mc", "demo-gen"]].notna().all().all()
+    md = (d / "results/tables/scores.md").read_text()
+    assert md.count("\n") == len(scores) + 2
+    assert "## Scores" in (d / "results/report/summary.md").read_text()
+
+
+def test_hostile_id_never_reached_a_shell(demo_run):
+    d = demo_run["dir"]
+    assert not list(d.rglob("PWNED")) and not list(REPO.glob("PWNED"))
+    eff = json.loads((d / "results/efficiency/smollm2-135m/s00000.json").read_text())
+    assert EVIL in json.dumps(eff, ensure_ascii=False)
+
+
+def test_noop_rerun_and_report(demo_run):
+    d = demo_run["dir"]
+    proc = run_snakemake(demo_run["args"] + ["-n"])
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    run_snakemake(demo_run["args"] + ["--report", str(d / "report.html")])
+    html = (d / "report.html").read_text(errors="replace")
+    assert "scores" in html.lower() and len(html) > 10_000

@@ -6,13 +6,16 @@ Streams the merged generations batch by batch, so a DGM's ~1M rows never sit in 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .io import atomic_path, now_iso, provenance, stable_hash, write_json
@@ -29,55 +32,92 @@ SPECIAL_TOKEN_RE = re.compile(
 FILTER_ORDER = ("empty", "length", "odd", "special_tokens", "language", "duplicate")
 
 
-def _assistant_turns(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [t for t in row["conversation"] if t["role"] == "assistant"]
+def _any_per_row(n: int, parents: pa.Array, mask: pa.Array) -> np.ndarray:
+    """Lift a mask over flattened list items to the rows that hold them."""
+    out = np.zeros(n, dtype=bool)
+    hit = pc.filter(parents, pc.fill_null(mask, False))
+    out[hit.to_numpy(zero_copy_only=False)] = True
+    return out
 
 
-def drop_reason(row: Mapping[str, Any], filters: Mapping[str, Any], seen: set[str]) -> str | None:
-    """The first filter that drops this row (in FILTER_ORDER), or None to keep it. Updates `seen`."""
-    turns = _assistant_turns(row)
-    if filters.get("drop_empty") and any(not (t["content"] or "").strip() for t in turns):
-        return "empty: an assistant turn is empty"
-    if filters.get("drop_length") and any(t.get("finish_reason") == "length" for t in turns):
-        return "length: an assistant turn hit the output budget (finish_reason == length)"
-    if len(row["conversation"]) % 2:
-        return "odd: conversation has an odd number of messages"
-    if filters.get("special_tokens") == "drop" and any(
-        SPECIAL_TOKEN_RE.search(m["content"] or "") for m in row["messages"]
-    ):
-        return "special_tokens: literal special-token text in a turn"
+def _list_parts(col: pa.Array) -> tuple[pa.StructArray, pa.Array]:
+    return col.flatten(), pc.list_parent_indices(col)
+
+
+def _message_keys(messages: pa.Array) -> list[bytes]:
+    """One digest per row over (role, content) of every message, for exact-duplicate detection."""
+    flat, _ = _list_parts(messages)
+    pairs = pc.binary_join_element_wise(pc.fill_null(flat.field("role"), ""), pc.fill_null(flat.field("content"), ""), "\x1e")
+    offsets = pc.subtract(messages.offsets, messages.offsets[0])
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, pairs), "\x1f")
+    return [hashlib.blake2b(s.encode(), digest_size=16).digest() for s in joined.to_pylist()]
+
+
+def drop_codes(batch: pa.RecordBatch, filters: Mapping[str, Any], seen: set[bytes]) -> list[str | None]:
+    """The first filter (in FILTER_ORDER) that drops each row, or None to keep it. Vectorised with Arrow compute.
+
+    `seen` carries message digests across batches so duplicates are found over the whole DGM.
+    """
+    n = batch.num_rows
+    conv = batch.column("conversation")
+    flat, parents = _list_parts(conv)
+    role, content = flat.field("role"), pc.fill_null(flat.field("content"), "")
+    is_asst = pc.equal(role, "assistant")
+    checks: dict[str, np.ndarray] = {}
+    if filters.get("drop_empty"):
+        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(content)), 0)
+        checks["empty"] = _any_per_row(n, parents, pc.and_(is_asst, empty))
+    if filters.get("drop_length") and "finish_reason" in flat.type.names:
+        checks["length"] = _any_per_row(n, parents, pc.and_(is_asst, pc.equal(flat.field("finish_reason"), "length")))
+    checks["odd"] = (pc.list_value_length(conv).to_numpy(zero_copy_only=False) % 2) == 1
+    if filters.get("special_tokens") == "drop":
+        mflat, mparents = _list_parts(batch.column("messages"))
+        hit = pc.match_substring_regex(pc.fill_null(mflat.field("content"), ""), SPECIAL_TOKEN_RE.pattern)
+        checks["special_tokens"] = _any_per_row(n, mparents, hit)
     langs = filters.get("languages")
-    if langs and row.get("language") not in langs:
-        return f"language: {row.get('language')!r} not in {langs}"
+    if langs:
+        checks["language"] = ~pc.fill_null(pc.is_in(batch.column("language"), pa.array(langs)), False).to_numpy(
+            zero_copy_only=False)
+    codes: list[str | None] = [None] * n
+    for code in FILTER_ORDER:
+        if code in checks:
+            for i in np.flatnonzero(checks[code]):
+                if codes[i] is None:
+                    codes[i] = code
     if filters.get("dedup"):
-        key = stable_hash([(m["role"], m["content"]) for m in row["messages"]])
-        if key in seen:
-            return "duplicate: same messages as an earlier conversation"
-        seen.add(key)
-    return None
+        for i, key in enumerate(_message_keys(batch.column("messages"))):
+            if codes[i] is None:
+                if key in seen:
+                    codes[i] = "duplicate"
+                else:
+                    seen.add(key)
+    return codes
 
 
-def strip_special_tokens(row: dict) -> dict:
-    row["messages"] = [{**m, "content": SPECIAL_TOKEN_RE.sub("", m["content"] or "")} for m in row["messages"]]
-    row["conversation"] = [{**t, "content": SPECIAL_TOKEN_RE.sub("", t["content"] or "")} for t in row["conversation"]]
-    return row
+REASONS = {
+    "empty": "empty: an assistant turn is empty",
+    "length": "length: an assistant turn hit the output budget (finish_reason == length)",
+    "odd": "odd: conversation has an odd number of messages",
+    "special_tokens": "special_tokens: literal special-token text in a turn",
+    "language": "language: not one of filters.languages",
+    "duplicate": "duplicate: same messages as an earlier conversation",
+}
 
 
-def filter_rows(rows: Iterable[dict], filters: Mapping[str, Any], counts: dict, seen: set[str]):
-    """Yield ("keep", row) or ("drop", reject) for each row; `counts` accumulates per-filter totals."""
-    for row in rows:
-        counts["input"] += 1
-        reason = drop_reason(row, filters, seen)
-        if reason is None:
-            if filters.get("special_tokens") == "strip":
-                row = strip_special_tokens(row)
-            counts["kept"] += 1
-            yield "keep", row
-        else:
-            code = reason.split(":", 1)[0]
-            counts["dropped"][code] = counts["dropped"].get(code, 0) + 1
-            yield "drop", {"row_id": row.get("row_id"), "conversation_hash": row.get("conversation_hash"),
-                           "reason": reason, "row": row}
+def _strip_list_column(col: pa.Array) -> pa.Array:
+    flat = col.flatten()
+    fields = [flat.field(i) for i in range(flat.type.num_fields)]
+    k = flat.type.get_field_index("content")
+    fields[k] = pc.replace_substring_regex(fields[k], SPECIAL_TOKEN_RE.pattern, "")
+    new = pa.StructArray.from_arrays(fields, fields=list(flat.type))
+    return pa.ListArray.from_arrays(pc.subtract(col.offsets, col.offsets[0]), new)
+
+
+def strip_special_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
+    cols = {name: batch.column(name) for name in batch.schema.names}
+    for name in ("conversation", "messages"):
+        cols[name] = _strip_list_column(cols[name])
+    return pa.RecordBatch.from_arrays(list(cols.values()), schema=batch.schema)
 
 
 def run(
@@ -95,20 +135,28 @@ def run(
         raise NotImplementedError("filters.decontaminate.enabled: decontamination is not implemented yet")
     started = now_iso()
     counts: dict[str, Any] = {"input": 0, "kept": 0, "dropped": {k: 0 for k in FILTER_ORDER}}
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     pf = pq.ParquetFile(in_path)
     schema = pf.schema_arrow
     with atomic_path(out_path) as tmp_out, atomic_path(rejects_path) as tmp_rej:
         writer = pq.ParquetWriter(tmp_out, schema)
         with open(tmp_rej, "w") as rej:
             for batch in pf.iter_batches(batch_size=batch_size):
-                keep: list[dict] = []
-                for verdict, item in filter_rows(batch.to_pylist(), filters, counts, seen):
-                    if verdict == "keep":
-                        keep.append(item)
-                    else:
+                codes = drop_codes(batch, filters, seen)
+                keep = pa.array([c is None for c in codes])
+                counts["input"] += batch.num_rows
+                dropped = [i for i, c in enumerate(codes) if c is not None]
+                if dropped:
+                    for i, row in zip(dropped, batch.take(pa.array(dropped)).to_pylist()):
+                        counts["dropped"][codes[i]] += 1
+                        item = {"row_id": row.get("row_id"), "conversation_hash": row.get("conversation_hash"),
+                                "reason": REASONS[codes[i]], "row": row}
                         rej.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
-                writer.write_table(pa.Table.from_pylist(keep, schema=schema))
+                kept = batch.filter(keep)
+                if filters.get("special_tokens") == "strip" and kept.num_rows:
+                    kept = strip_special_tokens(kept)
+                counts["kept"] += kept.num_rows
+                writer.write_batch(kept)
         writer.close()
     counts["rejected"] = counts["input"] - counts["kept"]
     report = {

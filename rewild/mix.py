@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .io import atomic_path, now_iso, provenance, stable_hash, write_json
@@ -142,59 +143,100 @@ def load_source_rows(source: Mapping[str, Any]) -> list[dict]:
     return list(ds)
 
 
-def component_rows(
+def read_selected(path: str | Path, columns: list[str], chosen: Sequence[int], batch_size: int = 16384) -> pa.Table:
+    """Only the chosen rows (sorted positions) of a parquet file, streamed: memory holds the selection alone."""
+    pf = pq.ParquetFile(path)
+    parts, offset, k = [], 0, 0
+    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+        if k >= len(chosen):
+            break
+        end = offset + batch.num_rows
+        j = k
+        while j < len(chosen) and chosen[j] < end:
+            j += 1
+        if j > k:
+            local = pa.array([c - offset for c in chosen[k:j]], type=pa.int64())
+            parts.append(pa.Table.from_batches([batch.take(local)]))
+            k = j
+        offset = end
+    if not parts:
+        return pq.read_schema(path).empty_table().select(columns)
+    return pa.concat_tables(parts)
+
+
+def _rows_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=MIX_SCHEMA)
+
+
+def component_table(
     comp: Mapping[str, Any], sources: Mapping[str, Any], stats: dict, index: int = 0
-) -> list[dict]:
-    """Rows of one component as {id, source, messages}, selection applied, length control applied."""
-    if "dgm" in comp:
-        name = comp["dgm"]
-        rows = read_rows(f"results/filtered/{name}.parquet", ["row_id", "messages"])
-        fmt = "messages"
-        label = f"dgm:{name}"
-    else:
-        name = comp["source"]
-        src = sources[name]
-        rows = load_source_rows(src)
-        fmt = src.get("format", "messages")
-        label = f"source:{name}"
-    chosen = select_indices(len(rows), comp["select"])
-    out = []
+) -> pa.Table:
+    """Rows of one component as a MIX_SCHEMA table: selection applied, length control applied.
+
+    DGM responses stay in Arrow (no per-row Python) unless length control must edit them: a paper-scale
+    component is ~1M conversations.
+    """
     lc = comp.get("length_control")
-    ref = {}
-    if lc:
-        ref_rows = read_rows(f"results/filtered/{lc['reference_dgm']}.parquet", ["row_id", "messages"])
-        ref = {r["row_id"]: r["messages"] for r in ref_rows}
-    unmatched = 0
-    for i in chosen:
-        row = rows[i]
-        msgs = to_messages(row, fmt)
+    if "dgm" in comp:
+        label = f"dgm:{comp['dgm']}"
+        path = f"results/filtered/{comp['dgm']}.parquet"
+        available = pq.ParquetFile(path).metadata.num_rows
+        chosen = select_indices(available, comp["select"])
+        table = read_selected(path, ["row_id", "messages"], chosen)
+        unmatched = 0
         if lc:
-            ref_msgs = ref.get(row.get("row_id"))
-            if ref_msgs is None:
-                unmatched += 1
-                continue
-            msgs = cut_to_reference(msgs, ref_msgs, lc.get("side", "response"))
-        rid = row.get("row_id", row.get("id", i))
-        # the component index keeps ids unique when one DGM feeds two components
-        out.append({"id": f"{index}:{label}:{rid}", "source": f"{index}:{label}", "messages": msgs})
-    stats[f"{index}:{label}"] = {"available": len(rows), "selected": len(chosen), "rows": len(out),
-                    "unmatched_length_control": unmatched, "select": dict(comp["select"])}
+            ref_t = pq.read_table(f"results/filtered/{lc['reference_dgm']}.parquet", columns=["row_id", "messages"])
+            ref = dict(zip(ref_t.column("row_id").to_pylist(), ref_t.column("messages").to_pylist()))
+            rows = []
+            for row in table.to_pylist():
+                ref_msgs = ref.get(row["row_id"])
+                if ref_msgs is None:
+                    unmatched += 1
+                    continue
+                msgs = cut_to_reference(row["messages"], ref_msgs, lc.get("side", "response"))
+                rows.append({"id": f"{index}:{label}:{row['row_id']}", "source": f"{index}:{label}", "messages": msgs})
+            out = _rows_table(rows)
+        else:
+            ids = pc.binary_join_element_wise(f"{index}:{label}:", pc.cast(table.column("row_id"), pa.string()), "")
+            out = pa.table({"id": ids, "source": pa.array([f"{index}:{label}"] * table.num_rows, pa.string()),
+                            "messages": table.column("messages").cast(MESSAGE_TYPE)}, schema=MIX_SCHEMA)
+    else:
+        label = f"source:{comp['source']}"
+        src = sources[comp["source"]]
+        rows_in = load_source_rows(src)
+        available = len(rows_in)
+        chosen = select_indices(available, comp["select"])
+        fmt = src.get("format", "messages")
+        rows = []
+        for i in chosen:
+            row = rows_in[i]
+            rid = row.get("row_id", row.get("id", i))
+            rows.append({"id": f"{index}:{label}:{rid}", "source": f"{index}:{label}", "messages": to_messages(row, fmt)})
+        out = _rows_table(rows)
+        unmatched = 0
+    stats[f"{index}:{label}"] = {"available": available, "selected": len(chosen), "rows": out.num_rows,
+                                 "unmatched_length_control": unmatched, "select": dict(comp["select"])}
     return out
 
 
-def count_tokens(rows: Iterable[Mapping[str, Any]], tokenizer=None) -> int:
-    """Tokens of all message contents (student tokenizer when given, else whitespace words)."""
+def count_tokens(messages: pa.ChunkedArray | pa.Array, tokenizer=None) -> int:
+    """Tokens of all message contents (student tokenizer when given, else whitespace-separated words)."""
+    if isinstance(messages, pa.ChunkedArray):
+        return sum(count_tokens(chunk, tokenizer) for chunk in messages.chunks)
+    content = pc.fill_null(messages.flatten().field("content"), "")
+    if tokenizer is None:
+        return int(pc.sum(pc.list_value_length(pc.utf8_split_whitespace(content))).as_py() or 0)
     total = 0
-    for r in rows:
-        for m in r["messages"]:
-            text = m["content"] or ""
-            total += len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text.split())
+    texts = content.to_pylist()
+    for start in range(0, len(texts), 1024):
+        enc = tokenizer(texts[start : start + 1024], add_special_tokens=False)["input_ids"]
+        total += sum(len(e) for e in enc)
     return total
 
 
-def write_mix(rows: list[dict], path: str | Path) -> None:
+def write_mix(table: pa.Table, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=MIX_SCHEMA), tmp)
+        pq.write_table(table, tmp)
 
 
 def run(
@@ -210,12 +252,10 @@ def run(
 ) -> dict:
     started = now_iso()
     stats: dict[str, Any] = {}
-    rows: list[dict] = []
-    for i, comp in enumerate(mix["components"]):
-        rows.extend(component_rows(comp, sources, stats, i))
-    train_idx, held_idx = heldout_split(len(rows), heldout_fraction, split_seed)
-    train = [rows[i] for i in train_idx]
-    held = [rows[i] for i in held_idx]
+    table = pa.concat_tables([component_table(c, sources, stats, i) for i, c in enumerate(mix["components"])])
+    train_idx, held_idx = heldout_split(table.num_rows, heldout_fraction, split_seed)
+    train = table.take(pa.array(train_idx, type=pa.int64()))
+    held = table.take(pa.array(held_idx, type=pa.int64()))
     write_mix(train, out_train)
     write_mix(held, out_heldout)
     tok = None
@@ -224,14 +264,14 @@ def run(
 
         tok = AutoTokenizer.from_pretrained(tokenizer_path)
     for label in stats:
-        comp_rows = [r for r in train if r["source"] == label]
-        stats[label]["train_rows"] = len(comp_rows)
-        stats[label]["train_tokens"] = count_tokens(comp_rows, tok)
+        part = train.filter(pc.equal(train.column("source"), label))
+        stats[label]["train_rows"] = part.num_rows
+        stats[label]["train_tokens"] = count_tokens(part.column("messages"), tok)
     manifest = {
         "mix": mix_name,
         "components": stats,
-        "train_rows": len(train),
-        "heldout_rows": len(held),
+        "train_rows": train.num_rows,
+        "heldout_rows": held.num_rows,
         "train_tokens": sum(c["train_tokens"] for c in stats.values()),
         "token_counter": "student tokenizer" if tok else "whitespace words",
         "heldout_fraction": heldout_fraction,
@@ -240,6 +280,6 @@ def run(
                                  seeds={"split": split_seed}, started=started),
     }
     write_json(out_manifest, manifest)
-    log.info("mix %s: %d train rows, %d heldout rows, components %s", mix_name, len(train), len(held),
+    log.info("mix %s: %d train rows, %d heldout rows, components %s", mix_name, train.num_rows, held.num_rows,
              {k: v["rows"] for k, v in stats.items()})
     return manifest

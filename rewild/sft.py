@@ -495,8 +495,11 @@ def run(
         processing_class=tokenizer,
         callbacks=[_progress_callback()],
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # with tqdm off it prints every log dict to stdout; we log our own line
     t_train = time.perf_counter()
-    train_out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = time.perf_counter() - t_train
     state = trainer.state
 

@@ -124,7 +124,7 @@ def test_smollm2_generates_schema_counts_and_rejects(tmp_path: Path) -> None:
     assert eff["tok_per_s"] > 0 and eff["engine_start_seconds"] > 0 and eff["provenance"]["resumes"] == 0
     assert not Path(args["progress_dir"]).exists()
     log = Path(args["log_path"]).read_text()
-    assert "chunk 2/2" in log and "tok/s" in log
+    assert "chunk 3/3" in log and "tok/s" in log
     print(f"smollm2 shard: {wall:.1f} s wall, engine {eff['engine_start_seconds']:.1f} s, {eff['tok_per_s']:.0f} tok/s")
 
 

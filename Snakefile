@@ -14,6 +14,7 @@ include: "rules/sft.smk"
 include: "rules/evaluate.smk"
 include: "rules/analyse.smk"
 include: "rules/report.smk"
+include: "rules/archive.smk"
 
 
 # cheap aggregation steps run on the submitting node under Slurm

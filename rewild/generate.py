@@ -214,13 +214,17 @@ def truncate_contents(
     raise ValueError(f"reencode must be 'paper' or 'clean', not {reencode!r}")
 
 
-def render_ids(messages: list[dict], tokenizer: Any, chat_template: str | None = None) -> list[int]:
-    """The DGM's chat template with `add_generation_prompt=True`, tokenised without adding special tokens
-    (the template brings its own BOS; as transformers' `apply_chat_template(tokenize=True)`)."""
-    text = tokenizer.apply_chat_template(
+def render_text(messages: list[dict], tokenizer: Any, chat_template: str | None = None) -> str:
+    """The DGM's chat template (or the override) with `add_generation_prompt=True`."""
+    return tokenizer.apply_chat_template(
         messages, chat_template=chat_template, add_generation_prompt=True, tokenize=False
     )
-    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def render_ids(messages: list[dict], tokenizer: Any, chat_template: str | None = None) -> list[int]:
+    """The templated prompt tokenised without adding special tokens (the template brings its own BOS), as
+    transformers' `apply_chat_template(tokenize=True)` does."""
+    return tokenizer.encode(render_text(messages, tokenizer, chat_template), add_special_tokens=False)
 
 
 @dataclass
@@ -239,9 +243,12 @@ def fit_prompt(
     budgets: Budgets,
     reencode: str = "paper",
     chat_template: str | None = None,
+    ids: list[int] | None = None,
 ) -> PreparedPrompt:
-    """Template already-truncated messages and enforce the whole-prompt budget (second step of the paper's cut)."""
-    ids = render_ids(messages, tokenizer, chat_template)
+    """Template already-truncated messages and enforce the whole-prompt budget (second step of the paper's cut).
+    `ids`: the templated prompt's tokens when already computed (batched by `next_requests`)."""
+    if ids is None:
+        ids = render_ids(messages, tokenizer, chat_template)
     prompt = PreparedPrompt(messages=messages, token_ids=ids)
     if len(ids) > budgets.max_input_len:
         target = budgets.prompt_cut_length
@@ -454,7 +461,7 @@ def next_requests(
     A request that cannot fit rejects its whole conversation (its state gets `reject`)."""
     history = settings["history"]
     reencode = settings["reencode"]
-    requests: list[Request] = []
+    pending: list[tuple[int, ConversationState, list[tuple[int, list[dict]]]]] = []
     for idx, state in enumerate(states):
         if state.reject:
             continue
@@ -470,9 +477,16 @@ def next_requests(
                 limit = budgets.message_limit(len(base["conversation"]))
                 answers = [t for t, _ in truncate_contents(answers, [limit] * len(answers), tokenizer, reencode)]
             pairs = build_requests(base, "own", settings["system_prompt"], answers)
+        pending.append((idx, state, pairs))
+    # One batched encode of every templated prompt (the tokenizer parallelises batches).
+    texts = [render_text(m, tokenizer, chat_template) for _, _, pairs in pending for _, m in pairs]
+    all_ids = iter(_encode_batch(tokenizer, texts, add_special_tokens=False))
+    requests: list[Request] = []
+    for idx, state, pairs in pending:
+        prompts = [(turn_index, messages, next(all_ids)) for turn_index, messages in pairs]
         built: list[Request] = []
-        for turn_index, messages in pairs:
-            prompt = fit_prompt(messages, tokenizer, budgets, reencode, chat_template)
+        for turn_index, messages, ids in prompts:
+            prompt = fit_prompt(messages, tokenizer, budgets, reencode, chat_template, ids=ids)
             if prompt.reject_reason:
                 state.reject = _reject(state.row, prompt.reject_reason, prompt.detail, turn_index)
                 state.answers.clear()
@@ -654,7 +668,10 @@ def load_engine(
     dgm: dict, generation: dict, cache_dir: str | os.PathLike, model_path: str | None = None
 ) -> Any:
     """Start a vLLM offline engine for one DGM (CPU: float32, single process; GPU: tensor parallel)."""
-    on_gpu = int(dgm_settings(dgm)["gpus"]) > 0 and cuda_available()
+    want_gpu = int(dgm_settings(dgm)["gpus"]) > 0
+    on_gpu = want_gpu and cuda_available()
+    if want_gpu and not on_gpu:
+        log.warning("DGM asks for %s GPU(s) but CUDA is not available: running on CPU (float32)", dgm.get("gpus"))
     configure_vllm_env(cache_dir, on_gpu)
     kw, dropped = engine_kwargs(dgm, generation, on_gpu, model_path)
     if dropped:
@@ -831,11 +848,21 @@ class Progress:
         return out
 
 
-def settings_fingerprint(dgm_key: str, dgm: dict, generation: dict, shard_path: str | os.PathLike) -> str:
-    """What the committed chunks depend on: the DGM, the result-relevant generation settings and the shard."""
+def settings_fingerprint(
+    dgm_key: str, dgm: dict, generation: dict, shard_path: str | os.PathLike, model_path: str | None = None
+) -> str:
+    """What the committed chunks depend on: the DGM (and a local model folder's files), the result-relevant
+    generation settings and the shard's bytes. Chunking and engine throughput settings are left out."""
     g = {k: v for k, v in generation.items() if k not in ("checkpoint_every", "batch_conversations", "engine")}
+    d = {k: v for k, v in dgm.items() if k not in ("runtime_per_shard_min", "abbrev", "params_b")}
+    model_files = None
+    if model_path and Path(model_path).is_dir():
+        model_files = {
+            p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(Path(model_path).iterdir()) if p.is_file()
+        }
     return rio.stable_hash(
-        {"dgm_key": dgm_key, "dgm": dgm, "generation": g, "shard_sha256": rio.sha256_file(shard_path)}
+        {"dgm_key": dgm_key, "dgm": d, "generation": g, "shard_sha256": rio.sha256_file(shard_path),
+         "model_path": model_path, "model_files": model_files}
     )
 
 
@@ -911,7 +938,7 @@ def run(
     if len(position) != len(row_ids):
         raise ValueError(f"{shard_path}: row_id is not unique")
 
-    progress = Progress(progress_dir, settings_fingerprint(dgm_key, d, g, shard_path))
+    progress = Progress(progress_dir, settings_fingerprint(dgm_key, d, g, shard_path, model_path))
     done = progress.done_row_ids()
     todo = [i for i, rid in enumerate(row_ids) if rid not in done]
     if done:

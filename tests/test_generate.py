@@ -519,3 +519,49 @@ def test_configure_vllm_env_respects_existing(tmp_path: Path, monkeypatch) -> No
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "4" and env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
     assert env["VLLM_CACHE_ROOT"] == str((tmp_path / "c" / "vllm").resolve())
     assert (tmp_path / "c" / "rpc").is_dir()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Thin Snakemake scripts (called with a stand-in for the injected `snakemake` object)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _script(name: str):
+    import runpy
+
+    return runpy.run_path(str(ROOT / "scripts" / name))["main"]
+
+
+def test_scripts_source_responses_and_merge(tmp_path: Path) -> None:
+    shard = write_shard(demo_rows()[:5], tmp_path / "s00000.parquet")
+    out = SimpleNamespace(generations=str(tmp_path / "g" / "s00000.parquet"),
+                          rejects=str(tmp_path / "g" / "s00000.rejects.jsonl"),
+                          efficiency=str(tmp_path / "e" / "s00000.json"))
+    sm = SimpleNamespace(input=SimpleNamespace(shard=str(shard)), output=out,
+                         params=SimpleNamespace(dgm_key="gpt", dgm={"hf_id": "gpt", "kind": "source"}, config_hash="h"),
+                         log=[str(tmp_path / "logs" / "src.log")])
+    _script("source_responses.py")(sm)
+    assert pq.read_table(out.generations).num_rows == 5 and Path(out.efficiency).exists()
+    merged = tmp_path / "gpt.parquet"
+    sm = SimpleNamespace(input=SimpleNamespace(shards=[out.generations, out.generations]),
+                         output=SimpleNamespace(generations=str(merged)), log=[str(tmp_path / "logs" / "m.log")])
+    _script("merge_generations.py")(sm)
+    assert pq.read_table(merged).num_rows == 10
+
+
+def test_script_generate_passes_everything_to_run(tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(G, "run", lambda **kw: seen.update(kw))
+    sm = SimpleNamespace(
+        input=SimpleNamespace(shard="p/s00001.parquet", model="results/models/dgm/x"),
+        output=SimpleNamespace(generations="g.parquet", rejects="r.jsonl", efficiency="e.json"),
+        params=SimpleNamespace(dgm_key="x", dgm={"hf_id": "x"}, generation={"seed": 1}, progress_dir="pd",
+                               cache_dir="cd", config_hash="h"),
+        log=["l.log"],
+    )
+    _script("generate.py")(sm)
+    assert seen == {
+        "shard_path": "p/s00001.parquet", "dgm_key": "x", "dgm": {"hf_id": "x"}, "generation": {"seed": 1},
+        "out_path": "g.parquet", "rejects_path": "r.jsonl", "efficiency_path": "e.json", "progress_dir": "pd",
+        "cache_dir": "cd", "config_hash": "h", "log_path": "l.log", "model_path": "results/models/dgm/x",
+    }

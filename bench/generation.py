@@ -4,7 +4,8 @@ process.
     .venv/bin/python bench/generation.py                        # SmolLM2 (demo folder), 32 demo conversations
     .venv/bin/python bench/generation.py --model .cache/tiny-random-hf --n 64 --max-tokens 64
 
-Variants, each timed on the warm engine (after one warm-up call):
+Variants, each timed on the warm engine (after a warm-up on the full prompt set), in rotated order per repeat,
+with vLLM's prefix cache off so that every variant does the same prefill work; the best of --repeats is kept:
 - rewild:      `rewild.generate.generate_chunk` = validation, paper truncation, templating, per-request seeds,
                logprobs=0 (for cumulative_logprob), one `LLM.generate` call, output-row assembly.
 - chat_same:   `LLM.chat` on the messages rewild sent, with the same per-request SamplingParams (same seeds,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +45,15 @@ def demo_rows(n: int) -> list[dict]:
     return out
 
 
+def _measure(outs, seconds: float) -> dict:
+    return {
+        "s": seconds,
+        "out": sum(len(o.outputs[0].token_ids) for o in outs),
+        "in": sum(len(o.prompt_token_ids) for o in outs),
+        "requests": len(outs),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / ".cache" / "smollm2-hf"))
@@ -50,10 +61,21 @@ def main() -> None:
     ap.add_argument("--max-model-len", type=int, default=1024)
     ap.add_argument("--max-tokens", type=int, default=64, help="overrides round(0.2*L) to keep the run short")
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "vllm-bench"))
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="each variant this often, order rotated per repeat")
+    ap.add_argument(
+        "--prefix-caching",
+        action="store_true",
+        help="keep vLLM's prefix cache on (off by default: later variants would reuse earlier prefills)",
+    )
     args = ap.parse_args()
 
-    dgm = {"hf_id": args.model, "max_model_len": args.max_model_len, "gpus": 1, "dtype": "bfloat16"}
+    dgm = {
+        "hf_id": args.model,
+        "max_model_len": args.max_model_len,
+        "gpus": 1,
+        "dtype": "bfloat16",
+        "engine_overrides": {} if args.prefix_caching else {"enable_prefix_caching": False},
+    }
     generation = G.generation_settings({"output_fraction": args.max_tokens / args.max_model_len})
     budgets = G.Budgets.from_settings(args.max_model_len, generation)
     rows = demo_rows(args.n)
@@ -64,58 +86,95 @@ def main() -> None:
     engine_s = time.perf_counter() - t
     from vllm import SamplingParams
 
-    # Warm-up (first calls pay one-off costs on the CPU backend).
-    G.generate_chunk(llm, tok, rows[:4], dgm_key="bench", dgm_id=args.model, budgets=budgets, settings=generation)
+    # The exact messages and seeds rewild sends, in request order.
+    states = G.prepare_conversations(rows, tok, budgets, generation["reencode"])
+    reqs = G.next_requests(states, tok, budgets, generation, None)
+    convs = [r.prompt.messages for r in reqs]
+    same = [G.sampling_params(generation, budgets, r.seed) for r in reqs]
+    plain = SamplingParams(max_tokens=budgets.max_tokens, seed=generation["seed"])
+    seeds_only = [SamplingParams(max_tokens=budgets.max_tokens, seed=r.seed) for r in reqs]
+    logprobs_only = SamplingParams(max_tokens=budgets.max_tokens, seed=generation["seed"], logprobs=0)
 
-    results: dict[str, list[dict]] = {n: [] for n in
-                                      ("rewild", "chat_same", "chat_plain", "chat_seeds_only", "chat_logprobs_only")}
-    same_text = None
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        res = G.generate_chunk(llm, tok, rows, dgm_key="bench", dgm_id=args.model, budgets=budgets,
-                               settings=generation)
-        results["rewild"].append({"s": time.perf_counter() - t, "out": res.stats["output_tokens"],
-                                  "in": res.stats["input_tokens"], "requests": res.stats["n_requests"]})
-        # The exact messages and seeds rewild sent, in request order.
-        states = G.prepare_conversations(rows, tok, budgets, generation["reencode"])
-        reqs = G.next_requests(states, tok, budgets, generation, None)
-        convs = [r.prompt.messages for r in reqs]
-        params = [G.sampling_params(generation, budgets, r.seed) for r in reqs]
+    # Warm-up on the full prompt set (the CPU backend pays one-off costs for new batch shapes).
+    llm.chat(convs, plain, use_tqdm=False)
 
-        t = time.perf_counter()
+    texts: dict[str, list[str]] = {}
+
+    def v_rewild() -> dict:
+        t0 = time.perf_counter()
+        res = G.generate_chunk(llm, tok, rows, dgm_key="bench", dgm_id=args.model, budgets=budgets, settings=generation)
+        s = time.perf_counter() - t0
+        by_turn = {
+            (r["row_id"], j // 2): t_["content"] for r in res.rows for j, t_ in enumerate(r["conversation"]) if j % 2
+        }
+        texts["rewild"] = [by_turn[(r.row_id, r.turn_index)] for r in reqs]
+        return {
+            "s": s,
+            "out": res.stats["output_tokens"],
+            "in": res.stats["input_tokens"],
+            "requests": res.stats["n_requests"],
+            "engine_s": res.stats["generate_seconds"],
+        }
+
+    def v_chat(name: str, params) -> dict:
+        t0 = time.perf_counter()
         outs = llm.chat(convs, params, use_tqdm=False)
-        results["chat_same"].append({"s": time.perf_counter() - t,
-                                     "out": sum(len(o.outputs[0].token_ids) for o in outs),
-                                     "in": sum(len(o.prompt_token_ids) for o in outs), "requests": len(outs)})
-        ours = [t_["content"] for r in res.rows for t_ in r["conversation"][1::2]]
-        by_req = {(r.row_id, r.turn_index): o.outputs[0].text for r, o in zip(reqs, outs)}
-        theirs = [by_req[(r["row_id"], k)] for r in res.rows for k in range(len(r["conversation"]) // 2)]
-        same_text = ours == theirs if same_text is None else (same_text and ours == theirs)
+        s = time.perf_counter() - t0
+        if name == "chat_same":
+            texts[name] = [o.outputs[0].text for o in outs]
+        return _measure(outs, s)
 
-        plain = SamplingParams(max_tokens=budgets.max_tokens, seed=generation["seed"])
-        seeds_only = [SamplingParams(max_tokens=budgets.max_tokens, seed=r.seed) for r in reqs]
-        logprobs_only = SamplingParams(max_tokens=budgets.max_tokens, seed=generation["seed"], logprobs=0)
-        for name, sp in (("chat_plain", plain), ("chat_seeds_only", seeds_only), ("chat_logprobs_only", logprobs_only)):
-            t = time.perf_counter()
-            outs = llm.chat(convs, sp, use_tqdm=False)
-            results[name].append({"s": time.perf_counter() - t,
-                                  "out": sum(len(o.outputs[0].token_ids) for o in outs),
-                                  "in": sum(len(o.prompt_token_ids) for o in outs), "requests": len(outs)})
+    variants = {
+        "rewild": v_rewild,
+        "chat_same": lambda: v_chat("chat_same", same),
+        "chat_plain": lambda: v_chat("chat_plain", plain),
+        "chat_seeds_only": lambda: v_chat("chat_seeds_only", seeds_only),
+        "chat_logprobs_only": lambda: v_chat("chat_logprobs_only", logprobs_only),
+    }
+    names = list(variants)
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    same_text = True
+    for rep in range(args.repeats):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
+            results[name].append(variants[name]())
+        same_text = same_text and texts["rewild"] == texts["chat_same"]
 
     def best(name: str) -> dict:
         r = min(results[name], key=lambda x: x["s"])
-        return {**r, "s": round(r["s"], 3), "tok_per_s": round((r["in"] + r["out"]) / r["s"], 1),
-                "out_tok_per_s": round(r["out"] / r["s"], 1)}
+        return {
+            **r,
+            "s": round(r["s"], 3),
+            "tok_per_s": round((r["in"] + r["out"]) / r["s"], 1),
+            "out_tok_per_s": round(r["out"] / r["s"], 1),
+        }
 
     summary = {name: best(name) for name in results}
     summary["all_seconds"] = {name: [round(r["s"], 3) for r in results[name]] for name in results}
     summary["ratio_time_rewild_over_chat_same"] = round(summary["rewild"]["s"] / summary["chat_same"]["s"], 3)
     per_tok = {k: summary[k]["s"] / max(1, summary[k]["out"]) for k in ("rewild", "chat_plain")}
     summary["ratio_time_per_output_token_rewild_over_chat_plain"] = round(per_tok["rewild"] / per_tok["chat_plain"], 3)
+    overhead = [r["s"] - r["engine_s"] for r in results["rewild"]]
+    summary["rewild_overhead_s"] = {  # rewild's own work around the engine call (prep, seeds, row assembly)
+        "min": round(min(overhead), 3),
+        "max": round(max(overhead), 3),
+        "fraction_of_best_run": round(
+            summary["rewild"]["s"]
+            and (summary["rewild"]["s"] - summary["rewild"]["engine_s"]) / summary["rewild"]["s"],
+            4,
+        ),
+    }
     summary["same_text_as_chat_same"] = same_text
-    summary["settings"] = {"model": args.model, "n_conversations": args.n, "max_model_len": args.max_model_len,
-                           "max_tokens": budgets.max_tokens, "repeats": args.repeats,
-                           "engine_start_s": round(engine_s, 1), "peak_rss_mb": round(rio.peak_rss_mb(), 1)}
+    summary["settings"] = {
+        "model": args.model,
+        "n_conversations": args.n,
+        "max_model_len": args.max_model_len,
+        "max_tokens": budgets.max_tokens,
+        "repeats": args.repeats,
+        "prefix_caching": args.prefix_caching,
+        "engine_start_s": round(engine_s, 1),
+        "peak_rss_mb": round(rio.peak_rss_mb(), 1),
+        "load_average": os.getloadavg(),
+    }
     print(json.dumps(summary, indent=2))
 
 

@@ -58,34 +58,89 @@ def synth_rows(n: int, seed: int = 0, first_row_id: int = 0):
         conv = []
         for t in range(turns):
             tid = rng.randrange(10**6)
-            conv.append({"content": _text(rng, vocab, 40, 1.3), "role": "user", "language": lang, "redacted": False,
-                         "toxic": False, "turn_identifier": tid, "country": "United States", "state": None,
-                         "hashed_ip": f"{rng.getrandbits(64):016x}", "header": header, "timestamp": None})
-            conv.append({"content": _text(rng, vocab, 180, 0.8), "role": "assistant", "language": lang,
-                         "redacted": False, "toxic": False, "turn_identifier": tid, "country": None, "state": None,
-                         "hashed_ip": None, "header": None, "timestamp": "2023-05-01T00:00:00+00:00"})
+            conv.append(
+                {
+                    "content": _text(rng, vocab, 40, 1.3),
+                    "role": "user",
+                    "language": lang,
+                    "redacted": False,
+                    "toxic": False,
+                    "turn_identifier": tid,
+                    "country": "United States",
+                    "state": None,
+                    "hashed_ip": f"{rng.getrandbits(64):016x}",
+                    "header": header,
+                    "timestamp": None,
+                }
+            )
+            conv.append(
+                {
+                    "content": _text(rng, vocab, 180, 0.8),
+                    "role": "assistant",
+                    "language": lang,
+                    "redacted": False,
+                    "toxic": False,
+                    "turn_identifier": tid,
+                    "country": None,
+                    "state": None,
+                    "hashed_ip": None,
+                    "header": None,
+                    "timestamp": "2023-05-01T00:00:00+00:00",
+                }
+            )
         yield {
-            "conversation_hash": f"{rng.getrandbits(128):032x}", "model": "gpt-3.5-turbo-0613",
-            "timestamp": "2023-05-01T00:00:00+00:00", "conversation": conv, "turn": turns, "language": lang,
+            "conversation_hash": f"{rng.getrandbits(128):032x}",
+            "model": "gpt-3.5-turbo-0613",
+            "timestamp": "2023-05-01T00:00:00+00:00",
+            "conversation": conv,
+            "turn": turns,
+            "language": lang,
             "openai_moderation": json.dumps([{"flagged": False}] * 2 * turns),
-            "detoxify_moderation": json.dumps([{"toxicity": 0.001}] * 2 * turns), "toxic": False,
-            "redacted": False, "state": None, "country": "United States", "hashed_ip": f"{rng.getrandbits(64):016x}",
-            "header": header, "row_id": first_row_id + i,
+            "detoxify_moderation": json.dumps([{"toxicity": 0.001}] * 2 * turns),
+            "toxic": False,
+            "redacted": False,
+            "state": None,
+            "country": "United States",
+            "hashed_ip": f"{rng.getrandbits(64):016x}",
+            "header": header,
+            "row_id": first_row_id + i,
         }
 
 
-TURN = pa.struct([
-    ("content", pa.string()), ("role", pa.string()), ("language", pa.string()), ("redacted", pa.bool_()),
-    ("toxic", pa.bool_()), ("turn_identifier", pa.int64()), ("country", pa.string()), ("state", pa.string()),
-    ("hashed_ip", pa.string()), ("header", pa.string()), ("timestamp", pa.string()),
-])
-SCHEMA = pa.schema([
-    ("conversation_hash", pa.string()), ("model", pa.string()), ("timestamp", pa.string()),
-    ("conversation", pa.list_(TURN)), ("turn", pa.int64()), ("language", pa.string()),
-    ("openai_moderation", pa.string()), ("detoxify_moderation", pa.string()), ("toxic", pa.bool_()),
-    ("redacted", pa.bool_()), ("state", pa.string()), ("country", pa.string()), ("hashed_ip", pa.string()),
-    ("header", pa.string()), ("row_id", pa.int64()),
-])
+TURN = pa.struct(
+    [
+        ("content", pa.string()),
+        ("role", pa.string()),
+        ("language", pa.string()),
+        ("redacted", pa.bool_()),
+        ("toxic", pa.bool_()),
+        ("turn_identifier", pa.int64()),
+        ("country", pa.string()),
+        ("state", pa.string()),
+        ("hashed_ip", pa.string()),
+        ("header", pa.string()),
+        ("timestamp", pa.string()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("model", pa.string()),
+        ("timestamp", pa.string()),
+        ("conversation", pa.list_(TURN)),
+        ("turn", pa.int64()),
+        ("language", pa.string()),
+        ("openai_moderation", pa.string()),
+        ("detoxify_moderation", pa.string()),
+        ("toxic", pa.bool_()),
+        ("redacted", pa.bool_()),
+        ("state", pa.string()),
+        ("country", pa.string()),
+        ("hashed_ip", pa.string()),
+        ("header", pa.string()),
+        ("row_id", pa.int64()),
+    ]
+)
 
 
 def write_synthetic(path: Path, n: int, seed: int = 0, batch: int = 5000) -> None:
@@ -126,8 +181,9 @@ def main() -> None:
         return
     if not data.exists():  # in a child process, so its memory does not count in this process's peak RSS
         t = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--write-only", "--n", str(args.n), "--workdir", str(workdir)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--write-only", "--n", str(args.n), "--workdir", str(workdir)], check=True
+        )
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
     rss0 = self_peak_rss_mb()
 

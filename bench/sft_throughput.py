@@ -5,7 +5,7 @@ training throughput (input tokens / second of `trainer.train()`) of each side is
 dataset loading from parquet, resume bookkeeping, progress logging, held-out eval and the final save around the same
 `SFTTrainer.train()`; the training-window rate should match, the wall time is reported too.
 
-    .venv/bin/python bench/sft_throughput.py [--model .cache/tiny-random-hf] [--conversations 256] [--repeats 2]
+    .venv/bin/python bench/sft_throughput.py [--model .cache/tiny-random-hf] [--conversations 64] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PLAIN_TRL = r'''
+PLAIN_TRL = r"""
 import json, sys, time
 import datasets, pyarrow.parquet as pq
 from transformers import AutoTokenizer
@@ -37,10 +37,11 @@ cfg = SFTConfig(output_dir=a["out"], use_cpu=True, bf16=False, gradient_checkpoi
     weight_decay=0.0, num_train_epochs=1, seed=42, logging_steps=a["logging_steps"], save_strategy="no",
     report_to="none", disable_tqdm=True, include_num_input_tokens_seen="all", model_init_kwargs={"dtype": "float32"})
 trainer = SFTTrainer(model=a["model"], args=cfg, train_dataset=ds, processing_class=tok)
-t = time.perf_counter(); trainer.train(); dt = time.perf_counter() - t
-print("RESULT " + json.dumps({"tokens": trainer.state.num_input_tokens_seen, "train_s": dt,
+t, c = time.perf_counter(), time.process_time(); trainer.train()
+dt, dc = time.perf_counter() - t, time.process_time() - c
+print("RESULT " + json.dumps({"tokens": trainer.state.num_input_tokens_seen, "train_s": dt, "cpu_s": dc,
                               "steps": trainer.state.global_step}))
-'''
+"""
 
 
 def make_mix(path: Path, n: int, seed: int = 0) -> None:
@@ -67,7 +68,7 @@ def run_plain(a: dict) -> dict:
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     res = json.loads(next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))[7:])
-    return {**res, "tok_s": res["tokens"] / res["train_s"], "wall_s": wall}
+    return {**res, "tok_s": res["tokens"] / res["train_s"], "tok_cpu_s": res["tokens"] / res["cpu_s"], "wall_s": wall}
 
 
 def run_rewild(a: dict, work: Path, tag: str) -> dict:
@@ -75,41 +76,73 @@ def run_rewild(a: dict, work: Path, tag: str) -> dict:
 
     d = work / tag
     kw = dict(
-        train_path=a["train"], heldout_path=None, student_path_or_id=a["model"],
+        train_path=a["train"],
+        heldout_path=None,
+        student_path_or_id=a["model"],
         student={"hf_id": "bench", "revision": None, "chat_template": "chatml", "pad_token": None, "eos_token": None},
-        sft={"global_batch": a["micro"] * a["accum"], "micro_batch": a["micro"], "gpus": 0, "split_seed": 0,
-             "trl": {"max_length": a["max_length"], "warmup_steps": 1, "logging_steps": a["logging_steps"],
-                     "save_steps": 10**9}},
-        out_dir=str(d / "model"), metrics_path=str(d / "metrics.json"), checkpoint_dir=str(d / "ckpt"),
-        config_hash="bench", log_path=str(d / "sft.log"),
+        sft={
+            "global_batch": a["micro"] * a["accum"],
+            "micro_batch": a["micro"],
+            "gpus": 0,
+            "split_seed": 0,
+            "trl": {
+                "max_length": a["max_length"],
+                "warmup_steps": 1,
+                "logging_steps": a["logging_steps"],
+                "save_steps": 10**9,
+            },
+        },
+        out_dir=str(d / "model"),
+        metrics_path=str(d / "metrics.json"),
+        checkpoint_dir=str(d / "ckpt"),
+        config_hash="bench",
+        log_path=str(d / "sft.log"),
     )
     write_json(d / "args.json", kw)
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "rewild.sft", "--args-file", str(d / "args.json")],
-                         capture_output=True, text=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-m", "rewild.sft", "--args-file", str(d / "args.json")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     wall = time.perf_counter() - t
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     m = json.loads((d / "metrics.json").read_text())
-    return {"tokens": m["tokens_seen"], "train_s": m["train_time_s"], "steps": m["optimizer_steps"],
-            "tok_s": m["tokens_per_s"], "wall_s": wall}
+    return {
+        "tokens": m["tokens_seen"],
+        "train_s": m["train_time_s"],
+        "cpu_s": m["train_cpu_s"],
+        "steps": m["optimizer_steps"],
+        "tok_s": m["tokens_per_s"],
+        "tok_cpu_s": m["tokens_seen"] / m["train_cpu_s"],
+        "wall_s": wall,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(REPO / ".cache" / "tiny-random-hf"))
-    ap.add_argument("--conversations", type=int, default=256)
-    ap.add_argument("--max-length", type=int, default=512)
-    ap.add_argument("--micro", type=int, default=4)
+    ap.add_argument("--conversations", type=int, default=64)
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--micro", type=int, default=2)
     ap.add_argument("--accum", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ns = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rewild-bench-") as tmp:
         work = Path(tmp)
         make_mix(work / "train.parquet", ns.conversations)
-        a = {"model": ns.model, "train": str(work / "train.parquet"), "template": str(REPO / "rewild/templates/chatml.jinja"),
-             "micro": ns.micro, "accum": ns.accum, "max_length": ns.max_length, "logging_steps": 5,
-             "out": str(work / "plain-out")}
+        a = {
+            "model": ns.model,
+            "train": str(work / "train.parquet"),
+            "template": str(REPO / "rewild/templates/chatml.jinja"),
+            "micro": ns.micro,
+            "accum": ns.accum,
+            "max_length": ns.max_length,
+            "logging_steps": 5,
+            "out": str(work / "plain-out"),
+        }
         res = {"plain_trl": [], "rewild": []}
         for r in range(ns.repeats):  # alternate, so drifting machine load hits both sides alike
             res["plain_trl"].append(run_plain(a))
@@ -118,13 +151,29 @@ def main() -> None:
     for side in ("plain_trl", "rewild"):
         assert len({x["tokens"] for x in res[side]}) == 1, f"{side}: token counts differ between repeats"
     assert res["plain_trl"][0]["tokens"] == res["rewild"][0]["tokens"], "the two sides trained on different tokens"
+
+    # Other jobs may share the machine: compare each rewild run with the plain run right before it, and also per
+    # CPU-second of the training process (all its threads), which contention distorts much less than wall time.
+    def ratios(field: str) -> list[float]:
+        return [r[field] / p[field] for p, r in zip(res["plain_trl"], res["rewild"])]
+
     med = {s: statistics.median(x["tok_s"] for x in v) for s, v in res.items()}
+    med_cpu = {s: statistics.median(x["tok_cpu_s"] for x in v) for s, v in res.items()}
     wall = {s: statistics.median(x["wall_s"] for x in v) for s, v in res.items()}
     print(f"model {ns.model}: {res['rewild'][0]['steps']} steps, {res['rewild'][0]['tokens']} tokens per run")
-    print(f"plain TRL : {med['plain_trl']:9.1f} tok/s (train)   wall {wall['plain_trl']:6.1f} s")
-    print(f"rewild    : {med['rewild']:9.1f} tok/s (train)   wall {wall['rewild']:6.1f} s")
-    print(f"ratio rewild / plain TRL: {med['rewild'] / med['plain_trl']:.3f} (train tok/s), "
-          f"{wall['rewild'] / wall['plain_trl']:.3f} (wall time)")
+    for side, label in (("plain_trl", "plain TRL"), ("rewild", "rewild   ")):
+        print(
+            f"{label}: {med[side]:8.1f} tok/s (train wall)  {med_cpu[side]:8.1f} tok/CPU-s  "
+            f"process wall {wall[side]:6.1f} s"
+        )
+    r_wall, r_cpu = ratios("tok_s"), ratios("tok_cpu_s")
+    print(
+        f"ratio rewild / plain TRL, tokens/s: {statistics.median(r_wall):.3f} (pairs {[round(x, 3) for x in r_wall]})"
+    )
+    print(
+        f"ratio rewild / plain TRL, tokens/CPU-s: {statistics.median(r_cpu):.3f} "
+        f"(pairs {[round(x, 3) for x in r_cpu]})"
+    )
 
 
 if __name__ == "__main__":

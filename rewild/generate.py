@@ -17,6 +17,12 @@ Paper behaviour (spec §2, released `generate_model_responses.py`), reproduced b
   messages untouched, cuts on token boundaries with no special tokens, and cuts an over-long prompt by
   shortening its longest messages, so the chat template (and the generation prompt) stays intact.
 
+Output rows (docs/architecture.md): the source row with every assistant turn's `content` replaced and
+`finish_reason` / `cumulative_logprob` added per turn; `conversation` keeps the source's user turns, while
+`messages` holds the user turns as given to the DGM (after per-message truncation, so paper mode's BOS/EOS text
+shows there, where SFT reads it) and the generated assistant turns. A configured system prompt is sent to the
+DGM but is not counted in n_messages, never cut, and not stored in `messages`.
+
 Deviations (documented in the report): one seed per request derived from (run seed, row_id, turn) instead of
 `SamplingParams(seed=0)` for all requests, so outputs do not depend on batch composition or resumption; requests
 logprobs=0 so vLLM V1 fills `cumulative_logprob` (V0 filled it unasked); resume by `row_id` (WildChat's
@@ -26,7 +32,6 @@ logprobs=0 so vLLM V1 fills `cumulative_logprob` (V0 filled it unasked); resume 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -601,6 +606,17 @@ def configure_vllm_env(cache_dir: str | os.PathLike, on_gpu: bool | None = None)
     return {k: os.environ[k] for k in [*CPU_ENV, *CACHE_ENV] if k in os.environ}
 
 
+def model_source(dgm: dict, model_path: str | None = None) -> tuple[str, str | None]:
+    """(what the engine and tokenizer load, revision): an explicit folder (the rule's `model` input), else the
+    registry's `model_id` (rewild.config.dgm_params: a built demo folder or the Hub id), else `hf_id`."""
+    d = dgm_settings(dgm)
+    path = model_path or d.get("model_id") or d["hf_id"]
+    path = str(path)
+    if model_path or Path(path).is_dir() or path != str(d["hf_id"]):
+        return path, None  # a local folder: no revision to resolve
+    return path, d["revision"]
+
+
 def engine_kwargs(
     dgm: dict, generation: dict, on_gpu: bool, model_path: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -610,9 +626,10 @@ def engine_kwargs(
     eng = g["engine"]
     L = int(d["max_model_len"])
     max_num_seqs = eng.get("max_num_seqs") or min(2 * int(g["batch_conversations"]), int(L / 1.5))
+    model, revision = model_source(d, model_path)
     kw: dict[str, Any] = {
-        "model": str(model_path or d["hf_id"]),
-        "revision": d["revision"],
+        "model": model,
+        "revision": revision,
         "tensor_parallel_size": max(1, int(d["gpus"])) if on_gpu else 1,
         "max_model_len": L,
         "dtype": d["dtype"] if on_gpu else "float32",
@@ -622,8 +639,6 @@ def engine_kwargs(
         "max_num_seqs": int(max_num_seqs),
         "enforce_eager": bool(eng.get("enforce_eager", False)),
     }
-    if model_path:  # a local folder: no revision to resolve
-        kw["revision"] = None
     if on_gpu:
         kw["gpu_memory_utilization"] = float(eng["gpu_memory_utilization"])
         kw["swap_space"] = eng["swap_space"]
@@ -657,16 +672,11 @@ def load_tokenizer(dgm: dict, model_path: str | None = None) -> Any:
     from transformers import AutoTokenizer
 
     d = dgm_settings(dgm)
-    return AutoTokenizer.from_pretrained(
-        str(model_path or d["hf_id"]),
-        revision=None if model_path else d["revision"],
-        trust_remote_code=bool(d["trust_remote_code"]),
-    )
+    path, revision = model_source(d, model_path)
+    return AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=bool(d["trust_remote_code"]))
 
 
-def load_engine(
-    dgm: dict, generation: dict, cache_dir: str | os.PathLike, model_path: str | None = None
-) -> Any:
+def load_engine(dgm: dict, generation: dict, cache_dir: str | os.PathLike, model_path: str | None = None) -> Any:
     """Start a vLLM offline engine for one DGM (CPU: float32, single process; GPU: tensor parallel)."""
     want_gpu = int(dgm_settings(dgm)["gpus"]) > 0
     on_gpu = want_gpu and cuda_available()
@@ -771,7 +781,6 @@ def generate_chunk(
     return ChunkResult(out_rows, rejects, stats)
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # Progress (resume) directory
 # ---------------------------------------------------------------------------------------------------------------
@@ -796,14 +805,18 @@ class Progress:
                 log.warning("%s: progress from other settings; discarding it", self.path)
                 shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.state = rio.read_json(state_file) if state_file.exists() else {
-            "fingerprint": fingerprint,
-            "starts": 0,
-            "engine_start_seconds": [],
-            "peak_rss_mb": 0.0,
-            "peak_gpu_memory_mb": None,
-            "started": rio.now_iso(),
-        }
+        self.state = (
+            rio.read_json(state_file)
+            if state_file.exists()
+            else {
+                "fingerprint": fingerprint,
+                "starts": 0,
+                "engine_start_seconds": [],
+                "peak_rss_mb": 0.0,
+                "peak_gpu_memory_mb": None,
+                "started": rio.now_iso(),
+            }
+        )
         self.state["starts"] += 1
         self.save_state()
 
@@ -861,8 +874,14 @@ def settings_fingerprint(
             p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(Path(model_path).iterdir()) if p.is_file()
         }
     return rio.stable_hash(
-        {"dgm_key": dgm_key, "dgm": d, "generation": g, "shard_sha256": rio.sha256_file(shard_path),
-         "model_path": model_path, "model_files": model_files}
+        {
+            "dgm_key": dgm_key,
+            "dgm": d,
+            "generation": g,
+            "shard_sha256": rio.sha256_file(shard_path),
+            "model_path": model_path,
+            "model_files": model_files,
+        }
     )
 
 
@@ -927,8 +946,13 @@ def run(
     budgets = Budgets.from_settings(d["max_model_len"], g)
     log.info(
         "generate %s on %s: L=%d max_tokens=%d max_input_len=%d history=%s reencode=%s",
-        dgm_key, shard_path, budgets.max_model_len, budgets.max_tokens, budgets.max_input_len,
-        g["history"], g["reencode"],
+        dgm_key,
+        shard_path,
+        budgets.max_model_len,
+        budgets.max_tokens,
+        budgets.max_input_len,
+        g["history"],
+        g["reencode"],
     )
 
     source = pq.read_table(shard_path)
@@ -966,7 +990,13 @@ def run(
             idx = todo[c * step : (c + 1) * step]
             rows = source.take(pa.array(idx, type=pa.int64())).to_pylist()
             result = generate_chunk(
-                llm, tokenizer, rows, dgm_key=dgm_key, dgm_id=dgm_id, budgets=budgets, settings=g,
+                llm,
+                tokenizer,
+                rows,
+                dgm_key=dgm_key,
+                dgm_id=dgm_id,
+                budgets=budgets,
+                settings=g,
                 chat_template=chat_template,
             )
             table = pa.Table.from_pylist(result.rows, schema=schema)
@@ -979,10 +1009,18 @@ def run(
             log.info(
                 "chunk %d/%d: %d conversations (%d rejected), %d requests in %.1f s: %.2f conv/s, %.0f tok/s "
                 "(in %d, out %d tokens); shard %d/%d, ETA %.0f s",
-                c + 1, n_chunks, len(idx), s["n_rejected"], s["n_requests"], s["wall_seconds"],
+                c + 1,
+                n_chunks,
+                len(idx),
+                s["n_rejected"],
+                s["n_requests"],
+                s["wall_seconds"],
                 len(idx) / max(s["wall_seconds"], 1e-9),
                 (s["input_tokens"] + s["output_tokens"]) / max(s["wall_seconds"], 1e-9),
-                s["input_tokens"], s["output_tokens"], len(done) + totals["conv"], len(row_ids),
+                s["input_tokens"],
+                s["output_tokens"],
+                len(done) + totals["conv"],
+                len(row_ids),
                 (len(todo) - totals["conv"]) / max(rate, 1e-9),
             )
         rss, gpu_mb = _memory_snapshot(on_gpu)
@@ -1007,13 +1045,17 @@ def run(
     _write_parquet(table, out_path)
     rio.write_jsonl(rejects_path, ({**r, "dgm": dgm_key} for r in rejects))
 
-    efficiency = _efficiency(dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash,
-                             model_path, shard_path)
+    efficiency = _efficiency(
+        dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash, model_path, shard_path
+    )
     rio.write_json(efficiency_path, efficiency)
     shutil.rmtree(progress.path, ignore_errors=True)
     log.info(
         "wrote %s: %d rows, %d rejected; %.1f tok/s, %.1f s per 1,000 conversations",
-        out_path, table.num_rows, len(rejects), efficiency["tok_per_s"] or 0.0,
+        out_path,
+        table.num_rows,
+        len(rejects),
+        efficiency["tok_per_s"] or 0.0,
         efficiency["seconds_per_1000_conversations"] or 0.0,
     )
     return efficiency
@@ -1023,8 +1065,9 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _efficiency(dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash, model_path,
-                shard_path) -> dict:
+def _efficiency(
+    dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash, model_path, shard_path
+) -> dict:
     stats = [m["stats"] for m in metas]
     tot = lambda k: sum(s.get(k, 0) for s in stats)  # noqa: E731
     finish: dict[str, int] = {}
@@ -1038,7 +1081,7 @@ def _efficiency(dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu
     return {
         "dgm": dgm_key,
         "dgm_id": str(d["hf_id"]),
-        "model": model_path or str(d["hf_id"]),
+        "model": model_source(d, model_path)[0],
         "shard": Path(shard_path).stem,
         "params_b": d.get("params_b"),
         "max_model_len": budgets.max_model_len,
@@ -1068,8 +1111,19 @@ def _efficiency(dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu
         "peak_rss_mb": state.get("peak_rss_mb"),
         "peak_gpu_memory_mb": peak_gpu,
         "engine": engine_settings or state.get("engine_settings", {}),
-        "sampling": {k: g[k] for k in ("temperature", "top_p", "top_k", "seed", "history", "reencode",
-                                       "system_prompt", "checkpoint_every")},
+        "sampling": {
+            k: g[k]
+            for k in (
+                "temperature",
+                "top_p",
+                "top_k",
+                "seed",
+                "history",
+                "reencode",
+                "system_prompt",
+                "checkpoint_every",
+            )
+        },
         "provenance": rio.provenance(
             config_hash=config_hash,
             seeds={"generation": g["seed"], "per_request": "sha256(run seed, row_id, turn) & 0x7fffffff"},
@@ -1091,13 +1145,14 @@ def source_responses_run(
     dgm: dict,
     out_path: str | os.PathLike,
     rejects_path: str | os.PathLike,
-    efficiency_path: str | os.PathLike,
+    efficiency_path: str | os.PathLike | None = None,
     config_hash: str | None = None,
     log_path: str | os.PathLike | None = None,
     batch_size: int = 1000,
     **_: Any,
 ) -> dict:
-    """The original WildChat assistant turns in the generation schema (finish_reason "stop", no logprob)."""
+    """The original WildChat assistant turns in the generation schema (finish_reason "stop", no logprob),
+    streamed batch by batch. `efficiency_path` (optional): a record with counts and no engine figures."""
     if log_path is not None or not logging.getLogger().handlers:
         rio.setup_logging(log_path)
     started = rio.now_iso()
@@ -1119,7 +1174,9 @@ def source_responses_run(
                         continue
                     conv = row["conversation"]
                     answers = {j // 2: (t["content"], FINISH_STOP, None) for j, t in enumerate(conv) if j % 2}
-                    rows_out.append(assemble_row(row, dgm_key, str(d["hf_id"]), [t["content"] for t in conv[0::2]], answers))
+                    rows_out.append(
+                        assemble_row(row, dgm_key, str(d["hf_id"]), [t["content"] for t in conv[0::2]], answers)
+                    )
                     n_req += len(conv) // 2
                 n_conv += len(rows_out)
                 if rows_out:
@@ -1148,7 +1205,8 @@ def source_responses_run(
         "engine": {},
         "provenance": rio.provenance(config_hash=config_hash, seeds={}, started=started),
     }
-    rio.write_json(efficiency_path, eff)
+    if efficiency_path:
+        rio.write_json(efficiency_path, eff)
     log.info("%s: copied %d source conversations (%d rejected) to %s", dgm_key, n_conv, len(rejects), out_path)
     return eff
 

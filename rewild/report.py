@@ -118,7 +118,7 @@ def training_summary(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
             "eval_loss": m.get("eval_loss", math.nan),
             "tokens_seen": m.get("tokens_seen"),
             "resumes": m.get("resumes", 0),
-            "wall_seconds": m.get("wall_seconds"),
+            "wall_seconds": m.get("wall_time_s"),
         })
     return pd.DataFrame(rows)
 

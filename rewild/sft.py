@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from rewild.io import now_iso, provenance, read_json, setup_logging, stable_hash, write_json
+from rewild.io import now_iso, provenance, read_json, setup_logging, write_json
 
 log = logging.getLogger("rewild.sft")
 
@@ -44,7 +45,7 @@ PAPER_RECIPE: dict[str, Any] = {
     "lr_scheduler_type": "cosine",
     "warmup_steps": 100,
     "weight_decay": 0.0,
-    "optim": "adamw_torch",
+    # optim: transformers' default AdamW (adamw_torch_fused): the paper's AdamW, one fused kernel
     "num_train_epochs": 1,
     "max_length": 8192,
     "packing": True,
@@ -55,7 +56,7 @@ PAPER_RECIPE: dict[str, Any] = {
     "logging_steps": 10,
     "logging_first_step": True,
     "save_strategy": "steps",
-    "save_steps": 500,
+    "save_steps": 100,  # ~700 steps per 250k-conversation run: a checkpoint every ~45 min on 4xH100
     "save_total_limit": 2,
     "eval_strategy": "no",
     "report_to": "none",
@@ -111,7 +112,9 @@ def resolve_chat_template(name_or_path: str | None) -> str | None:
         path = REPO_ROOT / path
     if not path.is_file():
         known = sorted(p.stem for p in TEMPLATES_DIR.glob("*.jinja"))
-        raise FileNotFoundError(f"student.chat_template {name_or_path!r}: neither a packaged template {known} nor a file")
+        raise FileNotFoundError(
+            f"student.chat_template {name_or_path!r}: neither a packaged template {known} nor a file"
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -369,9 +372,15 @@ def _progress_callback():
                 log.info(
                     "step %d/%d loss %.4f lr %.3g | %.3f steps/s %.1f tok/s (window) | %.1f tok/s overall | "
                     "tokens %d | eta %.0fs",
-                    state.global_step, state.max_steps, logs["loss"], logs.get("learning_rate", float("nan")),
-                    (state.global_step - self.step_last) / dt, (tok - self.tok_last) / dt,
-                    (tok - self.tok0) / max(now - self.t0, 1e-9), tok, eta,
+                    state.global_step,
+                    state.max_steps,
+                    logs["loss"],
+                    logs.get("learning_rate", float("nan")),
+                    (state.global_step - self.step_last) / dt,
+                    (tok - self.tok_last) / dt,
+                    (tok - self.tok0) / max(now - self.t0, 1e-9),
+                    tok,
+                    eta,
                 )
                 self.t_last, self.step_last, self.tok_last = now, state.global_step, tok
             elif "eval_loss" in logs:
@@ -457,11 +466,26 @@ def run(
     device = _device(sft)
     args = build_sft_config(sft, student, checkpoint_dir, world_size, device)
     accum = args.gradient_accumulation_steps
+    if world_size == 1 and device == "cuda" and args.n_gpu > 1:
+        # transformers would wrap the model in DataParallel and silently multiply the batch
+        raise RuntimeError(
+            f"{args.n_gpu} GPUs visible to a single-process run (sft.gpus={sft.get('gpus')}); expose one GPU "
+            "(CUDA_VISIBLE_DEVICES) or set sft.gpus to the GPU count so training runs under accelerate launch"
+        )
     log.info(
         "SFT %s on %s: device %s, world size %d, micro %d x accum %d x world %d = %d sequences/step, max_length %s, "
         "packing %s, assistant-only %s",
-        student_path_or_id, train_path, device, world_size, args.per_device_train_batch_size, accum, world_size,
-        args.per_device_train_batch_size * accum * world_size, args.max_length, args.packing, args.assistant_only_loss,
+        student_path_or_id,
+        train_path,
+        device,
+        world_size,
+        args.per_device_train_batch_size,
+        accum,
+        world_size,
+        args.per_device_train_batch_size * accum * world_size,
+        args.max_length,
+        args.packing,
+        args.assistant_only_loss,
     )
 
     tokenizer, plain_template = load_tokenizer(student_path_or_id, student)
@@ -498,9 +522,10 @@ def run(
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # with tqdm off it prints every log dict to stdout; we log our own line
-    t_train = time.perf_counter()
+    t_train, cpu_train = time.perf_counter(), time.process_time()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = time.perf_counter() - t_train
+    train_cpu_seconds = time.process_time() - cpu_train  # all threads of this process: robust to a busy machine
     state = trainer.state
 
     eval_metrics: dict[str, Any] = {}
@@ -538,13 +563,15 @@ def run(
         "epochs": state.epoch,
         "wall_time_s": round(wall, 3),
         "train_time_s": round(train_seconds, 3),
+        "train_cpu_s": round(train_cpu_seconds, 3),
         "steps_per_s": None,
         "tokens_per_s": None,
         "resumes": int(attempts["resumes"]),
         "resumed_from": resume_from.name if resume_from else None,
         "device": device,
         "chat_template": student.get("chat_template"),
-        "chat_template_sha256": stable_hash(plain_template),
+        # same digest as lm-eval's chat_template_sha / rewild.evaluate.chat_template_hash of the saved template
+        "chat_template_sha256": hashlib.sha256(plain_template.encode("utf-8")).hexdigest(),
         "sft_config": _config_summary(args),
         "peak_rss_mb": _peak_rss(),
     }
@@ -563,8 +590,13 @@ def run(
     write_json(metrics_path, metrics)
     log.info(
         "done: %d optimizer steps, %d tokens, final loss %s, eval loss %s, %.1fs (%s tok/s), resumes %d",
-        metrics["optimizer_steps"], tokens_seen, metrics["final_loss"], metrics["eval_loss"], wall,
-        metrics["tokens_per_s"], metrics["resumes"],
+        metrics["optimizer_steps"],
+        tokens_seen,
+        metrics["final_loss"],
+        metrics["eval_loss"],
+        wall,
+        metrics["tokens_per_s"],
+        metrics["resumes"],
     )
     clean_checkpoints(checkpoint_dir)
     return metrics
@@ -577,11 +609,37 @@ def _peak_rss() -> float:
 
 
 _SUMMARY_KEYS = (
-    "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "optim", "num_train_epochs", "max_steps",
-    "max_length", "packing", "packing_strategy", "padding_free", "assistant_only_loss", "bf16", "fp16",
-    "gradient_checkpointing", "seed", "data_seed", "logging_steps", "save_steps", "save_total_limit",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "use_cpu", "pad_token", "eos_token",
-    "model_init_kwargs", "loss_type", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "optim",
+    "num_train_epochs",
+    "max_steps",
+    "max_length",
+    "packing",
+    "packing_strategy",
+    "padding_free",
+    "assistant_only_loss",
+    "bf16",
+    "fp16",
+    "gradient_checkpointing",
+    "seed",
+    "data_seed",
+    "logging_steps",
+    "save_steps",
+    "save_total_limit",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "use_cpu",
+    "pad_token",
+    "eos_token",
+    "model_init_kwargs",
+    "loss_type",
+    "max_grad_norm",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
 )
 
 
@@ -619,10 +677,15 @@ def command_for(sft: Mapping[str, Any], args_file: str | os.PathLike, python: st
         return [python, *tail]
     cfg = accelerate_config_path(sft)
     return [
-        python, "-m", "accelerate.commands.launch",
-        "--config_file", str(cfg),
-        "--num_processes", str(gpus),
-        "--num_machines", "1",
+        python,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(cfg),
+        "--num_processes",
+        str(gpus),
+        "--num_machines",
+        "1",
         *tail,
     ]
 

@@ -7,12 +7,7 @@ rule archive:
         final=final_outputs(),
         evals=eval_jsons,
     output:
-        report(
-            "results/archive/reproduction.tar.gz",
-            caption="../report/archive.rst",
-            category="Archive",
-            labels={"file": "reproduction archive"},
-        ),
+        "results/archive/reproduction.tar.gz",
     log:
         "logs/archive/reproduction.log",
     benchmark:

@@ -116,3 +116,16 @@ def decontamination_tasks(wildcards):
 def mix_tokenizer(wildcards):
     """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
     return rc.local_model_dir(config, rc.STUDENT)
+
+
+def generate_config_hash(wildcards):
+    """Hash of exactly the settings a generation job receives (provenance; adds no invalidation)."""
+    return rc.section_hash(rc.dgm_params(config, wildcards.dgm), config["generation"])
+
+
+def sft_config_hash(wildcards):
+    return rc.section_hash(config["student"], rc.sft_params(config, wildcards.mix))
+
+
+def eval_config_hash(wildcards):
+    return rc.section_hash(TASKS[wildcards.task], rc.eval_params(config))

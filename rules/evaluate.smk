@@ -19,5 +19,6 @@ rule evaluate:
         task=lambda wc: TASKS[wc.task],
         eval=rc.eval_params(config),
         revision=eval_model_revision,
+        config_hash=eval_config_hash,
     script:
         "../scripts/evaluate.py"

@@ -43,6 +43,7 @@ rule generate:
         generation=config["generation"],
         progress_dir="results/.progress/generate/{dgm}/{shard}",
         cache_dir=".cache/vllm",
+        config_hash=generate_config_hash,
     script:
         "../scripts/generate.py"
 

@@ -20,5 +20,6 @@ rule sft:
         student_id=rc.student_id(config),
         sft=lambda wc: rc.sft_params(config, wc.mix),
         checkpoint_dir="results/.progress/sft/{mix}",
+        config_hash=sft_config_hash,
     script:
         "../scripts/sft.py"

@@ -1,6 +1,5 @@
 """Snakemake `script:` for rule generate: one DGM × one prompt shard (rewild.generate.run)."""
 
-from __future__ import annotations
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
@@ -8,6 +7,8 @@ def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
     model = getattr(inp, "model", None)  # demo DGMs: a model folder built by a rule; real DGMs load by HF id
+    if isinstance(model, (list, tuple)):  # an empty input function result ([]) or a one-item list
+        model = model[0] if model else None
     generate.run(
         shard_path=inp.shard,
         dgm_key=params.dgm_key,

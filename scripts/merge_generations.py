@@ -1,6 +1,5 @@
 """Snakemake `script:` for rule merge_generations: all shards of one DGM, in shard order, into one parquet."""
 
-from __future__ import annotations
 
 
 def main(snakemake) -> None:  # noqa: ANN001

@@ -1,6 +1,5 @@
 """Snakemake `script:` for the source pseudo-DGM (`kind: source`, GPT): copy the original WildChat answers."""
 
-from __future__ import annotations
 
 
 def main(snakemake) -> None:  # noqa: ANN001
@@ -13,7 +12,7 @@ def main(snakemake) -> None:  # noqa: ANN001
         dgm=dict(params.dgm),
         out_path=out.generations,
         rejects_path=out.rejects,
-        efficiency_path=out.efficiency,
+        efficiency_path=getattr(out, "efficiency", None),
         config_hash=getattr(params, "config_hash", None),
         log_path=snakemake.log[0] if len(snakemake.log) else None,
     )

@@ -60,7 +60,9 @@ def bos_tokenizer():
         vocab[w] = len(vocab)
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tk.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    tk.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+    )
     tk.decoder = decoders.WordPiece(prefix="##")
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     tok.chat_template = (
@@ -211,7 +213,7 @@ def test_build_requests_gpt_history() -> None:
 def test_build_requests_own_history() -> None:
     row = {"conversation": conv("u0", "a0", "u1", "a1")}
     assert G.build_requests(row, "own", own_answers=[]) == [(0, [{"role": "user", "content": "u0"}])]
-    (k, msgs), = G.build_requests(row, "own", own_answers=["mine0"])
+    ((k, msgs),) = G.build_requests(row, "own", own_answers=["mine0"])
     assert k == 1 and [m["content"] for m in msgs] == ["u0", "mine0", "u1"]
     assert G.build_requests(row, "own", own_answers=["x", "y"]) == []
 
@@ -230,7 +232,10 @@ def test_request_seed_is_stable_and_31_bit() -> None:
         (None, "no_conversation"),
         ([], "no_conversation"),
         (conv("u", "a", "u"), "odd_number_of_messages"),
-        ([{"role": "assistant", "content": "a"}, {"role": "user", "content": "u"}], "roles_not_alternating_user_assistant"),
+        (
+            [{"role": "assistant", "content": "a"}, {"role": "user", "content": "u"}],
+            "roles_not_alternating_user_assistant",
+        ),
         ([{"role": "user", "content": 42}, {"role": "assistant", "content": "a"}], "bad_turn"),
         (conv("u", "a"), None),
     ],
@@ -254,7 +259,11 @@ def echo_generate(requests):
     """Answer with a description of the request: row, turn and the number of messages in the prompt."""
     outs = []
     for r in requests:
-        outs.append(fake_output(f"r{r.row_id} t{r.turn_index} m{len(r.prompt.messages)} last={r.prompt.messages[-1]['content']}"))
+        outs.append(
+            fake_output(
+                f"r{r.row_id} t{r.turn_index} m{len(r.prompt.messages)} last={r.prompt.messages[-1]['content']}"
+            )
+        )
     return outs
 
 
@@ -268,8 +277,16 @@ def rows_small() -> list[dict]:
 
 def test_generate_chunk_gpt_history(btok) -> None:
     b = budgets()
-    res = G.generate_chunk(None, btok, rows_small(), dgm_key="d", dgm_id="org/d", budgets=b,
-                           settings={"reencode": "clean"}, generate_fn=echo_generate)
+    res = G.generate_chunk(
+        None,
+        btok,
+        rows_small(),
+        dgm_key="d",
+        dgm_id="org/d",
+        budgets=b,
+        settings={"reencode": "clean"},
+        generate_fn=echo_generate,
+    )
     assert [r["row_id"] for r in res.rows] == [10, 11]
     assert [r["row_id"] for r in res.rejects] == [12] and res.rejects[0]["reason"] == "odd_number_of_messages"
     r0 = res.rows[0]
@@ -290,8 +307,16 @@ def test_generate_chunk_gpt_history(btok) -> None:
 
 def test_generate_chunk_gpt_history_messages_count(btok) -> None:
     # m in the echo counts the prompt messages: turn 0 has 1 message (the user turn only)
-    res = G.generate_chunk(None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(),
-                           settings={}, generate_fn=lambda reqs: [fake_output(str(len(r.prompt.messages))) for r in reqs])
+    res = G.generate_chunk(
+        None,
+        btok,
+        rows_small()[:1],
+        dgm_key="d",
+        dgm_id="d",
+        budgets=budgets(),
+        settings={},
+        generate_fn=lambda reqs: [fake_output(str(len(r.prompt.messages))) for r in reqs],
+    )
     assert [t["content"] for t in res.rows[0]["conversation"][1::2]] == ["1", "3"]
 
 
@@ -302,8 +327,16 @@ def test_generate_chunk_own_history_waits_for_own_answers(btok) -> None:
         calls.append([(r.row_id, r.turn_index) for r in reqs])
         return [fake_output(f"mine{r.row_id}.{r.turn_index}") for r in reqs]
 
-    res = G.generate_chunk(None, btok, rows_small()[:2], dgm_key="d", dgm_id="d", budgets=budgets(),
-                           settings={"history": "own", "reencode": "clean"}, generate_fn=gen)
+    res = G.generate_chunk(
+        None,
+        btok,
+        rows_small()[:2],
+        dgm_key="d",
+        dgm_id="d",
+        budgets=budgets(),
+        settings={"history": "own", "reencode": "clean"},
+        generate_fn=gen,
+    )
     assert calls == [[(10, 0), (11, 0)], [(10, 1)]]  # successive engine calls per turn index
     assert [t["content"] for t in res.rows[0]["conversation"][1::2]] == ["mine10.0", "mine10.1"]
 
@@ -316,8 +349,16 @@ def test_generate_chunk_own_history_prompt_holds_own_answer(btok) -> None:
             seen[(r.row_id, r.turn_index)] = [m["content"] for m in r.prompt.messages]
         return [fake_output("two three") for r in reqs]
 
-    G.generate_chunk(None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(),
-                     settings={"history": "own", "reencode": "clean"}, generate_fn=gen)
+    G.generate_chunk(
+        None,
+        btok,
+        rows_small()[:1],
+        dgm_key="d",
+        dgm_id="d",
+        budgets=budgets(),
+        settings={"history": "own", "reencode": "clean"},
+        generate_fn=gen,
+    )
     assert seen[(10, 1)] == ["one two", "two three", "three"]
 
 
@@ -325,11 +366,13 @@ def test_no_response_and_abort_map_to_empty_content(btok) -> None:
     def gen(reqs):
         return [SimpleNamespace(outputs=[]), fake_output("partial", finish="abort")][: len(reqs)]
 
-    res = G.generate_chunk(None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(),
-                           settings={}, generate_fn=gen)
+    res = G.generate_chunk(
+        None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(), settings={}, generate_fn=gen
+    )
     turns = res.rows[0]["conversation"]
     assert [(t["content"], t["finish_reason"], t["cumulative_logprob"]) for t in turns[1::2]] == [
-        ("", "no response", None), ("", "no response", None)
+        ("", "no response", None),
+        ("", "no response", None),
     ]
 
 
@@ -366,10 +409,17 @@ def fake_engine(monkeypatch):
 def _run(tmp_path: Path, shard: Path, **gen):
     dgm = {"hf_id": "org/fake", "max_model_len": 512, "gpus": 0}
     return G.run(
-        shard, "fake", dgm, {"checkpoint_every": 10, **gen},
-        out_path=tmp_path / "out" / "s.parquet", rejects_path=tmp_path / "out" / "s.rejects.jsonl",
-        efficiency_path=tmp_path / "out" / "s.json", progress_dir=tmp_path / "progress",
-        cache_dir=tmp_path / "cache", config_hash="abc", log_path=tmp_path / "log.txt",
+        shard,
+        "fake",
+        dgm,
+        {"checkpoint_every": 10, **gen},
+        out_path=tmp_path / "out" / "s.parquet",
+        rejects_path=tmp_path / "out" / "s.rejects.jsonl",
+        efficiency_path=tmp_path / "out" / "s.json",
+        progress_dir=tmp_path / "progress",
+        cache_dir=tmp_path / "cache",
+        config_hash="abc",
+        log_path=tmp_path / "log.txt",
     )
 
 
@@ -416,9 +466,24 @@ def test_run_output_schema_counts_and_efficiency(tmp_path: Path, fake_engine) ->
     first = table.slice(0, 1).to_pylist()[0]
     assert first["model"] == rows[0]["model"]  # the OpenAI name is kept, as in the paper's rows
     assert first["dgm"] == "fake" and first["dgm_id"] == "org/fake"
-    for key in ("input_tokens", "output_tokens", "wall_seconds", "engine_start_seconds", "tok_per_s",
-                "input_tok_per_s", "output_tok_per_s", "seconds_per_1000_conversations", "n_conversations",
-                "n_requests", "gpus", "peak_memory_mb", "engine", "params_b", "max_model_len", "provenance"):
+    for key in (
+        "input_tokens",
+        "output_tokens",
+        "wall_seconds",
+        "engine_start_seconds",
+        "tok_per_s",
+        "input_tok_per_s",
+        "output_tok_per_s",
+        "seconds_per_1000_conversations",
+        "n_conversations",
+        "n_requests",
+        "gpus",
+        "peak_memory_mb",
+        "engine",
+        "params_b",
+        "max_model_len",
+        "provenance",
+    ):
         assert key in eff
     assert eff["n_conversations"] == 75 and eff["n_requests"] == 106 and eff["gpus"] == 0
     assert eff["provenance"]["config_hash"] == "abc" and eff["provenance"]["resumes"] == 0
@@ -445,8 +510,14 @@ def test_source_responses_copies_gpt_turns(tmp_path: Path) -> None:
     rows = demo_rows()[:70]
     shard = write_shard(rows, tmp_path / "s00000.parquet")
     eff = G.source_responses_run(
-        shard, "gpt", {"hf_id": "openai/gpt", "kind": "source"}, tmp_path / "g.parquet",
-        tmp_path / "g.rejects.jsonl", tmp_path / "g.json", config_hash="h", batch_size=16,
+        shard,
+        "gpt",
+        {"hf_id": "openai/gpt", "kind": "source"},
+        tmp_path / "g.parquet",
+        tmp_path / "g.rejects.jsonl",
+        tmp_path / "g.json",
+        config_hash="h",
+        batch_size=16,
     )
     out = pq.read_table(tmp_path / "g.parquet").to_pylist()
     rejects = rio.read_jsonl(tmp_path / "g.rejects.jsonl")
@@ -481,8 +552,14 @@ def test_merge_of_generated_shards(tmp_path: Path) -> None:
     outs = []
     for k, part in enumerate((rows[:3], rows[3:])):
         shard = write_shard(part, tmp_path / f"s{k}.parquet", first_row_id=3 * k)
-        G.source_responses_run(shard, "gpt", {"hf_id": "gpt"}, tmp_path / f"g{k}.parquet",
-                               tmp_path / f"g{k}.rej.jsonl", tmp_path / f"g{k}.json")
+        G.source_responses_run(
+            shard,
+            "gpt",
+            {"hf_id": "gpt"},
+            tmp_path / f"g{k}.parquet",
+            tmp_path / f"g{k}.rej.jsonl",
+            tmp_path / f"g{k}.json",
+        )
         outs.append(tmp_path / f"g{k}.parquet")
     G.merge_run(outs, tmp_path / "gpt.parquet")
     merged = pq.read_table(tmp_path / "gpt.parquet")
@@ -498,15 +575,22 @@ def test_merge_of_generated_shards(tmp_path: Path) -> None:
 def test_engine_kwargs_cpu_and_gpu(tmp_path: Path) -> None:
     tmpl = tmp_path / "t.jinja"
     tmpl.write_text("{{ messages }}")
-    dgm = {"hf_id": "org/m", "max_model_len": 2048, "gpus": 2, "dtype": "bfloat16", "chat_template": str(tmpl),
-           "engine_overrides": {"enable_prefix_caching": False}}
+    dgm = {
+        "hf_id": "org/m",
+        "max_model_len": 2048,
+        "gpus": 2,
+        "dtype": "bfloat16",
+        "chat_template": str(tmpl),
+        "engine_overrides": {"enable_prefix_caching": False},
+    }
     kw, dropped = G.engine_kwargs(dgm, {"batch_conversations": 5000}, on_gpu=True)
     assert kw["max_num_seqs"] == min(10000, int(2048 / 1.5)) == 1365
     assert kw["tensor_parallel_size"] == 2 and kw["dtype"] == "bfloat16" and kw["gpu_memory_utilization"] == 0.95
     assert kw["chat_template"] == "{{ messages }}" and kw["enable_prefix_caching"] is False
     assert "swap_space" in dropped or kw.get("swap_space") == 10  # vLLM V1 dropped swap_space
-    kw, _ = G.engine_kwargs(dgm, {"batch_conversations": 4, "engine": {"max_num_seqs": 3}}, on_gpu=False,
-                            model_path="/m")
+    kw, _ = G.engine_kwargs(
+        dgm, {"batch_conversations": 4, "engine": {"max_num_seqs": 3}}, on_gpu=False, model_path="/m"
+    )
     assert kw["dtype"] == "float32" and kw["tensor_parallel_size"] == 1 and kw["max_num_seqs"] == 3
     assert kw["model"] == "/m" and "gpu_memory_utilization" not in kw
 
@@ -534,17 +618,25 @@ def _script(name: str):
 
 def test_scripts_source_responses_and_merge(tmp_path: Path) -> None:
     shard = write_shard(demo_rows()[:5], tmp_path / "s00000.parquet")
-    out = SimpleNamespace(generations=str(tmp_path / "g" / "s00000.parquet"),
-                          rejects=str(tmp_path / "g" / "s00000.rejects.jsonl"),
-                          efficiency=str(tmp_path / "e" / "s00000.json"))
-    sm = SimpleNamespace(input=SimpleNamespace(shard=str(shard)), output=out,
-                         params=SimpleNamespace(dgm_key="gpt", dgm={"hf_id": "gpt", "kind": "source"}, config_hash="h"),
-                         log=[str(tmp_path / "logs" / "src.log")])
+    out = SimpleNamespace(
+        generations=str(tmp_path / "g" / "s00000.parquet"),
+        rejects=str(tmp_path / "g" / "s00000.rejects.jsonl"),
+        efficiency=str(tmp_path / "e" / "s00000.json"),
+    )
+    sm = SimpleNamespace(
+        input=SimpleNamespace(shard=str(shard)),
+        output=out,
+        params=SimpleNamespace(dgm_key="gpt", dgm={"hf_id": "gpt", "kind": "source"}, config_hash="h"),
+        log=[str(tmp_path / "logs" / "src.log")],
+    )
     _script("source_responses.py")(sm)
     assert pq.read_table(out.generations).num_rows == 5 and Path(out.efficiency).exists()
     merged = tmp_path / "gpt.parquet"
-    sm = SimpleNamespace(input=SimpleNamespace(shards=[out.generations, out.generations]),
-                         output=SimpleNamespace(generations=str(merged)), log=[str(tmp_path / "logs" / "m.log")])
+    sm = SimpleNamespace(
+        input=SimpleNamespace(shards=[out.generations, out.generations]),
+        output=SimpleNamespace(generations=str(merged)),
+        log=[str(tmp_path / "logs" / "m.log")],
+    )
     _script("merge_generations.py")(sm)
     assert pq.read_table(merged).num_rows == 10
 
@@ -555,13 +647,44 @@ def test_script_generate_passes_everything_to_run(tmp_path: Path, monkeypatch) -
     sm = SimpleNamespace(
         input=SimpleNamespace(shard="p/s00001.parquet", model="results/models/dgm/x"),
         output=SimpleNamespace(generations="g.parquet", rejects="r.jsonl", efficiency="e.json"),
-        params=SimpleNamespace(dgm_key="x", dgm={"hf_id": "x"}, generation={"seed": 1}, progress_dir="pd",
-                               cache_dir="cd", config_hash="h"),
+        params=SimpleNamespace(
+            dgm_key="x", dgm={"hf_id": "x"}, generation={"seed": 1}, progress_dir="pd", cache_dir="cd", config_hash="h"
+        ),
         log=["l.log"],
     )
     _script("generate.py")(sm)
     assert seen == {
-        "shard_path": "p/s00001.parquet", "dgm_key": "x", "dgm": {"hf_id": "x"}, "generation": {"seed": 1},
-        "out_path": "g.parquet", "rejects_path": "r.jsonl", "efficiency_path": "e.json", "progress_dir": "pd",
-        "cache_dir": "cd", "config_hash": "h", "log_path": "l.log", "model_path": "results/models/dgm/x",
+        "shard_path": "p/s00001.parquet",
+        "dgm_key": "x",
+        "dgm": {"hf_id": "x"},
+        "generation": {"seed": 1},
+        "out_path": "g.parquet",
+        "rejects_path": "r.jsonl",
+        "efficiency_path": "e.json",
+        "progress_dir": "pd",
+        "cache_dir": "cd",
+        "config_hash": "h",
+        "log_path": "l.log",
+        "model_path": "results/models/dgm/x",
     }
+
+
+def test_model_source(tmp_path: Path) -> None:
+    hub = {"hf_id": "org/m", "revision": "abc"}
+    assert G.model_source(hub) == ("org/m", "abc")
+    assert G.model_source({**hub, "model_id": "org/m"}) == ("org/m", "abc")
+    assert G.model_source({**hub, "model_id": str(tmp_path)}) == (str(tmp_path), None)
+    assert G.model_source(hub, model_path="results/demo_models/x") == ("results/demo_models/x", None)
+
+
+def test_script_generate_without_model_input(monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(G, "run", lambda **kw: seen.update(kw))
+    sm = SimpleNamespace(
+        input=SimpleNamespace(shard="s.parquet", model=[]),
+        output=SimpleNamespace(generations="g", rejects="r", efficiency="e"),
+        params=SimpleNamespace(dgm_key="x", dgm={"hf_id": "x"}, generation={}, progress_dir="p", cache_dir="c"),
+        log=[],
+    )
+    _script("generate.py")(sm)
+    assert seen["model_path"] is None and seen["config_hash"] is None and seen["log_path"] is None

@@ -169,3 +169,20 @@ def test_kill9_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert [r["messages"] for r in b] == [r["messages"] for r in a]
     eff_ref = rio.read_json(ref["efficiency_path"])
     assert eff["n_requests"] == eff_ref["n_requests"] and eff["output_tokens"] == eff_ref["output_tokens"]
+
+
+def test_own_history_rollout_runs_turn_by_turn(tmp_path: Path) -> None:
+    """history=own: turn k+1 is generated after (and conditioned on) the DGM's own answer to turn k."""
+    _need(TINY)
+    shard, picked = _shard(tmp_path, 4)
+    args = _args(tmp_path, shard, TINY, "own", history="own", reencode="clean")
+    _run(args)
+    out = pq.read_table(args["out_path"]).to_pylist()
+    assert [r["row_id"] for r in out] == [0, 1, 2, 3]
+    for src, row in zip(picked, out):
+        answers = [t for t in row["conversation"][1::2]]
+        assert len(answers) == len(src["conversation"]) // 2
+        assert all(t["finish_reason"] in ("stop", "length") for t in answers)
+        assert [m["content"] for m in row["messages"][1::2]] == [t["content"] for t in answers]
+    eff = rio.read_json(args["efficiency_path"])
+    assert eff["sampling"]["history"] == "own" and eff["n_requests"] == sum(len(p["conversation"]) // 2 for p in picked)

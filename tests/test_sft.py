@@ -196,7 +196,11 @@ def test_paper_recipe_mapping_gpu():
 
 def test_cpu_mapping_and_overrides():
     cfg = S.build_sft_config(
-        {"global_batch": 4, "micro_batch": 2, "trl": {"learning_rate": 1e-3, "max_steps": 7, "gradient_checkpointing": True}},
+        {
+            "global_batch": 4,
+            "micro_batch": 2,
+            "trl": {"learning_rate": 1e-3, "max_steps": 7, "gradient_checkpointing": True},
+        },
         {},
         "/tmp/rewild-test-out",
         1,
@@ -299,7 +303,10 @@ def test_train_tiny_student(tmp_path):
 
     train, heldout = _write_mix(tmp_path / "mix")
     sft = {
-        "global_batch": 4, "micro_batch": 2, "gpus": 0, "split_seed": 0,
+        "global_batch": 4,
+        "micro_batch": 2,
+        "gpus": 0,
+        "split_seed": 0,
         "trl": {"max_length": 256, "logging_steps": 1, "warmup_steps": 1, "learning_rate": 1e-3, "max_steps": 4},
     }
     out, metrics_path, ckpt = tmp_path / "model", tmp_path / "model.metrics.json", tmp_path / "ckpt"
@@ -331,16 +338,26 @@ def test_train_tiny_student(tmp_path):
 def test_kill9_resume_matches_uninterrupted(tmp_path):
     train, heldout = _write_mix(tmp_path / "mix", n_train=20, n_heldout=2)
     sft = {
-        "global_batch": 2, "micro_batch": 1, "gpus": 0, "split_seed": 0,
+        "global_batch": 2,
+        "micro_batch": 1,
+        "gpus": 0,
+        "split_seed": 0,
         "trl": {"max_length": 96, "logging_steps": 1, "warmup_steps": 1, "save_steps": 2},
     }
 
     def args_file(tag: str) -> Path:
         d = tmp_path / tag
         kw = dict(
-            train_path=str(train), heldout_path=str(heldout), student_path_or_id=str(TINY), student=STUDENT, sft=sft,
-            out_dir=str(d / "model"), metrics_path=str(d / "metrics.json"), checkpoint_dir=str(d / "ckpt"),
-            config_hash="h", log_path=str(d / "sft.log"),
+            train_path=str(train),
+            heldout_path=str(heldout),
+            student_path_or_id=str(TINY),
+            student=STUDENT,
+            sft=sft,
+            out_dir=str(d / "model"),
+            metrics_path=str(d / "metrics.json"),
+            checkpoint_dir=str(d / "ckpt"),
+            config_hash="h",
+            log_path=str(d / "sft.log"),
         )
         write_json(d / "args.json", kw)
         return d / "args.json"

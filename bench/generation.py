@@ -13,7 +13,8 @@ with vLLM's prefix cache off so that every variant does the same prefill work; t
 - chat_plain:  `LLM.chat` with one SamplingParams(max_tokens, seed) and no logprobs: what a bare script does.
 - chat_seeds_only / chat_logprobs_only: `LLM.chat` with only one of rewild's two sampling differences, to
   attribute their cost.
-Prints seconds, output tokens, tokens/s and the ratios rewild / chat_same and rewild / chat_plain (time per
+Wall time on a shared machine is noisy: CPU seconds of the process (vLLM is single-process on CPU here) are
+printed too and are the steadier comparison. Prints seconds, output tokens, tokens/s and the ratios rewild / chat_same and rewild / chat_plain (time per
 output token for the latter, since sampled lengths differ).
 """
 
@@ -45,9 +46,10 @@ def demo_rows(n: int) -> list[dict]:
     return out
 
 
-def _measure(outs, seconds: float) -> dict:
+def _measure(outs, seconds: float, cpu: float) -> dict:
     return {
         "s": seconds,
+        "cpu_s": cpu,
         "out": sum(len(o.outputs[0].token_ids) for o in outs),
         "in": sum(len(o.prompt_token_ids) for o in outs),
         "requests": len(outs),
@@ -101,9 +103,9 @@ def main() -> None:
     texts: dict[str, list[str]] = {}
 
     def v_rewild() -> dict:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         res = G.generate_chunk(llm, tok, rows, dgm_key="bench", dgm_id=args.model, budgets=budgets, settings=generation)
-        s = time.perf_counter() - t0
+        s, cpu = time.perf_counter() - t0, time.process_time() - c0
         by_turn = {
             (r["row_id"], j // 2): t_["content"] for r in res.rows for j, t_ in enumerate(r["conversation"]) if j % 2
         }
@@ -117,12 +119,12 @@ def main() -> None:
         }
 
     def v_chat(name: str, params) -> dict:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         outs = llm.chat(convs, params, use_tqdm=False)
-        s = time.perf_counter() - t0
+        s, cpu = time.perf_counter() - t0, time.process_time() - c0
         if name == "chat_same":
             texts[name] = [o.outputs[0].text for o in outs]
-        return _measure(outs, s)
+        return _measure(outs, s, cpu)
 
     variants = {
         "rewild": v_rewild,
@@ -150,6 +152,12 @@ def main() -> None:
 
     summary = {name: best(name) for name in results}
     summary["all_seconds"] = {name: [round(r["s"], 3) for r in results[name]] for name in results}
+    # CPU seconds of this process (vLLM runs single-process here): far less sensitive to other jobs on a shared
+    # machine than wall time. Minimum over repeats.
+    summary["cpu_seconds_min"] = {name: round(min(r["cpu_s"] for r in results[name]), 3) for name in results}
+    summary["ratio_cpu_rewild_over_chat_same"] = round(
+        summary["cpu_seconds_min"]["rewild"] / summary["cpu_seconds_min"]["chat_same"], 3
+    )
     summary["ratio_time_rewild_over_chat_same"] = round(summary["rewild"]["s"] / summary["chat_same"]["s"], 3)
     per_tok = {k: summary[k]["s"] / max(1, summary[k]["out"]) for k in ("rewild", "chat_plain")}
     summary["ratio_time_per_output_token_rewild_over_chat_plain"] = round(per_tok["rewild"] / per_tok["chat_plain"], 3)

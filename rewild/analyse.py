@@ -1006,3 +1006,110 @@ def run_compare(
     cmp = compare_to_reference(pd.read_csv(ours_csv), load_reference(reference_csv), model_map)
     _write_csv(cmp, out_csv)
     return cmp
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The paper's study tables from one run's scores (DGM choice, scaling, blends, inheritance of strengths)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def study_metric(scores: pd.DataFrame, preferred: str | None = None) -> str:
+    """The score the study tables rank by: the configured one, else Avg-7 when present, else the first task."""
+    if preferred:
+        _need(scores, [preferred], "study_metric")
+        return preferred
+    if "avg7" in scores.columns and scores["avg7"].notna().any():
+        return "avg7"
+    tasks = [c for c in scores.columns if c not in ("model", "dgm") and not c.endswith("_stderr")]
+    if not tasks:
+        raise ValueError("study_metric: the scores table has no score column")
+    return tasks[0]
+
+
+def student_frame(scores: pd.DataFrame, mix_info: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Long frame of single-DGM students: model, dgm, size (training conversations), size_label, scores."""
+    rows = []
+    for _, r in scores.iterrows():
+        info = mix_info.get(r["model"])
+        if info and info.get("dgm") and info.get("size_label"):
+            rows.append({**r.to_dict(), "dgm": info["dgm"], "size": info["train_rows"], "size_label": info["size_label"]})
+    return pd.DataFrame(rows)
+
+
+def run_study(
+    scores_csv: str | os.PathLike,
+    mix_info: Mapping[str, Mapping[str, Any]],
+    tasks: Sequence[str],
+    out_dir: str | os.PathLike,
+    plot_dir: str | os.PathLike,
+    metric: str | None = None,
+    reference_prefix: str = "dgm-",
+) -> dict[str, pd.DataFrame]:
+    """Write dgm_choice.csv, scaling.csv, blends.csv, inheritance.csv (+ plots) for whatever the run trained.
+
+    A table whose ingredients the run lacks is written with a `note` row saying what is missing, never dropped.
+    """
+    from rewild import plots
+
+    scores = pd.read_csv(scores_csv)
+    metric = study_metric(scores, metric)
+    out_dir, plot_dir = Path(out_dir), Path(plot_dir)
+    students = student_frame(scores, mix_info)
+    out: dict[str, pd.DataFrame] = {}
+
+    def note(text: str) -> pd.DataFrame:
+        return pd.DataFrame([{"note": text}])
+
+    # DGM choice: at the size label most DGMs were trained at (the paper: 250k)
+    if len(students):
+        label = students["size_label"].value_counts().idxmax()
+        at = students[students["size_label"] == label]
+        out["dgm_choice"] = dgm_choice_table(at, metrics=[metric] + [t for t in tasks if t != metric])
+        plots.bar_scores(out["dgm_choice"], plot_dir / "dgm_choice.png", metric=metric, label_col="dgm",
+                         title=f"DGM choice: student {metric} by DGM ({label} subsets)")
+    else:
+        out["dgm_choice"] = note("no single-DGM mix in this run")
+    # Scaling: DGMs trained at several sizes
+    multi = students.groupby("dgm")["size"].nunique() if len(students) else pd.Series(dtype=int)
+    scal = students[students["dgm"].isin(multi[multi > 1].index)] if len(students) else students
+    if len(scal):
+        out["scaling"] = scaling_table(scal, metric=metric)
+        plots.scaling_curves(scal, plot_dir / "scaling.png", metric=metric)
+    else:
+        out["scaling"] = note("no DGM trained at more than one size in this run")
+    # Blends vs parents (parents at their largest trained size)
+    blends = {m: info["parents"] for m, info in mix_info.items() if info.get("parents") and m in set(scores["model"])}
+    if blends and len(students):
+        best = students.sort_values("size").drop_duplicates("dgm", keep="last")
+        frame = pd.concat([best[["dgm", metric]], pd.DataFrame(
+            [{"dgm": m, metric: float(scores.set_index("model").loc[m, metric])} for m in blends])])
+        frame["size"] = 0
+        have = set(frame["dgm"])
+        usable = {m: p for m, p in blends.items() if all(x in have for x in p)}
+        out["blends"] = blend_table(frame, usable, metric=metric) if usable else note("blend parents not trained")
+    else:
+        out["blends"] = note("no blend of DGMs in this run")
+    # Inheritance of strengths: DGMs evaluated as reference models vs their students, per task
+    refs = {m[len(reference_prefix):]: m for m in scores["model"] if str(m).startswith(reference_prefix)}
+    if len(refs) >= 2 and len(students):
+        label = students["size_label"].value_counts().idxmax()
+        st = students[students["size_label"] == label].set_index("dgm")
+        sc = scores.set_index("model")
+        dgm_s = {t: {d: float(sc.loc[m, t]) for d, m in refs.items() if d in st.index} for t in tasks}
+        stu_s = {t: {d: float(st.loc[d, t]) for d in refs if d in st.index} for t in tasks}
+        try:
+            agreement = ordering_agreement(dgm_s, stu_s)
+        except ValueError as exc:
+            agreement = float("nan")
+            out["inheritance"] = note(str(exc))
+        if "inheritance" not in out:
+            out["inheritance"] = pd.DataFrame([{"dgms": len(dgm_s[tasks[0]]), "tasks": len(tasks),
+                                                "ordering_agreement": agreement, "chance": 0.5}])
+    else:
+        out["inheritance"] = note("needs at least two DGMs evaluated as reference models (eval.evaluate_dgms)")
+    for name, df in out.items():
+        _write_csv(df, out_dir / f"{name}.csv")
+    for name in ("dgm_choice", "scaling"):
+        if not (plot_dir / f"{name}.png").exists():
+            plots.message_figure(plot_dir / f"{name}.png", f"{name.replace('_', ' ')}: {out[name]['note'].iloc[0]}")
+    return out

@@ -73,6 +73,11 @@ def check_references(config: Mapping[str, Any]) -> None:
             lc = comp.get("length_control")
             if lc and lc["reference_dgm"] not in dgms:
                 raise ConfigError(f"{where}.length_control.reference_dgm", f"'{lc['reference_dgm']}' is not in 'dgms'")
+    chosen = config["eval"].get("evaluate_dgms", [])
+    if chosen != "all":
+        for d in chosen:
+            if d not in dgms:
+                raise ConfigError("eval.evaluate_dgms", f"names DGM '{d}', which is not in 'dgms'")
     for i, grid in enumerate(config.get("mix_grid", [])):
         if grid["dgms"] != "all":
             for d in grid["dgms"]:
@@ -150,12 +155,33 @@ def source_dgms(config: Mapping[str, Any]) -> list[str]:
     return [k for k, v in config["dgms"].items() if v.get("kind", "model") == "source"]
 
 
+REFERENCE_PREFIX = "dgm-"  # a DGM evaluated as is: model name dgm-{dgm}
+
+
+def reference_dgms(config: Mapping[str, Any]) -> list[str]:
+    chosen = config["eval"].get("evaluate_dgms", [])
+    return generated_dgms(config) if chosen == "all" else [d for d in chosen if d in generated_dgms(config)]
+
+
 def models(config: Mapping[str, Any]) -> list[str]:
-    """Models that are evaluated: every trained mix, plus the untrained student."""
+    """Models that are evaluated: every trained mix, the untrained student, and reference DGMs."""
     names = list(all_mixes(config))
     if config["eval"].get("evaluate_base", True):
         names.append(BASE_MODEL)
+    names += [REFERENCE_PREFIX + d for d in reference_dgms(config)]
     return names
+
+
+def eval_model(config: Mapping[str, Any], model: str) -> dict:
+    """What an evaluation loads for `model`: `input` (a folder a rule builds, or None), `id`, `revision`."""
+    if model == BASE_MODEL:
+        return {"input": local_model_dir(config, STUDENT), "id": student_id(config),
+                "revision": config["student"].get("revision")}
+    if model.startswith(REFERENCE_PREFIX) and model[len(REFERENCE_PREFIX):] in config["dgms"]:
+        dgm = model[len(REFERENCE_PREFIX):]
+        return {"input": local_model_dir(config, dgm), "id": model_id(config, dgm),
+                "revision": config["dgms"][dgm].get("revision")}
+    return {"input": f"results/models/{model}", "id": f"results/models/{model}", "revision": None}
 
 
 def mix_dgm(mix_spec: Mapping[str, Any]) -> str | None:
@@ -253,3 +279,22 @@ def eval_params(config: Mapping[str, Any]) -> dict:
 def decontamination_tasks(config: Mapping[str, Any]) -> dict:
     dec = config.get("filters", {}).get("decontaminate", {})
     return dict(config["eval"]["tasks"]) if dec.get("enabled") else {}
+
+
+def mix_info(config: Mapping[str, Any], manifests: Mapping[str, Mapping[str, Any]] | None = None) -> dict:
+    """Per mix: the single DGM it comes from and its size label (grid mixes), or the DGM parents of a blend."""
+    info: dict[str, dict] = {}
+    labels = {}
+    for grid in config.get("mix_grid", []):
+        dgms = list(config["dgms"]) if grid["dgms"] == "all" else grid["dgms"]
+        for dgm in dgms:
+            for size in grid["sizes"]:
+                labels[f"{dgm}-{size}"] = size
+    for name, spec in all_mixes(config).items():
+        comps = spec["components"]
+        only_dgms = all("dgm" in c and not c.get("length_control") for c in comps)
+        entry = {"dgm": mix_dgm(spec) if name in labels else None, "size_label": labels.get(name),
+                 "parents": [c["dgm"] for c in comps] if only_dgms and len(comps) > 1 else None,
+                 "train_rows": (manifests or {}).get(name, {}).get("train_rows")}
+        info[name] = entry
+    return info

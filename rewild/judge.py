@@ -130,6 +130,22 @@ def judge_settings(judge: Mapping[str, Any] | None) -> dict[str, Any]:
     return j
 
 
+# The judge settings each rule sees (rules/judge.smk params): a changed key reruns only the stages it affects.
+CLIENT_KEYS = ("base_url", "model", "api_key_env", "serve_local", "concurrency", "timeout_s", "max_retries")
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "answers": ("seed", "answer_max_tokens", "answer_max_model_len", "answer_temperature"),
+    "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
+    "sdq": CLIENT_KEYS
+    + ("sdq_n", "sdq_seed", "sdq_factors", "sdq_max_tokens", "sdq_temperature", "sdq_top_logprobs", "sdq_max_chars", "sdq_prefill"),
+}
+
+
+def stage_params(judge: Mapping[str, Any] | None, stage: str) -> dict[str, Any]:
+    """The subset of `eval.judge` one stage depends on (never a key: only the variable's name)."""
+    j = judge_settings(judge)
+    return {k: j[k] for k in STAGE_KEYS[stage]}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------------------------------------------
@@ -607,11 +623,11 @@ _SCORE_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
         "labelled",
         re.compile(
             r"\b(?:rating|score|grade|rated?(?:\s+(?:it|this|the\s+(?:answer|response)))?(?:\s+(?:an?|as))?)"
-            r"\W{0,6}?(?:is|of|=|:)?\W{0,4}?" + _NUM + r"(?!\d)",
+            r"[\s*_\"'`]{0,4}(?:is|of|=|:)?[\s:=*_\"'`(]{0,6}?" + _NUM + r"(?!\d)",
             re.I,
         ),
     ),
-    ("out_of_10", re.compile(r"(?<![\d.])" + _NUM + r"\s*(?:/|out\s+of)\s*10(?![\d.])", re.I)),
+    ("out_of_10", re.compile(r"(?<![\d.])" + _NUM + r"\s*(?:/|out\s+of)\s*10(?!\d|\.\d)", re.I)),
     ("bracket", re.compile(r"(?<!\[)\[\s*" + _NUM + r"\s*\](?!\])")),
     ("bare", re.compile(r"^\W*" + _NUM + r"\W*$")),
 )
@@ -1336,6 +1352,98 @@ def judged_dgms(config: Mapping[str, Any], generated_only: bool = True) -> list[
     if generated_only:
         names = [d for d in names if config["dgms"].get(d, {}).get("kind", "model") == "model"]
     return names
+
+
+JUDGE_TABLES = (
+    "results/tables/judge_preference.csv",
+    "results/tables/judge_mtbench.csv",
+    "results/plots/judge_mtbench.png",
+    "results/tables/sdq_intrinsic.csv",
+    "results/tables/sdq_vs_extrinsic.csv",
+    "results/plots/sdq_vs_extrinsic.png",
+)
+
+
+def judge_targets(config: Mapping[str, Any]) -> list[str]:
+    """What `rule all` adds when eval.judge.enabled (common.smk's final_outputs())."""
+    return list(JUDGE_TABLES) if judge_settings(config["eval"].get("judge"))["enabled"] else []
+
+
+def subject_dgm(subject: str) -> str | None:
+    """`dgm/<key>` names a DGM; anything else is a student (a mix or `base`)."""
+    return subject[len("dgm/") :] if subject.startswith("dgm/") else None
+
+
+def questions_input(config: Mapping[str, Any]) -> str:
+    q = judge_settings(config["eval"].get("judge"))["questions"]
+    if not q:
+        raise ValueError(
+            "config key 'eval.judge.questions' is not set: point it at a FastChat question.jsonl "
+            "(MT-Bench: 80 two-turn questions; demo: data/judge/mtbench_demo.jsonl)"
+        )
+    return str(q)
+
+
+def subject_model_input(config: Mapping[str, Any], subject: str) -> str | list:
+    """The model folder a rule builds (demo DGMs and student, trained students); [] for Hub models."""
+    from rewild import config as rc
+
+    dgm = subject_dgm(subject)
+    if dgm is not None:
+        return rc.local_model_dir(config, dgm) or []
+    if subject == rc.BASE_MODEL:
+        return rc.local_model_dir(config, rc.STUDENT) or []
+    return f"results/models/{subject}"
+
+
+def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
+    """What answer_questions needs to load a subject: id or folder, revision, template override, GPUs."""
+    from rewild import config as rc
+
+    dgm = subject_dgm(subject)
+    if dgm is not None:
+        d = config["dgms"][dgm]
+        return {
+            "model_id": rc.model_id(config, dgm),
+            "revision": d.get("revision"),
+            "chat_template": d.get("chat_template"),
+            "gpus": d.get("gpus", 1),
+            "dtype": d.get("dtype", "auto"),
+            "trust_remote_code": d.get("trust_remote_code", False),
+            "engine_overrides": d.get("engine_overrides", {}),
+        }
+    base = subject == rc.BASE_MODEL
+    return {
+        "model_id": rc.student_id(config) if base else f"results/models/{subject}",
+        "revision": config["student"].get("revision") if base else None,
+        # the untrained student gets the template its students are trained with; trained ones saved theirs
+        "chat_template": config["student"].get("chat_template") if base else None,
+        "gpus": config["eval"]["gpus"],
+        "dtype": "auto",
+        "trust_remote_code": False,
+        "engine_overrides": {},
+    }
+
+
+def server_model_input(config: Mapping[str, Any]) -> str | list:
+    """serve_local naming a locally built demo model: its folder is an input (so it is built first)."""
+    from rewild import config as rc
+
+    serve = judge_settings(config["eval"].get("judge"))["serve_local"]
+    return (rc.local_model_dir(config, serve["model"]) or []) if serve else []
+
+
+def server_gpus(config: Mapping[str, Any]) -> int:
+    serve = judge_settings(config["eval"].get("judge"))["serve_local"]
+    return int(serve["gpus"]) if serve else 0
+
+
+def learned_from_map(config: Mapping[str, Any], students: Sequence[str]) -> dict[str, str]:
+    from rewild import config as rc
+    from rewild import report as rr
+
+    mixes = rc.all_mixes(config)
+    return {s: rr.learned_from(s, mixes) for s in students}
 
 
 def extrinsic_mixes(

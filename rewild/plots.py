@@ -182,3 +182,11 @@ def sdq_scatter(
     ax.set_title((title or "Intrinsic vs extrinsic SDQ") + corr, fontsize=9)
     ax.legend()
     return _save(fig, path)
+
+
+def message_figure(path: str | os.PathLike, text: str) -> Path:
+    """A figure that says why a plot is empty for this run (declared outputs always exist)."""
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    return _save(fig, path)

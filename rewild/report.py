@@ -25,6 +25,8 @@ def learned_from(model: str, mixes: Mapping[str, Any]) -> str:
     """What a model learned from: its single DGM, the mix's components, or '(untrained)' for the base student."""
     if model == rc.BASE_MODEL:
         return "(untrained)"
+    if model.startswith(rc.REFERENCE_PREFIX) and model not in mixes:
+        return f"(the DGM {model[len(rc.REFERENCE_PREFIX):]} itself)"
     spec = mixes[model]
     one = rc.mix_dgm(spec)
     if one:
@@ -57,7 +59,7 @@ def scores_frame(evals: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any], t
             if agg in with_aggs and with_aggs[agg].notna().any():
                 df[agg] = with_aggs[agg].values
     order = {m: i for i, m in enumerate(list(mixes) + [rc.BASE_MODEL])}
-    return df.sort_values("model", key=lambda s: s.map(order)).reset_index(drop=True)
+    return df.sort_values("model", key=lambda s: s.map(order).fillna(len(order))).reset_index(drop=True)
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:

@@ -49,3 +49,48 @@ rule efficiency_table:
         dgms=DGMS,
     script:
         "../scripts/efficiency_table.py"
+
+
+rule study_tables:
+    input:
+        scores="results/tables/scores.csv",
+        manifests=mix_manifests,
+    output:
+        dgm_choice=report(
+            "results/tables/dgm_choice.csv",
+            caption="../report/study.rst",
+            category="Study",
+            labels={"table": "DGM choice"},
+        ),
+        scaling=report(
+            "results/tables/scaling.csv",
+            caption="../report/study.rst",
+            category="Study",
+            labels={"table": "data scaling"},
+        ),
+        blends="results/tables/blends.csv",
+        inheritance="results/tables/inheritance.csv",
+        dgm_choice_plot=report(
+            "results/plots/dgm_choice.png",
+            caption="../report/study.rst",
+            category="Study",
+            labels={"figure": "DGM choice"},
+        ),
+        scaling_plot=report(
+            "results/plots/scaling.png",
+            caption="../report/study.rst",
+            category="Study",
+            labels={"figure": "data scaling"},
+        ),
+    log:
+        "logs/study_tables/study.log",
+    benchmark:
+        "benchmarks/study_tables/study.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        mix_info=rc.mix_info(config),
+        tasks=list(TASKS),
+        metric=config["analyses"]["metric"],
+    script:
+        "../scripts/study_tables.py"

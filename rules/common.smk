@@ -47,6 +47,7 @@ def final_outputs():
     return [
         "results/tables/scores.csv",
         "results/tables/scores.md",
+        "results/tables/dgm_choice.csv",
         "results/report/summary.md",
     ] + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
 
@@ -80,9 +81,7 @@ def student_dir(wildcards):
 
 
 def eval_model_dir(wildcards):
-    if wildcards.model == rc.BASE_MODEL:
-        return rc.local_model_dir(config, "student") or []
-    return f"results/models/{wildcards.model}"
+    return rc.eval_model(config, wildcards.model)["input"] or []
 
 
 def eval_jsons(wildcards):
@@ -100,13 +99,11 @@ def sft_metrics(wildcards):
 
 
 def eval_model_id(wildcards):
-    if wildcards.model == rc.BASE_MODEL:
-        return rc.student_id(config)
-    return f"results/models/{wildcards.model}"
+    return rc.eval_model(config, wildcards.model)["id"]
 
 
 def eval_model_revision(wildcards):
-    return config["student"]["revision"] if wildcards.model == rc.BASE_MODEL else None
+    return rc.eval_model(config, wildcards.model)["revision"]
 
 
 def decontamination_tasks(wildcards):
@@ -129,3 +126,7 @@ def sft_config_hash(wildcards):
 
 def eval_config_hash(wildcards):
     return rc.section_hash(TASKS[wildcards.task], rc.eval_params(config))
+
+
+def mix_manifests(wildcards):
+    return expand("results/mixes/{mix}/manifest.json", mix=MIXES)

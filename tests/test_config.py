@@ -90,7 +90,7 @@ def test_mix_grid_and_sft_overrides(demo_config):
     mixes = rc.all_mixes(demo_config)
     assert set(mixes) == {"blend-smollm2-gpt", "gpt-all", "smollm2-135m-all", "tiny-random-all"}
     assert rc.sft_params(demo_config, "blend-smollm2-gpt")["trl"]["learning_rate"] == 0.5
-    assert rc.sft_params(demo_config, "gpt-all")["trl"]["learning_rate"] == 1.0e-3
+    assert rc.sft_params(demo_config, "gpt-all")["trl"]["learning_rate"] == demo_config["sft"]["trl"]["learning_rate"]
     assert rc.mix_dgm(mixes["gpt-all"]) == "gpt"
     assert rc.mix_dgm(mixes["blend-smollm2-gpt"]) is None
 

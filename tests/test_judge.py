@@ -1,0 +1,708 @@
+"""rewild.judge: score parsing, digit-logprob expectations, prompts, secret handling, the judge client against a
+stub OpenAI-compatible server, tables, the rules' DAG (fast); one slow test against a real local vLLM server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from rewild import analyse
+from rewild import io as rio
+from rewild import judge as J
+
+from conftest import REPO, run_snakemake, workdir_copy
+
+QUESTIONS = REPO / "data" / "judge" / "mtbench_demo.jsonl"
+SMOLLM2 = REPO / "results" / "demo_models" / "smollm2-135m"
+SECRET = "sk-rewild-TEST-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+KEY_ENV = "REWILD_JUDGE_TEST_KEY"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# parse_score
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Rating: [[7]]", 7.0),
+        ("The answer is fine.\n\nRating: [[8]]", 8.0),
+        ("[[10]]", 10.0),
+        ("[[ 6 ]]", 6.0),
+        ("Rating: [[7.5]]", 7.5),
+        ("Rating: [[7/10]]", 7.0),
+        ("[[7]] ... to restate: Rating: [[7]]", 7.0),
+        ("7/10", 7.0),
+        ("I would give it 7 / 10.", 7.0),
+        ("7 out of 10", 7.0),
+        ("10/10, flawless", 10.0),
+        ("Rating: 7", 7.0),
+        ("Score: 9", 9.0),
+        ("**Score:** 4", 4.0),
+        ("score of 5", 5.0),
+        ("My rating is 6.", 6.0),
+        ("I'd rate it 3", 3.0),
+        ("Score: 10.", 10.0),
+        ("Rating: 7.5/10", 7.5),
+        ("[5]", 5.0),
+        ("8", 8.0),
+        ("  8.  ", 8.0),
+        # the explanation's numbers are never taken for the rating
+        ("The answer lists 3 steps out of 5 and is correct. Rating: [[9]]", 9.0),
+        ("It covers 3 of 4 points. Rating: 6", 6.0),
+    ],
+)
+def test_parse_score_reads_the_rating(text, expected):
+    assert J.parse_score(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (None, "empty"),
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("The answer is helpful and accurate.", "no_number"),
+        ("Rating: [[seven]]", "no_number"),
+        ("It has 3 steps and 2 mistakes.", "no_number"),
+        ("Rating: [[3]] ... on reflection, Rating: [[8]]", "ambiguous"),
+        ("7/10 compared with 9/10 for a perfect answer", "ambiguous"),
+        ("Rating: [[0]]", "out_of_range"),
+        ("Rating: [[11]]", "out_of_range"),
+        ("Rating: [[100]]", "out_of_range"),
+        ("Score: 85", "out_of_range"),
+        ("Rating: -3", "no_number"),
+        ("7/100", "no_number"),
+        ("[[rating]]", "no_number"),
+    ],
+)
+def test_parse_score_survives_malformed_output(text, reason):
+    score, why = J.parse_score_detail(text)
+    assert score is None and why == reason
+
+
+def test_parse_score_never_raises_on_junk():
+    for junk in ["[[", "]]", "[[]]", "Rating:", "Score: [[", "\x00\x01", "١٠", "NaN", "∞/10", "[[1e9]]", 7, 7.5]:
+        s = J.parse_score(junk)
+        assert s is None or 1 <= s <= 10
+
+
+# --------------------------------------------------------------------------------------------------------------
+# digit logprobs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _entry(token, alts):
+    """A logprobs.content entry; alts = {token: prob}."""
+    return {
+        "token": token,
+        "logprob": math.log(alts.get(token, 1e-9)),
+        "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in alts.items()],
+    }
+
+
+def test_digit_distribution_llama_style_single_tokens():
+    # "Score: 7" with " 7" one token; "10" is a token of its own (Llama-3 / GPT-4o style)
+    content = [
+        _entry("Score", {"Score": 0.99}),
+        _entry(":", {":": 0.99}),
+        _entry(" 7", {" 7": 0.5, " 8": 0.3, " 10": 0.1, " 6": 0.05, " the": 0.05}),
+    ]
+    probs, info = J.digit_distribution(content)
+    assert info["position"] == 2 and info["digit_mass"] == pytest.approx(0.95)
+    assert probs[7] == pytest.approx(0.5 / 0.95) and probs[10] == pytest.approx(0.1 / 0.95)
+    assert sum(probs.values()) == pytest.approx(1.0)
+    assert J.expected_score(probs) == pytest.approx((0.5 * 7 + 0.3 * 8 + 0.1 * 10 + 0.05 * 6) / 0.95)
+
+
+def test_digit_distribution_splits_one_and_ten_for_digit_tokenizers():
+    # SmolLM2 / Qwen style: " 10" is "Ġ" + "1" + "0"; the "1" mass holds 1 and 10
+    content = [
+        _entry("Score", {"Score": 1.0}),
+        _entry(":", {":": 1.0}),
+        _entry(" ", {" ": 0.9, " [": 0.1}),
+        _entry("1", {"1": 0.6, "9": 0.3, "8": 0.1}),
+        _entry("0", {"0": 0.75, "\n": 0.25}),
+    ]
+    probs, info = J.digit_distribution(content)
+    assert info["position"] == 3 and info["ten_split"] == pytest.approx(0.75)
+    assert probs[10] == pytest.approx(0.45) and probs[1] == pytest.approx(0.15)
+    assert probs[9] == pytest.approx(0.3) and probs[8] == pytest.approx(0.1)
+    assert J.expected_score(probs) == pytest.approx(0.45 * 10 + 0.15 * 1 + 0.3 * 9 + 0.1 * 8)
+
+
+def test_digit_distribution_one_without_continuation_counts_as_one():
+    content = [_entry(" 7", {" 7": 0.6, " 1": 0.4})]
+    probs, info = J.digit_distribution(content, prefilled=True)
+    assert info["ten_split"] == "unknown"
+    assert probs[1] == pytest.approx(0.4) and probs[10] == 0.0
+
+
+def test_digit_distribution_prefilled_starts_at_first_generated_token():
+    content = [_entry(" ", {" ": 0.7, " [": 0.3}), _entry("8", {"8": 0.8, "9": 0.2}), _entry("\n", {"\n": 1.0})]
+    probs, info = J.digit_distribution(content, prefilled=True)
+    assert info["position"] == 1
+    assert J.expected_score(probs) == pytest.approx(8.2)
+
+
+def test_digit_distribution_absent_or_useless():
+    assert J.digit_distribution(None)[0] is None
+    assert J.digit_distribution([])[1]["reason"] == "no_logprobs"
+    no_marker = [_entry("Seven", {"Seven": 1.0})]
+    assert J.digit_distribution(no_marker)[1]["reason"] == "no_marker"
+    no_digits = [_entry("Score", {"Score": 1.0}), _entry(":", {":": 1.0}), _entry(" good", {" good": 0.9, " ok": 0.1})]
+    probs, info = J.digit_distribution(no_digits)
+    assert probs is None and info["reason"] == "no_digit_candidates"
+    # "0" and "11" are not scores
+    probs, _ = J.digit_distribution([_entry("0", {"0": 0.5, "11": 0.3, "5": 0.2})], prefilled=True)
+    assert probs[5] == pytest.approx(1.0)
+
+
+def test_expected_score_bounds():
+    for d in range(1, 11):
+        assert J.expected_score({d: 1.0}) == d
+    with pytest.raises(ValueError):
+        J.expected_score({})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# prompts
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_sdq_prompt_contains_the_response_and_the_rubric():
+    rubrics, scale = J.load_rubrics()
+    assert [J.factor_slug(f) for f in J.FACTORS] == list(rubrics)  # all 12 paper factors, in order
+    f = rubrics["factuality"]
+    msgs = J.build_sdq_messages(f, "What is the capital of France?", "UNIQUE-RESPONSE-TEXT Paris.", scale=scale)
+    assert msgs[0]["role"] == "system" and "Factuality" in msgs[0]["content"] and f["rubric"] in msgs[0]["content"]
+    assert "Score: <1-10>" in msgs[0]["content"]
+    assert "UNIQUE-RESPONSE-TEXT Paris." in msgs[1]["content"]  # the released code's bug: response missing
+    assert "What is the capital of France?" in msgs[1]["content"]
+    assert len(msgs) == 2
+    pre = J.build_sdq_messages(f, "q", "r", prefill=True)
+    assert pre[-1] == {"role": "assistant", "content": "Score:"}
+    long = J.build_sdq_messages(f, "q", "x" * 500, max_chars=100)
+    assert "x" * 100 in long[1]["content"] and "x" * 101 not in long[1]["content"] and "400 more characters" in long[1]["content"]
+
+
+def test_grade_prompts_turn1_turn2_and_reference():
+    qs = J.load_questions(QUESTIONS)
+    q = next(x for x in qs if x.get("reference"))
+    m1 = J.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 0)
+    text1 = m1[-1]["content"]
+    assert q["turns"][0] in text1 and "FIRST-ANSWER" in text1 and "SECOND-ANSWER" not in text1
+    assert "[[rating]]" in text1 and q["reference"][0] in text1
+    m2 = J.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 1)
+    text2 = m2[-1]["content"]
+    assert all(s in text2 for s in (q["turns"][0], q["turns"][1], "FIRST-ANSWER", "SECOND-ANSWER", q["reference"][1]))
+    plain = next(x for x in qs if not x.get("reference"))
+    assert "reference" not in J.build_grade_messages(plain, ["a", "b"], 0)[-1]["content"].lower()
+
+
+def test_answer_messages_condition_turn2_on_own_answer():
+    q = {"question_id": 1, "turns": ["Q1", "Q2"]}
+    assert J.answer_messages(q, [], 0) == [{"role": "user", "content": "Q1"}]
+    assert J.answer_messages(q, ["MY-A1"], 1) == [
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": "MY-A1"},
+        {"role": "user", "content": "Q2"},
+    ]
+    assert J.answer_temperature({"category": "writing"}) == 0.7
+    assert J.answer_temperature({"category": "math"}) == 0.0
+    assert J.answer_temperature({"category": "math"}, 0.3) == 0.3
+
+
+def test_load_questions_validates(tmp_path):
+    qs = J.load_questions(QUESTIONS)
+    assert len(qs) == 8 and all(len(q["turns"]) == 2 for q in qs)
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question_id": 1, "turns": ["a"]}\n{"question_id": 1, "turns": ["b"]}\n')
+    with pytest.raises(ValueError, match="duplicate"):
+        J.load_questions(bad)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A stub OpenAI-compatible server
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Stub:
+    """Records requests; answers grading prompts with a rating and SDQ prompts with "Score: N" plus logprobs."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.auth: list[str | None] = []
+        self.script: list[tuple[int, dict | str]] = []  # forced (status, body) responses, consumed first
+        self.lock = threading.Lock()
+
+    def reply(self, body: dict) -> tuple[int, dict | str]:
+        user = body["messages"][1]["content"] if len(body["messages"]) > 1 else ""
+        if "REFUSE-ME" in user:
+            return 400, {"error": {"message": "This model's maximum context length is 1024 tokens"}}
+        if "[[rating]]" in user:  # MT-Bench grading
+            n = len(self.requests) - 1
+            text = ["Solid answer. Rating: [[8]]", "Rating: [[5]]", "no idea", "[[3]] then [[9]]"][n % 4]
+            return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+        content = [
+            _entry("Score", {"Score": 1.0}),
+            _entry(":", {":": 1.0}),
+            _entry(" 7", {" 7": 0.6, " 8": 0.4}),
+        ]
+        if "NO-LOGPROBS" in user:
+            return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Score: 6"}}]}
+        return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Score: 7"},
+                                  "logprobs": {"content": content}, "finish_reason": "stop"}]}
+
+
+@pytest.fixture
+def stub():
+    state = Stub()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with state.lock:
+                state.requests.append(body)
+                state.auth.append(self.headers.get("Authorization"))
+                forced = state.script.pop(0) if state.script else None
+            status, payload = forced or state.reply(body)
+            data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _settings(stub, **kw):
+    return {"base_url": stub.base_url, "model": "stub-judge", "api_key_env": KEY_ENV, "concurrency": 3,
+            "max_retries": 2, "timeout_s": 10, **kw}
+
+
+def _answers(tmp_path, n=4):
+    qs = J.load_questions(QUESTIONS)[:n]
+    recs = [{"question_id": q["question_id"], "model_id": "m", "choices": [{"index": 0, "turns": [f"A1-{q['question_id']}", f"A2-{q['question_id']}"]}]}
+            for q in qs]
+    path = tmp_path / "answers.jsonl"
+    rio.write_jsonl(path, recs)
+    return path
+
+
+def _generations(path: Path, n: int, empty: set[int] = frozenset(), skip: set[int] = frozenset()) -> Path:
+    rows = []
+    for i in range(n):
+        if i in skip:
+            continue
+        rows.append({
+            "row_id": i,
+            "conversation_hash": f"h{i}",
+            "messages": [
+                {"role": "user", "content": f"prompt {i}"},
+                {"role": "assistant", "content": "" if i in empty else f"**Answer** {i}\n\n- a\n- b"},
+                {"role": "user", "content": "follow-up"},
+                {"role": "assistant", "content": "second"},
+            ],
+        })
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def _all_text(root: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and p.suffix != ".parquet")
+
+
+def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, stub, monkeypatch, caplog):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    caplog.set_level("DEBUG")
+    log = tmp_path / "logs" / "judge.log"
+    out = J.run_grade(QUESTIONS, _answers(tmp_path), "mymodel", _settings(stub, concurrency=1),
+                      tmp_path / "out" / "mtbench.jsonl", tmp_path / "out" / "mtbench.json",
+                      progress_path=tmp_path / "progress.jsonl", log_path=log)
+    recs = rio.read_jsonl(tmp_path / "out" / "mtbench.jsonl")
+    assert len(recs) == 8 and {r["turn"] for r in recs} == {1, 2}
+    assert all(r["score"] is None or 1 <= r["score"] <= 10 for r in recs)
+    assert [r["score"] for r in recs] == [8.0, 5.0, None, None] * 2  # the stub's fixed cycle
+    m = out["metrics"]
+    assert m["n"] == 8 and m["n_scored"] == 4 and m["n_unparsed"] == 4 and m["n_failed"] == 0
+    assert m["unparsed_reasons"] == {"no_number": 2, "ambiguous": 2}
+    assert out["score"] == pytest.approx(6.5) and out["task"] == "mtbench" and out["samples"] == [8.0, 5.0, 8.0, 5.0]
+    # the key travels in the Authorization header, and nowhere else
+    assert stub.auth and all(a == f"Bearer {SECRET}" for a in stub.auth)
+    assert all(SECRET not in json.dumps(b) for b in stub.requests)
+    assert out["judge"]["api_key_env"] == KEY_ENV and out["judge"]["api_key_set"] is True
+    text = _all_text(tmp_path) + caplog.text
+    assert SECRET not in text and SECRET[3:20] not in text
+    assert not (tmp_path / "progress.jsonl").exists()  # the resume cache goes once the outputs are written
+
+
+def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeypatch, caplog):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    gens = _generations(tmp_path / "gens.parquet", 6, empty={2})
+    out = J.run_sdq(gens, "dgm-a", _settings(stub, sdq_n=4, sdq_factors=["factuality", "readability"]),
+                    tmp_path / "sdq.jsonl", tmp_path / "sdq.json", log_path=tmp_path / "sdq.log")
+    recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
+    assert len(recs) == 8 and out["n_responses"] == 4 and out["sample"]["skipped_empty"] >= 0
+    assert 2 not in {r["row_id"] for r in recs}  # the empty response is not judged
+    for r in recs:
+        assert r["method"] == "logprobs" and r["score"] == pytest.approx(7.4) and r["text_score"] == 7.0
+        assert r["response"] == f"**Answer** {r['row_id']}\n\n- a\n- b" and r["prompt"] == f"prompt {r['row_id']}"
+    # every request carried the response under judgment and asked for logprobs
+    assert all("[Assistant response to evaluate]\n**Answer**" in b["messages"][1]["content"] for b in stub.requests)
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 10 and b["max_tokens"] == 10 for b in stub.requests)
+    assert all(b["temperature"] == 0.2 and "continue_final_message" not in b for b in stub.requests)
+    assert out["factors"]["factuality"]["mean"] == pytest.approx(7.4) and out["overall"] == pytest.approx(7.4)
+    assert SECRET not in _all_text(tmp_path) + caplog.text
+
+    # text fallback (no logprobs) and a refused request (over the judge's context) are counted, not fatal
+    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=0)
+    rubric = J.load_rubrics()[0]["factuality"]
+    r = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "NO-LOGPROBS"}, "factuality", rubric)
+    assert r["method"] == "text" and r["score"] == 6.0 and r["reason"].startswith("logprobs:")
+    r = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "REFUSE-ME"}, "factuality", rubric)
+    assert r["score"] is None and r["error"] and "maximum context length" in r["error"]
+    pre = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "x"}, "factuality", rubric, prefill=True)
+    assert stub.requests[-1]["continue_final_message"] is True and stub.requests[-1]["messages"][-1]["content"] == "Score:"
+    assert pre["score"] is not None
+
+
+def test_client_errors_never_carry_the_key(stub, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=0)
+    echo = {"error": {"message": f"Incorrect API key provided: {SECRET}. Also {SECRET[:3]}...{SECRET[-4:]} {SECRET[5:30]}"}}
+    stub.script.append((401, echo))
+    with pytest.raises(J.JudgeError) as exc:
+        client.chat([{"role": "user", "content": "hi"}], max_tokens=5, temperature=0)
+    assert "401" in str(exc.value) and SECRET not in str(exc.value) and SECRET[5:30] not in str(exc.value)
+    assert SECRET not in repr(client) and SECRET not in json.dumps(client.describe())
+    # retries: 503 twice, then success
+    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=3, backoff_s=0.01)
+    stub.script += [(503, {"error": "busy"}), (503, {"error": "busy"})]
+    resp = client.chat([{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0)
+    assert J.first_choice(resp)[0]
+    # the key is read at call time: unset → no header (a warning names the variable, not a value)
+    monkeypatch.delenv(KEY_ENV)
+    client.chat([{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0)
+    assert stub.auth[-1] is None
+    # nothing listening: a clear JudgeError after the retries
+    dead = J.JudgeClient(f"http://127.0.0.1:{J.free_port()}/v1", "x", None, max_retries=1, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(J.JudgeError, match="gave up after 2 attempts"):
+        dead.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0)
+
+
+def test_all_requests_refused_stops_the_job(tmp_path, stub):
+    qs = [{"question_id": 1, "category": "writing", "turns": ["REFUSE-ME", "again"]}]
+    ans = [{"question_id": 1, "choices": [{"index": 0, "turns": ["a", "b"]}]}]
+    client = J.JudgeClient(stub.base_url, "stub-judge", None, max_retries=0)
+    with pytest.raises(J.JudgeError, match="every judge request was refused"):
+        J.grade(client, qs, ans)
+
+
+def test_response_cache_resumes_without_new_requests(tmp_path, stub):
+    client = J.JudgeClient(stub.base_url, "stub-judge", None)
+    qs = J.load_questions(QUESTIONS)[:2]
+    ans = rio.read_jsonl(_answers(tmp_path, 2))
+    cache = J.ResponseCache(tmp_path / "cache.jsonl", "fp")
+    first = J.grade(client, qs, ans, cache=cache)
+    n = len(stub.requests)
+    again = J.grade(client, qs, ans, cache=J.ResponseCache(tmp_path / "cache.jsonl", "fp"))
+    assert len(stub.requests) == n and again == first
+    J.grade(client, qs, ans, cache=J.ResponseCache(tmp_path / "cache.jsonl", "other-judge"))
+    assert len(stub.requests) == 2 * n
+
+
+def test_stage_params_hold_no_secret_and_no_switch(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    for stage in J.STAGE_KEYS:
+        p = J.stage_params({"enabled": True, "model": "m"}, stage)
+        assert "enabled" not in p and SECRET not in json.dumps(p)
+    assert J.stage_params({}, "grade")["api_key_env"] == "OPENAI_API_KEY"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sampling and tables
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_sample_is_seeded_and_shared_across_dgms(tmp_path):
+    a = _generations(tmp_path / "a.parquet", 40)
+    b = _generations(tmp_path / "b.parquet", 40, skip={5, 17})  # b lost two rows
+    sa, _ = J.sample_responses(a, 10, seed=3)
+    sa2, _ = J.sample_responses(a, 10, seed=3)
+    sb, _ = J.sample_responses(b, 10, seed=3)
+    assert [x["row_id"] for x in sa] == [x["row_id"] for x in sa2]
+    assert len({x["row_id"] for x in sa} & {x["row_id"] for x in sb}) >= 8
+    assert [x["row_id"] for x in J.sample_responses(a, 10, seed=4)[0]] != [x["row_id"] for x in sa]
+    assert sa[0]["prompt"].startswith("prompt ") and sa[0]["response"].startswith("**Answer**")
+    few, info = J.sample_responses(_generations(tmp_path / "c.parquet", 5, empty={0, 1}), 10)
+    assert len(few) == 3 and info["skipped_empty"] == 2
+
+
+def _grades(scores: dict) -> list[dict]:
+    return [{"question_id": q, "turn": t + 1, "score": s} for q, pair in scores.items() for t, s in enumerate(pair)]
+
+
+def test_preference_table_matches_analyse(tmp_path):
+    grades = {
+        "s-a": {1: (8, 8), 2: (5, 7), 3: (4, None), 4: (6, 6)},
+        "s-b": {1: (7, 7), 2: (6, 6), 3: (4, 4), 4: (None, None)},
+        "dgm/a": {1: (9, 9), 2: (8, 8), 3: (7, 7), 4: (9, 9)},
+        "dgm/b": {1: (9, 10), 2: (9, 9), 3: (8, 8), 4: (9, 9)},
+    }
+    paths = {}
+    for s, g in grades.items():
+        paths[s] = tmp_path / f"{s.replace('/', '_')}.jsonl"
+        rio.write_jsonl(paths[s], _grades(g))
+    summaries = {}
+    for s in grades:
+        summaries[s] = tmp_path / f"{s.replace('/', '_')}.json"
+        rio.write_json(summaries[s], {"score": 6.0, "metrics": {"n_scored": 1}, "n": 8})
+    table = J.run_preference(paths, summaries, [("s-a", "a"), ("s-b", "b")], tmp_path / "pref.csv",
+                             tmp_path / "mt.csv", tmp_path / "mt.png", learned_from={"s-a": "a", "s-b": "b"})
+    pq_a = J.per_question_scores(_grades(grades["s-a"]))
+    assert pq_a == {"1": 8.0, "2": 6.0, "3": 4.0, "4": 6.0}  # a turn without a score is left out
+    pq_b = J.per_question_scores(_grades(grades["s-b"]))
+    row = table[(table["kind"] == "student_vs_student")].iloc[0]
+    assert row["prefrt_a_over_b"] == pytest.approx(analyse.pref_rate(pq_a, pq_b))
+    assert row["prefrt_a_over_b"] == pytest.approx(100 / 3) and row["prefrt_b_over_a"] == 0.0  # 2 ties
+    assert row["n_questions"] == 3 and row["dgm_a"] == "a" and row["dgm_b"] == "b"
+    sd = table[table["kind"] == "student_vs_dgm"].set_index("a")
+    assert sd.loc["s-a", "b"] == "a" and sd.loc["s-a", "prefrt_a_over_b"] == 0.0
+    # means: s-a 6.0 > s-b 5.667, a 8.25 < b 8.625 → one flip
+    flip = table[table["kind"] == "flipct"].iloc[0]
+    assert flip["flipct"] == 1 and bool(row["flip"]) is True
+    assert flip["flipct_per_question"] == analyse.per_question_flip_count(
+        {"s-a": pq_a, "s-b": pq_b},
+        {"a": J.per_question_scores(_grades(grades["dgm/a"])), "b": J.per_question_scores(_grades(grades["dgm/b"]))},
+        [("s-a", "a"), ("s-b", "b")],
+    )
+    on_disk = pd.read_csv(tmp_path / "pref.csv")
+    assert list(on_disk["kind"]) == ["student_vs_dgm", "student_vs_dgm", "student_vs_student", "flipct"]
+    assert (tmp_path / "mt.png").stat().st_size > 1000
+    assert set(pd.read_csv(tmp_path / "mt.csv")["kind"]) == {"student", "dgm"}
+
+
+def _sdq_records(dgm: str, base: float, n: int = 3) -> list[dict]:
+    recs = []
+    for i in range(n):
+        for j, f in enumerate(["factuality", "readability"]):
+            recs.append({"dgm": dgm, "row_id": i, "factor": f, "score": base + j + 0.1 * i,
+                         "method": "logprobs", "response": "# Title\n\n**bold** text " * (1 + int(base)), "error": None})
+    recs.append({"dgm": dgm, "row_id": 0, "factor": "factuality", "score": None, "method": None,
+                 "response": "# Title", "error": None})
+    return recs
+
+
+def test_sdq_tables_and_correlation(tmp_path):
+    sdq = {}
+    for d, base in (("a", 3.0), ("b", 5.0), ("c", 7.0)):
+        sdq[d] = tmp_path / f"{d}.jsonl"
+        rio.write_jsonl(sdq[d], _sdq_records(d, base))
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"model": ["a-all", "b-all", "c-all", "base"], "dgm": ["a", "b", "c", "(untrained)"],
+                  "demo-mc": [0.2, 0.3, 0.5, 0.1]}).to_csv(scores, index=False)
+    mixes = {"a-all": {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]},
+             "b-all": {"components": [{"dgm": "b", "select": {"first_fraction": 1.0}}]},
+             "c-all": {"components": [{"dgm": "c", "select": {"first_fraction": 1.0}}]},
+             "blend": {"components": [{"dgm": "a", "select": {"random_n": 3}}, {"dgm": "b", "select": {"random_n": 3}}]}}
+    by_dgm = J.extrinsic_mixes(mixes, ["a", "b", "c"])
+    assert by_dgm == {"a": "a-all", "b": "b-all", "c": "c-all"}
+    intrinsic, corr = J.run_sdq_tables(sdq, scores, by_dgm, "demo-mc", tmp_path / "int.csv", tmp_path / "corr.csv",
+                                       tmp_path / "sdq.png")
+    row = intrinsic.set_index("dgm").loc["a"]
+    assert row["factuality"] == pytest.approx(3.1) and row["readability"] == pytest.approx(4.1)
+    assert row["sdq_overall"] == pytest.approx(3.6) and row["n_unparsed"] == 1 and row["n_responses"] == 3
+    assert row["extrinsic_demo-mc"] == 0.2 and row["len_chars"] > 0 and row["md_strong"] >= 1 and row["md_h1"] >= 1
+    c = corr.set_index("intrinsic")
+    assert c.loc["sdq_overall", "spearman"] == pytest.approx(1.0) and c.loc["sdq_overall", "n"] == 3
+    assert c.loc["sdq_overall", "kendall"] == pytest.approx(1.0) and set(c["extrinsic"]) == {"demo-mc"}
+    assert "n_judgments" not in c.index
+    expect = analyse.sdq_correlation_table(intrinsic[["dgm", "factuality"]], {"a": 0.2, "b": 0.3, "c": 0.5})
+    assert c.loc["factuality", "spearman"] == pytest.approx(expect.iloc[0]["spearman"])
+    assert (tmp_path / "sdq.png").stat().st_size > 1000
+    # one DGM only: no correlation, but no crash either
+    _, one = J.run_sdq_tables({"a": sdq["a"]}, scores, {"a": "a-all"}, "demo-mc", tmp_path / "i1.csv",
+                              tmp_path / "c1.csv", tmp_path / "p1.png")
+    assert one["spearman"].isna().all()
+    with pytest.raises(KeyError, match="avg7"):
+        J.extrinsic_scores(scores, by_dgm, "avg7")
+    grid = {**mixes, "a-big": {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]}}
+    with pytest.raises(ValueError, match="extrinsic_size"):
+        J.extrinsic_mixes(grid, ["a"])
+    assert J.extrinsic_mixes(grid, ["a"], size="big") == {"a": "a-big"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# serve_local without vLLM: the bounded wait, early exit, termination
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_server_command_is_cpu_safe():
+    cmd = J.server_command("m", port=1234, max_model_len=1024, dtype="bfloat16", on_gpu=False)
+    assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    assert cmd[cmd.index("--dtype") + 1] == "float32" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    gpu = J.server_command("m", port=1, dtype="bfloat16", gpus=4, on_gpu=True)
+    assert gpu[gpu.index("--dtype") + 1] == "bfloat16" and gpu[gpu.index("--tensor-parallel-size") + 1] == "4"
+
+
+def test_serve_local_bounded_startup_and_cleanup(tmp_path, monkeypatch):
+    log = tmp_path / "serve.log"
+    pidfile = tmp_path / "pid"
+    sleeper = [sys.executable, "-c", f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+    monkeypatch.setattr(J, "server_command", lambda *a, **k: sleeper)
+    t0 = time.time()
+    with pytest.raises(J.JudgeError, match="not ready after 3 s"):
+        with J.serve_local("x", cache_dir=tmp_path / "cache", log_path=log, startup_timeout_s=3):
+            pass
+    assert time.time() - t0 < 30
+    pid = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    crasher = [sys.executable, "-c", "import sys; print('engine exploded: no KV cache'); sys.exit(3)"]
+    monkeypatch.setattr(J, "server_command", lambda *a, **k: crasher)
+    with pytest.raises(J.JudgeError, match="exited with code 3(.|\n)*engine exploded"):
+        with J.serve_local("x", cache_dir=tmp_path / "cache", log_path=log, startup_timeout_s=60):
+            pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The rules
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_judge_rules_dry_run(tmp_path, demo_config):
+    """rules/judge.smk on the demo config: every rule and the tables in the DAG, enabled only by config."""
+    cfg = demo_config
+    wheel = (cfg["student"].get("local_build") or {}).get("wheel")
+    if wheel and not os.path.isabs(wheel):  # workdir_copy fixes the DGMs' wheel paths only
+        cfg["student"]["local_build"]["wheel"] = str(REPO / wheel)
+    cfg["eval"]["judge"] = {
+        "enabled": True,
+        "questions": str(QUESTIONS),
+        "rubrics": str(REPO / "data" / "judge" / "rubrics.yaml"),
+        "serve_local": {"model": "smollm2-135m", "max_model_len": 1024, "gpus": 0},
+        "extrinsic_metric": "demo-mc",
+    }
+    workdir, cfg_path = workdir_copy(tmp_path, cfg)
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'include: "{REPO / "Snakefile"}"\ninclude: "{REPO / "rules" / "judge.smk"}"\n\n\n'
+        "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
+    )
+    proc = run_snakemake(["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path),
+                          "--replace-workflow-config", "-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
+    from test_workflow import job_counts
+
+    counts = job_counts(proc.stdout)
+    # students: 4 mixes + base; DGMs answering: smollm2, tiny-random (gpt has no model); SDQ: all three DGMs
+    assert counts["judge_answers"] == counts["judge"] == 5 + 2
+    assert counts["sdq_judge"] == 3 and counts["judge_tables"] == 1
+    cfg["eval"]["judge"]["enabled"] = False
+    _, cfg_path = workdir_copy(tmp_path, cfg, "off.yaml")
+    off = run_snakemake(["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path),
+                         "--replace-workflow-config", "-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
+    off_counts = job_counts(off.stdout) if "Job stats:" in off.stdout else {}
+    assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off_counts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Slow: a real vLLM OpenAI-compatible server (SmolLM2-135M-Instruct on CPU)
+# --------------------------------------------------------------------------------------------------------------
+
+ANSWER_RUNNER = "import json, sys; from rewild.judge import run_answers; run_answers(**json.loads(sys.argv[1]))"
+
+
+@pytest.mark.slow
+def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
+    if not (SMOLLM2 / "config.json").exists():
+        pytest.skip(f"{SMOLLM2} not built")
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # pragma: no cover
+        pytest.skip(f"vllm not importable: {exc}")
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    cache = REPO / ".cache" / "vllm-test"
+    qpath = tmp_path / "questions.jsonl"
+    rio.write_jsonl(qpath, J.load_questions(QUESTIONS)[:2])
+    t0 = time.time()
+    # 1. answers with vLLM offline (a subprocess, as under Snakemake): turn 2 sees the model's own turn-1 answer
+    args = {
+        "questions_path": str(qpath), "subject": "dgm/smollm2", "model": str(SMOLLM2),
+        "model_settings": {"gpus": 0, "dtype": "auto"},
+        "judge": {"answer_max_tokens": 40, "answer_max_model_len": 1024, "seed": 0},
+        "out_jsonl": str(tmp_path / "answers.jsonl"), "out_meta": str(tmp_path / "answers.json"),
+        "cache_dir": str(cache), "log_path": str(tmp_path / "answers.log"),
+    }
+    proc = subprocess.run([sys.executable, "-c", ANSWER_RUNNER, json.dumps(args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    answers = rio.read_jsonl(tmp_path / "answers.jsonl")
+    assert len(answers) == 2 and all(len(J.answer_turns(a)) == 2 for a in answers)
+    assert all(a["finish_reasons"][0] in ("stop", "length") for a in answers)
+    t_answers = time.time() - t0
+
+    # 2. one judge server for grading and SDQ; the run_* entries talk to it through base_url
+    gens = _generations(tmp_path / "gens.parquet", 5)
+    log = tmp_path / "judge.log"
+    rio.setup_logging(log)
+    with J.serve_local(SMOLLM2, served_model_name="judge", max_model_len=1024, gpus=0, cache_dir=cache,
+                       log_path=log, startup_timeout_s=240, api_key_env=KEY_ENV) as url:
+        t_up = time.time() - t0
+        settings = {"base_url": url, "model": "judge", "api_key_env": KEY_ENV, "concurrency": 4,
+                    "grade_max_tokens": 48, "timeout_s": 120}
+        graded = J.run_grade(qpath, tmp_path / "answers.jsonl", "dgm/smollm2", settings,
+                             tmp_path / "mtbench.jsonl", tmp_path / "mtbench.json")
+        sdq = J.run_sdq(gens, "smollm2", {**settings, "sdq_n": 3, "sdq_factors": ["factuality", "readability"],
+                                          "sdq_prefill": True},
+                        tmp_path / "sdq.jsonl", tmp_path / "sdq.json")
+    t_total = time.time() - t0
+    print(f"answers {t_answers:.0f} s, server up at {t_up:.0f} s, total {t_total:.0f} s")
+
+    grades = rio.read_jsonl(tmp_path / "mtbench.jsonl")
+    assert len(grades) == 4
+    m = graded["metrics"]
+    assert m["n_scored"] + m["n_unparsed"] + m["n_failed"] == 4
+    for r in grades:
+        assert (r["score"] is not None and 1 <= r["score"] <= 10) or r["parse"] in ("empty", "no_number", "ambiguous", "out_of_range", "request_failed")
+    recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
+    assert len(recs) == 6 and sdq["n_judgments"] == 6
+    assert sdq["n_logprobs"] + sdq["n_text_fallback"] + sdq["n_unparsed"] + sdq["n_failed"] == 6
+    assert sdq["n_logprobs"] >= 1  # with "Score:" prefilled, digits are among the top-10 candidates
+    for r in recs:
+        if r["method"] == "logprobs":
+            assert 1 <= r["score"] <= 10 and len(r["probs"]) == 10 and sum(r["probs"]) == pytest.approx(1, abs=1e-4)
+        elif r["score"] is not None:
+            assert 1 <= r["score"] <= 10
+    assert SECRET not in _all_text(tmp_path)
+    # the server is gone
+    with pytest.raises(Exception):
+        import urllib.request
+
+        urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=2)

@@ -1,0 +1,72 @@
+"""The study tables (DGM choice, scaling, blends, inheritance) from a scores table and the mix plan."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rewild import analyse
+from rewild import config as rc
+
+
+@pytest.fixture
+def plan(paper_config):
+    rc.validate(paper_config)
+    info = rc.mix_info(paper_config)
+    for name, entry in info.items():
+        entry["train_rows"] = {"100k": 98_700, "250k": 246_750, "500k": 493_500}.get(entry["size_label"], 500_000)
+    return paper_config, info
+
+
+def test_mix_info_reads_the_plan(plan):
+    _, info = plan
+    assert info["qwen2.5-72b-instruct-250k"]["dgm"] == "qwen2.5-72b-instruct"
+    assert info["qwen2.5-72b-instruct-250k"]["size_label"] == "250k"
+    assert info["blend-q72-l70-500k"]["parents"] == ["qwen2.5-72b-instruct", "llama-3.3-70b-instruct"]
+    assert info["rewild"]["parents"] is None and info["rewild"]["dgm"] is None
+
+
+def test_study_reproduces_the_papers_orderings(plan, tmp_path):
+    """Fed the paper's own Avg-7 numbers (spec §5), the tables show the paper's findings."""
+    _, info = plan
+    q72, l70, l8i, gpt = "qwen2.5-72b-instruct", "llama-3.3-70b-instruct", "llama-3.1-8b-instruct", "gpt"
+    avg7 = {
+        f"{q72}-100k": .356, f"{q72}-250k": .364, f"{q72}-500k": .367,
+        f"{l70}-100k": .351, f"{l70}-250k": .356, f"{l70}-500k": .361,
+        f"{l8i}-100k": .357, f"{l8i}-250k": .363, f"{l8i}-500k": .373,
+        f"{gpt}-100k": .351, f"{gpt}-250k": .353, f"{gpt}-500k": .349,
+        "qwen2-7b-instruct-250k": .349, "blend-q72-l70-500k": .363, "blend-l8i-q7-500k": .358,
+    }
+    scores = pd.DataFrame([{"model": m, "dgm": "", "avg7": v, "bbh": v} for m, v in avg7.items()])
+    path = tmp_path / "scores.csv"
+    scores.to_csv(path, index=False)
+    out = analyse.run_study(path, info, ["bbh"], tmp_path, tmp_path)
+    choice = out["dgm_choice"]
+    assert list(choice["dgm"][:3]) == [q72, l8i, l70]  # spec §5 DGM choice at 250k: Q72 .364 > L8I .363 > L70
+    scaling = out["scaling"].set_index("dgm")
+    assert scaling.loc[l8i, "delta_first_last"] == pytest.approx(0.016)
+    assert scaling.loc[gpt, "delta_first_last"] == pytest.approx(-0.002)
+    blends = out["blends"].set_index("blend")
+    assert blends.loc["blend-q72-l70-500k", "delta_vs_best"] == pytest.approx(0.363 - 0.367)
+    assert "note" in out["inheritance"].columns  # no reference DGMs were evaluated
+    assert (tmp_path / "dgm_choice.png").stat().st_size > 0 and (tmp_path / "scaling.png").stat().st_size > 0
+
+
+def test_inheritance_from_reference_models(tmp_path, demo_config):
+    demo_config["eval"]["evaluate_dgms"] = ["smollm2-135m", "tiny-random"]
+    rc.validate(demo_config)
+    info = rc.mix_info(demo_config)
+    for e in info.values():
+        e["train_rows"] = 70
+    rows = [
+        {"model": "smollm2-135m-all", "demo-mc": 0.5, "demo-gen": 0.3},
+        {"model": "tiny-random-all", "demo-mc": 0.2, "demo-gen": 0.4},
+        {"model": "gpt-all", "demo-mc": 0.4, "demo-gen": 0.2},
+        {"model": "dgm-smollm2-135m", "demo-mc": 0.6, "demo-gen": 0.5},
+        {"model": "dgm-tiny-random", "demo-mc": 0.25, "demo-gen": 0.0},
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "s.csv", index=False)
+    out = analyse.run_study(tmp_path / "s.csv", info, ["demo-mc", "demo-gen"], tmp_path, tmp_path)
+    # demo-mc: DGM order smollm2 > tiny agrees with students; demo-gen: disagrees -> 1 of 2
+    assert out["inheritance"]["ordering_agreement"].iloc[0] == pytest.approx(0.5)
+    assert out["dgm_choice"]["dgm"].iloc[0] == "smollm2-135m"

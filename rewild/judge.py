@@ -136,7 +136,16 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "answers": ("seed", "answer_max_tokens", "answer_max_model_len", "answer_temperature"),
     "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
     "sdq": CLIENT_KEYS
-    + ("sdq_n", "sdq_seed", "sdq_factors", "sdq_max_tokens", "sdq_temperature", "sdq_top_logprobs", "sdq_max_chars", "sdq_prefill"),
+    + (
+        "sdq_n",
+        "sdq_seed",
+        "sdq_factors",
+        "sdq_max_tokens",
+        "sdq_temperature",
+        "sdq_top_logprobs",
+        "sdq_max_chars",
+        "sdq_prefill",
+    ),
 }
 
 
@@ -239,7 +248,9 @@ class JudgeClient:
             headers["Authorization"] = f"Bearer {key}"
         elif not self._warned_no_key and self.api_key_env:
             self._warned_no_key = True
-            log.warning("environment variable %s is not set: sending judge requests without an API key", self.api_key_env)
+            log.warning(
+                "environment variable %s is not set: sending judge requests without an API key", self.api_key_env
+            )
         return headers
 
     def chat(
@@ -473,19 +484,17 @@ def _tail(path: Path | None, n: int = 3000) -> str:
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """SIGTERM the server's process group (API server + engine core), SIGKILL it after `grace_s`."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        log.warning("judge server did not stop in %.0f s: SIGKILL", grace_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    """SIGTERM the API server (it shuts its engine core down), then SIGKILL whatever is left of its process group
+    (its own session): after `grace_s` the server itself, in any case a stray engine process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("judge server did not stop in %.0f s: SIGKILL", grace_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=30)
 
 
@@ -567,7 +576,9 @@ def serve_local(
                     f"log tail:\n{_tail(log_file)}"
                 )
             time.sleep(1.0)
-        log.info("judge server %s up in %.1f s at %s (pid %d)", served_model_name, time.perf_counter() - t0, base, proc.pid)
+        log.info(
+            "judge server %s up in %.1f s at %s (pid %d)", served_model_name, time.perf_counter() - t0, base, proc.pid
+        )
         yield base + "/v1"
     finally:
         _stop(proc)
@@ -906,7 +917,9 @@ def answer_questions(
         if not batch:
             continue
         tg = time.perf_counter()
-        outputs = llm.generate([{"prompt_token_ids": ids} for _, ids, _ in batch], [p for _, _, p in batch], use_tqdm=False)
+        outputs = llm.generate(
+            [{"prompt_token_ids": ids} for _, ids, _ in batch], [p for _, _, p in batch], use_tqdm=False
+        )
         stats["generate_seconds"] += time.perf_counter() - tg
         for (i, ids, _), out in zip(batch, outputs):
             content, finish, _, n_out = G.answer_from_output(out)
@@ -954,8 +967,8 @@ _GRADE_INSTRUCTION = (
     "Please act as an impartial judge of the quality of {what}. Consider helpfulness, relevance, accuracy, depth, "
     "creativity and level of detail.{reference_clause} Start with a short explanation of a few sentences. Be as "
     "objective as possible and do not let the answer's length or style sway you. After the explanation you must "
-    "rate the answer on a scale of 1 to 10, strictly in this format: \"Rating: [[rating]]\", for example "
-    "\"Rating: [[6]]\"."
+    'rate the answer on a scale of 1 to 10, strictly in this format: "Rating: [[rating]]", for example '
+    '"Rating: [[6]]".'
 )
 _REF_CLAUSE = " A reference answer is given: compare the assistant's answer with it and penalise mistakes."
 
@@ -1119,7 +1132,10 @@ def load_rubrics(path: str | os.PathLike | None = None) -> tuple[dict[str, dict]
     import yaml
 
     data = yaml.safe_load(Path(path or DEFAULT_RUBRICS).read_text())
-    factors = {str(k): {"name": str(v["name"]), "rubric": " ".join(str(v["rubric"]).split())} for k, v in data["factors"].items()}
+    factors = {
+        str(k): {"name": str(v["name"]), "rubric": " ".join(str(v["rubric"]).split())}
+        for k, v in data["factors"].items()
+    }
     missing = [f for f in FACTORS if factor_slug(f) not in factors]
     if missing:
         raise ValueError(f"{path}: rubrics missing for {missing}")
@@ -1280,7 +1296,9 @@ def sdq_judge_one(
         resp = cached_chat(
             client,
             cache,
-            messages=build_sdq_messages(factor, item["prompt"], item["response"], scale=scale, max_chars=max_chars, prefill=prefill),
+            messages=build_sdq_messages(
+                factor, item["prompt"], item["response"], scale=scale, max_chars=max_chars, prefill=prefill
+            ),
             max_tokens=max_tokens,
             temperature=temperature,
             seed=seed,
@@ -1466,7 +1484,9 @@ def extrinsic_mixes(
     return {d: m[0] for d, m in found.items()}
 
 
-def student_dgm_pairs(mixes: Mapping[str, Mapping[str, Any]], students: Sequence[str], dgms: Sequence[str]) -> list[tuple[str, str]]:
+def student_dgm_pairs(
+    mixes: Mapping[str, Mapping[str, Any]], students: Sequence[str], dgms: Sequence[str]
+) -> list[tuple[str, str]]:
     """(student, the DGM it learned from) for every single-DGM student whose DGM is judged."""
     from rewild import config as rc
 
@@ -1494,7 +1514,9 @@ def per_question_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, float
 
 
 def preference_table(
-    per_question: Mapping[str, Mapping[str, float]], pairs: Sequence[tuple[str, str]], extra_pairs: Sequence[tuple[str, str]] = ()
+    per_question: Mapping[str, Mapping[str, float]],
+    pairs: Sequence[tuple[str, str]],
+    extra_pairs: Sequence[tuple[str, str]] = (),
 ):
     """PrefRt both ways for each (student, DGM) pair and each pair of students (with their DGMs' PrefRt and whether
     the order flips), then a `flipct` row: analyse.flip_count on mean scores, analyse.per_question_flip_count."""
@@ -1510,15 +1532,31 @@ def preference_table(
     def prefs(a: str, b: str) -> tuple[float, float, int]:
         try:
             common = [q for q in per_question[a] if q in per_question[b]]
-            return analyse.pref_rate(per_question[a], per_question[b]), analyse.pref_rate(per_question[b], per_question[a]), len(common)
+            return (
+                analyse.pref_rate(per_question[a], per_question[b]),
+                analyse.pref_rate(per_question[b], per_question[a]),
+                len(common),
+            )
         except ValueError:
             return float("nan"), float("nan"), 0
 
     rows = []
     for s, d in pairs:
         ab, ba, n = prefs(s, d)
-        rows.append({"kind": "student_vs_dgm", "a": s, "b": d, "dgm_a": d, "dgm_b": d, "n_questions": n,
-                     "mean_a": mean(s), "mean_b": mean(d), "prefrt_a_over_b": ab, "prefrt_b_over_a": ba})
+        rows.append(
+            {
+                "kind": "student_vs_dgm",
+                "a": s,
+                "b": d,
+                "dgm_a": d,
+                "dgm_b": d,
+                "n_questions": n,
+                "mean_a": mean(s),
+                "mean_b": mean(d),
+                "prefrt_a_over_b": ab,
+                "prefrt_b_over_a": ba,
+            }
+        )
     for i in range(len(pairs)):
         for j in range(i + 1, len(pairs)):
             (si, di), (sj, dj) = pairs[i], pairs[j]
@@ -1526,13 +1564,37 @@ def preference_table(
             dab, dba, _ = prefs(di, dj) if di != dj else (float("nan"), float("nan"), 0)
             s_sign = np.sign(mean(si) - mean(sj))
             d_sign = np.sign(mean(di) - mean(dj))
-            rows.append({"kind": "student_vs_student", "a": si, "b": sj, "dgm_a": di, "dgm_b": dj, "n_questions": n,
-                         "mean_a": mean(si), "mean_b": mean(sj), "prefrt_a_over_b": ab, "prefrt_b_over_a": ba,
-                         "dgm_prefrt_a_over_b": dab, "dgm_prefrt_b_over_a": dba, "flip": bool(s_sign * d_sign < 0)})
+            rows.append(
+                {
+                    "kind": "student_vs_student",
+                    "a": si,
+                    "b": sj,
+                    "dgm_a": di,
+                    "dgm_b": dj,
+                    "n_questions": n,
+                    "mean_a": mean(si),
+                    "mean_b": mean(sj),
+                    "prefrt_a_over_b": ab,
+                    "prefrt_b_over_a": ba,
+                    "dgm_prefrt_a_over_b": dab,
+                    "dgm_prefrt_b_over_a": dba,
+                    "flip": bool(s_sign * d_sign < 0),
+                }
+            )
     for a, b in extra_pairs:
         ab, ba, n = prefs(a, b)
-        rows.append({"kind": "other", "a": a, "b": b, "n_questions": n, "mean_a": mean(a), "mean_b": mean(b),
-                     "prefrt_a_over_b": ab, "prefrt_b_over_a": ba})
+        rows.append(
+            {
+                "kind": "other",
+                "a": a,
+                "b": b,
+                "n_questions": n,
+                "mean_a": mean(a),
+                "mean_b": mean(b),
+                "prefrt_a_over_b": ab,
+                "prefrt_b_over_a": ba,
+            }
+        )
     flip = {"kind": "flipct", "a": "students", "b": "dgms", "n_questions": None}
     if len(pairs) >= 2:
         flip["flipct"] = analyse.flip_count({s: mean(s) for s, _ in pairs}, {d: mean(d) for _, d in pairs}, pairs)
@@ -1543,8 +1605,23 @@ def preference_table(
         except ValueError:
             flip["flipct_per_question"] = float("nan")
     rows.append(flip)
-    cols = ["kind", "a", "b", "dgm_a", "dgm_b", "n_questions", "mean_a", "mean_b", "prefrt_a_over_b",
-            "prefrt_b_over_a", "dgm_prefrt_a_over_b", "dgm_prefrt_b_over_a", "flip", "flipct", "flipct_per_question"]
+    cols = [
+        "kind",
+        "a",
+        "b",
+        "dgm_a",
+        "dgm_b",
+        "n_questions",
+        "mean_a",
+        "mean_b",
+        "prefrt_a_over_b",
+        "prefrt_b_over_a",
+        "dgm_prefrt_a_over_b",
+        "dgm_prefrt_b_over_a",
+        "flip",
+        "flipct",
+        "flipct_per_question",
+    ]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -1553,22 +1630,25 @@ def mtbench_table(summaries: Mapping[str, Mapping[str, Any]], learned_from: Mapp
 
     rows = []
     for subject, s in summaries.items():
-        ci = s.get("ci95") or [None, None]
+        m = s.get("metrics") or s  # run_grade's eval-JSON shape: details under `metrics`
+        ci = m.get("ci95") or [None, None]
         kind = "dgm" if subject.startswith("dgm/") else "student"
-        rows.append({
-            "model": subject.removeprefix("dgm/"),
-            "kind": kind,
-            "dgm": subject.removeprefix("dgm/") if kind == "dgm" else (learned_from or {}).get(subject),
-            "mtbench": s.get("score"),
-            "mtbench_lo": ci[0],
-            "mtbench_hi": ci[1],
-            "score_turn1": s.get("metrics", s).get("score_turn1"),
-            "score_turn2": s.get("metrics", s).get("score_turn2"),
-            "n": s.get("n"),
-            "n_scored": s.get("metrics", s).get("n_scored"),
-            "n_unparsed": s.get("metrics", s).get("n_unparsed"),
-            "n_failed": s.get("metrics", s).get("n_failed"),
-        })
+        rows.append(
+            {
+                "model": subject.removeprefix("dgm/"),
+                "kind": kind,
+                "dgm": subject.removeprefix("dgm/") if kind == "dgm" else (learned_from or {}).get(subject),
+                "mtbench": s.get("score"),
+                "mtbench_lo": ci[0],
+                "mtbench_hi": ci[1],
+                "score_turn1": m.get("score_turn1"),
+                "score_turn2": m.get("score_turn2"),
+                "n": s.get("n"),
+                "n_scored": m.get("n_scored"),
+                "n_unparsed": m.get("n_unparsed"),
+                "n_failed": m.get("n_failed"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -1607,7 +1687,9 @@ def intrinsic_table(
         row.update(response_stats(list(responses.values())) if responses else {})
         if mtbench is not None:
             row["mtbench"] = mtbench.get(dgm, np.nan)
-        row.update({k: s[k] for k in ("n_responses", "n_judgments", "n_logprobs", "n_text_fallback", "n_unparsed", "n_failed")})
+        row.update(
+            {k: s[k] for k in ("n_responses", "n_judgments", "n_logprobs", "n_text_fallback", "n_unparsed", "n_failed")}
+        )
         rows.append(row)
     df = pd.DataFrame(rows)
     return df.apply(lambda c: pd.to_numeric(c) if c.name != "dgm" else c)
@@ -1652,7 +1734,9 @@ def extrinsic_scores(scores_csv: str | os.PathLike, mixes_by_dgm: Mapping[str, s
     return out
 
 
-def plot_sdq_vs_extrinsic(intrinsic, corr, extrinsic: Mapping[str, float], metric: str, path: str | os.PathLike) -> Path:
+def plot_sdq_vs_extrinsic(
+    intrinsic, corr, extrinsic: Mapping[str, float], metric: str, path: str | os.PathLike
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1749,7 +1833,13 @@ def run_answers(
         "provenance": rio.provenance(config_hash=config_hash, seeds={"answers": int(j["seed"])}, started=started),
     }
     rio.write_json(out_meta, meta)
-    log.info("wrote %s: %d questions, %d requests, %d output tokens", out_jsonl, len(records), stats["requests"], stats["output_tokens"])
+    log.info(
+        "wrote %s: %d questions, %d requests, %d output tokens",
+        out_jsonl,
+        len(records),
+        stats["requests"],
+        stats["output_tokens"],
+    )
     return meta
 
 
@@ -1952,7 +2042,11 @@ def run_sdq_tables(
                 factors.append(r["factor"])
     mt = None
     if mtbench_jsons:
-        mt = {s.removeprefix("dgm/"): rio.read_json(p).get("score") for s, p in mtbench_jsons.items() if s.startswith("dgm/")}
+        mt = {
+            s.removeprefix("dgm/"): rio.read_json(p).get("score")
+            for s, p in mtbench_jsons.items()
+            if s.startswith("dgm/")
+        }
         mt = {k: (float(v) if v is not None else float("nan")) for k, v in mt.items()} or None
     intrinsic = intrinsic_table(sdq, factors, mt)
     extrinsic = extrinsic_scores(scores_csv, mixes_by_dgm, metric)

@@ -125,6 +125,17 @@ def training_summary(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+STUDY_SECTIONS = {
+    "dgm_choice": ("DGM choice", "Students of each DGM at the most common subset size, best first."),
+    "scaling": ("Data scaling", "Students of one DGM at several training-set sizes."),
+    "blends": ("Blends", "A blend of DGMs against its parents (the paper: between them, below the better one)."),
+    "inheritance": ("Inheritance of strengths",
+                    "How often the better DGM on a task also gives the better student (0.5 = chance; paper: 0.5)."),
+    "efficiency": ("Generation efficiency", "Per DGM (paper §2.2): tok/s, seconds per 1,000 conversations, "
+                   "input:output throughput ratio."),
+}
+
+
 def run_summary(
     scores_csv: str,
     sft_metrics: Sequence[str],
@@ -133,6 +144,7 @@ def run_summary(
     reference_csv: str | None,
     out_md: str,
     run_name: str = "rewild",
+    tables: Mapping[str, str] | None = None,
 ) -> str:
     scores = pd.read_csv(scores_csv)
     metrics = {Path(p).name.removesuffix(".metrics.json"): json.loads(Path(p).read_text()) for p in sft_metrics}
@@ -150,6 +162,9 @@ def run_summary(
         "## Training\n",
         markdown_table(training_summary(metrics), floatfmt=".4g") if metrics else "No SFT runs.\n",
     ]
+    for key, path in (tables or {}).items():
+        title, text = STUDY_SECTIONS.get(key, (key, ""))
+        parts += [f"## {title}\n", text + "\n", markdown_table(pd.read_csv(path), floatfmt=".4g")]
     if reference_csv and Path(reference_csv).exists():
         parts.append("## Reproduction vs paper\n")
         ref = analyse.load_reference(reference_csv)

@@ -56,7 +56,7 @@ PAPER_RECIPE: dict[str, Any] = {
     "logging_steps": 10,
     "logging_first_step": True,
     "save_strategy": "steps",
-    "save_steps": 100,  # ~700 steps per 250k-conversation run: a checkpoint every ~45 min on 4xH100
+    "save_steps": 100,  # a 250k-conversation run is several hundred steps (estimate): a few checkpoints per run
     "save_total_limit": 2,
     "eval_strategy": "no",
     "report_to": "none",

@@ -117,11 +117,16 @@ def mix_tokenizer(wildcards):
 
 def generate_config_hash(wildcards):
     """Hash of exactly the settings a generation job receives (provenance; adds no invalidation)."""
-    return rc.section_hash(rc.dgm_params(config, wildcards.dgm), config["generation"])
+    return rc.section_hash(
+        rc.dgm_params(config, wildcards.dgm),
+        rc.generation_params(config, wildcards.dgm),
+    )
 
 
 def sft_config_hash(wildcards):
-    return rc.section_hash(config["student"], rc.sft_params(config, wildcards.mix))
+    return rc.section_hash(
+        rc.student_params(config), rc.sft_params(config, wildcards.mix)
+    )
 
 
 def eval_config_hash(wildcards):
@@ -130,3 +135,13 @@ def eval_config_hash(wildcards):
 
 def mix_manifests(wildcards):
     return expand("results/mixes/{mix}/manifest.json", mix=MIXES)
+
+
+def summary_tables(wildcards):
+    tables = {
+        name: f"results/tables/{name}.csv"
+        for name in ("dgm_choice", "scaling", "blends", "inheritance")
+    }
+    if GENERATED_DGMS:
+        tables["efficiency"] = "results/tables/efficiency.csv"
+    return tables

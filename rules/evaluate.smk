@@ -18,6 +18,7 @@ rule evaluate:
         task_key="{task}",
         task=lambda wc: TASKS[wc.task],
         eval=rc.eval_params(config),
+        versions=rc.stage_versions("evaluate"),
         revision=eval_model_revision,
         config_hash=eval_config_hash,
     script:

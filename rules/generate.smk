@@ -40,7 +40,8 @@ rule generate:
     params:
         dgm_key="{dgm}",
         dgm=lambda wc: rc.dgm_params(config, wc.dgm),
-        generation=config["generation"],
+        generation=lambda wc: rc.generation_params(config, wc.dgm),
+        versions=rc.stage_versions("generate"),
         progress_dir="results/.progress/generate/{dgm}/{shard}",
         cache_dir=".cache/vllm",
         config_hash=generate_config_hash,

@@ -1,5 +1,6 @@
 rule summary:
     input:
+        unpack(summary_tables),
         scores="results/tables/scores.csv",
         sft_metrics=sft_metrics,
         prompt_stats=expand("results/prompts/{shard}.stats.json", shard=SHARDS),

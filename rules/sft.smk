@@ -16,7 +16,8 @@ rule sft:
     resources:
         gpu=config["sft"]["gpus"],
     params:
-        student=config["student"],
+        student=rc.student_params(config),
+        versions=rc.stage_versions("sft"),
         student_id=rc.student_id(config),
         sft=lambda wc: rc.sft_params(config, wc.mix),
         checkpoint_dir="results/.progress/sft/{mix}",

@@ -13,7 +13,8 @@ def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
         shard_path=inp.shard,
         dgm_key=params.dgm_key,
         dgm=dict(params.dgm),
-        generation=dict(params.generation),
+        # resume granularity: not a result-changing setting, so it is read from config, not params
+        generation={**params.generation, "checkpoint_every": snakemake.config["generation"]["checkpoint_every"]},
         out_path=out.generations,
         rejects_path=out.rejects,
         efficiency_path=out.efficiency,

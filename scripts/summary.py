@@ -10,4 +10,6 @@ report.run_summary(
     snakemake.input.reference,
     snakemake.output[0],
     run_name=snakemake.config["run"]["name"],
+    tables={k: snakemake.input[k] for k in ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
+            if k in snakemake.input.keys()},
 )

@@ -50,7 +50,7 @@ def workdir_copy(tmp_path: Path, config: dict, name: str = "config.test.yaml") -
     src = cfg["prompts"]["source"]
     if src["type"] == "local" and not os.path.isabs(src["path"]):
         src["path"] = str(REPO / src["path"])
-    for d in cfg["dgms"].values():
+    for d in [*cfg["dgms"].values(), cfg["student"]]:
         lb = d.get("local_build") or {}
         if lb.get("wheel") and not os.path.isabs(lb["wheel"]):
             lb["wheel"] = str(REPO / lb["wheel"])

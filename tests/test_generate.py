@@ -4,7 +4,6 @@ resumable run loop with a fake engine, the GPT pseudo-DGM and the merge. No vLLM
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from rewild import analyse
 from rewild import io as rio
@@ -197,7 +196,11 @@ def test_sdq_prompt_contains_the_response_and_the_rubric():
     pre = J.build_sdq_messages(f, "q", "r", prefill=True)
     assert pre[-1] == {"role": "assistant", "content": "Score:"}
     long = J.build_sdq_messages(f, "q", "x" * 500, max_chars=100)
-    assert "x" * 100 in long[1]["content"] and "x" * 101 not in long[1]["content"] and "400 more characters" in long[1]["content"]
+    assert (
+        "x" * 100 in long[1]["content"]
+        and "x" * 101 not in long[1]["content"]
+        and "400 more characters" in long[1]["content"]
+    )
 
 
 def test_grade_prompts_turn1_turn2_and_reference():
@@ -257,7 +260,9 @@ class Stub:
         if "[[rating]]" in user:  # MT-Bench grading
             n = len(self.requests) - 1
             text = ["Solid answer. Rating: [[8]]", "Rating: [[5]]", "no idea", "[[3]] then [[9]]"][n % 4]
-            return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+            return 200, {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+            }
         content = [
             _entry("Score", {"Score": 1.0}),
             _entry(":", {":": 1.0}),
@@ -265,8 +270,16 @@ class Stub:
         ]
         if "NO-LOGPROBS" in user:
             return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Score: 6"}}]}
-        return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Score: 7"},
-                                  "logprobs": {"content": content}, "finish_reason": "stop"}]}
+        return 200, {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Score: 7"},
+                    "logprobs": {"content": content},
+                    "finish_reason": "stop",
+                }
+            ]
+        }
 
 
 @pytest.fixture
@@ -303,14 +316,27 @@ def stub():
 
 
 def _settings(stub, **kw):
-    return {"base_url": stub.base_url, "model": "stub-judge", "api_key_env": KEY_ENV, "concurrency": 3,
-            "max_retries": 2, "timeout_s": 10, **kw}
+    return {
+        "base_url": stub.base_url,
+        "model": "stub-judge",
+        "api_key_env": KEY_ENV,
+        "concurrency": 3,
+        "max_retries": 2,
+        "timeout_s": 10,
+        **kw,
+    }
 
 
 def _answers(tmp_path, n=4):
     qs = J.load_questions(QUESTIONS)[:n]
-    recs = [{"question_id": q["question_id"], "model_id": "m", "choices": [{"index": 0, "turns": [f"A1-{q['question_id']}", f"A2-{q['question_id']}"]}]}
-            for q in qs]
+    recs = [
+        {
+            "question_id": q["question_id"],
+            "model_id": "m",
+            "choices": [{"index": 0, "turns": [f"A1-{q['question_id']}", f"A2-{q['question_id']}"]}],
+        }
+        for q in qs
+    ]
     path = tmp_path / "answers.jsonl"
     rio.write_jsonl(path, recs)
     return path
@@ -321,16 +347,18 @@ def _generations(path: Path, n: int, empty: set[int] = frozenset(), skip: set[in
     for i in range(n):
         if i in skip:
             continue
-        rows.append({
-            "row_id": i,
-            "conversation_hash": f"h{i}",
-            "messages": [
-                {"role": "user", "content": f"prompt {i}"},
-                {"role": "assistant", "content": "" if i in empty else f"**Answer** {i}\n\n- a\n- b"},
-                {"role": "user", "content": "follow-up"},
-                {"role": "assistant", "content": "second"},
-            ],
-        })
+        rows.append(
+            {
+                "row_id": i,
+                "conversation_hash": f"h{i}",
+                "messages": [
+                    {"role": "user", "content": f"prompt {i}"},
+                    {"role": "assistant", "content": "" if i in empty else f"**Answer** {i}\n\n- a\n- b"},
+                    {"role": "user", "content": "follow-up"},
+                    {"role": "assistant", "content": "second"},
+                ],
+            }
+        )
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
 
@@ -343,9 +371,16 @@ def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, s
     monkeypatch.setenv(KEY_ENV, SECRET)
     caplog.set_level("DEBUG")
     log = tmp_path / "logs" / "judge.log"
-    out = J.run_grade(QUESTIONS, _answers(tmp_path), "mymodel", _settings(stub, concurrency=1),
-                      tmp_path / "out" / "mtbench.jsonl", tmp_path / "out" / "mtbench.json",
-                      progress_path=tmp_path / "progress.jsonl", log_path=log)
+    out = J.run_grade(
+        QUESTIONS,
+        _answers(tmp_path),
+        "mymodel",
+        _settings(stub, concurrency=1),
+        tmp_path / "out" / "mtbench.jsonl",
+        tmp_path / "out" / "mtbench.json",
+        progress_path=tmp_path / "progress.jsonl",
+        log_path=log,
+    )
     recs = rio.read_jsonl(tmp_path / "out" / "mtbench.jsonl")
     assert len(recs) == 8 and {r["turn"] for r in recs} == {1, 2}
     assert all(r["score"] is None or 1 <= r["score"] <= 10 for r in recs)
@@ -366,8 +401,14 @@ def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, s
 def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeypatch, caplog):
     monkeypatch.setenv(KEY_ENV, SECRET)
     gens = _generations(tmp_path / "gens.parquet", 6, empty={2})
-    out = J.run_sdq(gens, "dgm-a", _settings(stub, sdq_n=4, sdq_factors=["factuality", "readability"]),
-                    tmp_path / "sdq.jsonl", tmp_path / "sdq.json", log_path=tmp_path / "sdq.log")
+    out = J.run_sdq(
+        gens,
+        "dgm-a",
+        _settings(stub, sdq_n=4, sdq_factors=["factuality", "readability"]),
+        tmp_path / "sdq.jsonl",
+        tmp_path / "sdq.json",
+        log_path=tmp_path / "sdq.log",
+    )
     recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
     assert len(recs) == 8 and out["n_responses"] == 4 and out["sample"]["skipped_empty"] >= 0
     assert 2 not in {r["row_id"] for r in recs}  # the empty response is not judged
@@ -389,14 +430,18 @@ def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeyp
     r = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "REFUSE-ME"}, "factuality", rubric)
     assert r["score"] is None and r["error"] and "maximum context length" in r["error"]
     pre = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "x"}, "factuality", rubric, prefill=True)
-    assert stub.requests[-1]["continue_final_message"] is True and stub.requests[-1]["messages"][-1]["content"] == "Score:"
+    assert (
+        stub.requests[-1]["continue_final_message"] is True and stub.requests[-1]["messages"][-1]["content"] == "Score:"
+    )
     assert pre["score"] is not None
 
 
 def test_client_errors_never_carry_the_key(stub, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=0)
-    echo = {"error": {"message": f"Incorrect API key provided: {SECRET}. Also {SECRET[:3]}...{SECRET[-4:]} {SECRET[5:30]}"}}
+    echo = {
+        "error": {"message": f"Incorrect API key provided: {SECRET}. Also {SECRET[:3]}...{SECRET[-4:]} {SECRET[5:30]}"}
+    }
     stub.script.append((401, echo))
     with pytest.raises(J.JudgeError) as exc:
         client.chat([{"role": "user", "content": "hi"}], max_tokens=5, temperature=0)
@@ -405,11 +450,15 @@ def test_client_errors_never_carry_the_key(stub, monkeypatch):
     # retries: 503 twice, then success
     client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=3, backoff_s=0.01)
     stub.script += [(503, {"error": "busy"}), (503, {"error": "busy"})]
-    resp = client.chat([{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0)
+    resp = client.chat(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0
+    )
     assert J.first_choice(resp)[0]
     # the key is read at call time: unset → no header (a warning names the variable, not a value)
     monkeypatch.delenv(KEY_ENV)
-    client.chat([{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0)
+    client.chat(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0
+    )
     assert stub.auth[-1] is None
     # nothing listening: a clear JudgeError after the retries
     dead = J.JudgeClient(f"http://127.0.0.1:{J.free_port()}/v1", "x", None, max_retries=1, backoff_s=0.01, timeout_s=2)
@@ -484,8 +533,15 @@ def test_preference_table_matches_analyse(tmp_path):
     for s in grades:
         summaries[s] = tmp_path / f"{s.replace('/', '_')}.json"
         rio.write_json(summaries[s], {"score": 6.0, "metrics": {"n_scored": 1}, "n": 8})
-    table = J.run_preference(paths, summaries, [("s-a", "a"), ("s-b", "b")], tmp_path / "pref.csv",
-                             tmp_path / "mt.csv", tmp_path / "mt.png", learned_from={"s-a": "a", "s-b": "b"})
+    table = J.run_preference(
+        paths,
+        summaries,
+        [("s-a", "a"), ("s-b", "b")],
+        tmp_path / "pref.csv",
+        tmp_path / "mt.csv",
+        tmp_path / "mt.png",
+        learned_from={"s-a": "a", "s-b": "b"},
+    )
     pq_a = J.per_question_scores(_grades(grades["s-a"]))
     assert pq_a == {"1": 8.0, "2": 6.0, "3": 4.0, "4": 6.0}  # a turn without a score is left out
     pq_b = J.per_question_scores(_grades(grades["s-b"]))
@@ -513,10 +569,28 @@ def _sdq_records(dgm: str, base: float, n: int = 3) -> list[dict]:
     recs = []
     for i in range(n):
         for j, f in enumerate(["factuality", "readability"]):
-            recs.append({"dgm": dgm, "row_id": i, "factor": f, "score": base + j + 0.1 * i,
-                         "method": "logprobs", "response": "# Title\n\n**bold** text " * (1 + int(base)), "error": None})
-    recs.append({"dgm": dgm, "row_id": 0, "factor": "factuality", "score": None, "method": None,
-                 "response": "# Title", "error": None})
+            recs.append(
+                {
+                    "dgm": dgm,
+                    "row_id": i,
+                    "factor": f,
+                    "score": base + j + 0.1 * i,
+                    "method": "logprobs",
+                    "response": "# Title\n\n**bold** text " * (1 + int(base)),
+                    "error": None,
+                }
+            )
+    recs.append(
+        {
+            "dgm": dgm,
+            "row_id": 0,
+            "factor": "factuality",
+            "score": None,
+            "method": None,
+            "response": "# Title",
+            "error": None,
+        }
+    )
     return recs
 
 
@@ -526,16 +600,24 @@ def test_sdq_tables_and_correlation(tmp_path):
         sdq[d] = tmp_path / f"{d}.jsonl"
         rio.write_jsonl(sdq[d], _sdq_records(d, base))
     scores = tmp_path / "scores.csv"
-    pd.DataFrame({"model": ["a-all", "b-all", "c-all", "base"], "dgm": ["a", "b", "c", "(untrained)"],
-                  "demo-mc": [0.2, 0.3, 0.5, 0.1]}).to_csv(scores, index=False)
-    mixes = {"a-all": {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]},
-             "b-all": {"components": [{"dgm": "b", "select": {"first_fraction": 1.0}}]},
-             "c-all": {"components": [{"dgm": "c", "select": {"first_fraction": 1.0}}]},
-             "blend": {"components": [{"dgm": "a", "select": {"random_n": 3}}, {"dgm": "b", "select": {"random_n": 3}}]}}
+    pd.DataFrame(
+        {
+            "model": ["a-all", "b-all", "c-all", "base"],
+            "dgm": ["a", "b", "c", "(untrained)"],
+            "demo-mc": [0.2, 0.3, 0.5, 0.1],
+        }
+    ).to_csv(scores, index=False)
+    mixes = {
+        "a-all": {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]},
+        "b-all": {"components": [{"dgm": "b", "select": {"first_fraction": 1.0}}]},
+        "c-all": {"components": [{"dgm": "c", "select": {"first_fraction": 1.0}}]},
+        "blend": {"components": [{"dgm": "a", "select": {"random_n": 3}}, {"dgm": "b", "select": {"random_n": 3}}]},
+    }
     by_dgm = J.extrinsic_mixes(mixes, ["a", "b", "c"])
     assert by_dgm == {"a": "a-all", "b": "b-all", "c": "c-all"}
-    intrinsic, corr = J.run_sdq_tables(sdq, scores, by_dgm, "demo-mc", tmp_path / "int.csv", tmp_path / "corr.csv",
-                                       tmp_path / "sdq.png")
+    intrinsic, corr = J.run_sdq_tables(
+        sdq, scores, by_dgm, "demo-mc", tmp_path / "int.csv", tmp_path / "corr.csv", tmp_path / "sdq.png"
+    )
     row = intrinsic.set_index("dgm").loc["a"]
     assert row["factuality"] == pytest.approx(3.1) and row["readability"] == pytest.approx(4.1)
     assert row["sdq_overall"] == pytest.approx(3.6) and row["n_unparsed"] == 1 and row["n_responses"] == 3
@@ -548,8 +630,15 @@ def test_sdq_tables_and_correlation(tmp_path):
     assert c.loc["factuality", "spearman"] == pytest.approx(expect.iloc[0]["spearman"])
     assert (tmp_path / "sdq.png").stat().st_size > 1000
     # one DGM only: no correlation, but no crash either
-    _, one = J.run_sdq_tables({"a": sdq["a"]}, scores, {"a": "a-all"}, "demo-mc", tmp_path / "i1.csv",
-                              tmp_path / "c1.csv", tmp_path / "p1.png")
+    _, one = J.run_sdq_tables(
+        {"a": sdq["a"]},
+        scores,
+        {"a": "a-all"},
+        "demo-mc",
+        tmp_path / "i1.csv",
+        tmp_path / "c1.csv",
+        tmp_path / "p1.png",
+    )
     assert one["spearman"].isna().all()
     with pytest.raises(KeyError, match="avg7"):
         J.extrinsic_scores(scores, by_dgm, "avg7")
@@ -575,7 +664,11 @@ def test_server_command_is_cpu_safe():
 def test_serve_local_bounded_startup_and_cleanup(tmp_path, monkeypatch):
     log = tmp_path / "serve.log"
     pidfile = tmp_path / "pid"
-    sleeper = [sys.executable, "-c", f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+    sleeper = [
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)",
+    ]
     monkeypatch.setattr(J, "server_command", lambda *a, **k: sleeper)
     t0 = time.time()
     with pytest.raises(J.JudgeError, match="not ready after 3 s"):
@@ -616,8 +709,24 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
         f'include: "{REPO / "Snakefile"}"\ninclude: "{REPO / "rules" / "judge.smk"}"\n\n\n'
         "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
     )
-    proc = run_snakemake(["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path),
-                          "--replace-workflow-config", "-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
+    proc = run_snakemake(
+        [
+            "-s",
+            str(snakefile),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(cfg_path),
+            "--replace-workflow-config",
+            "-n",
+            "--cores",
+            "1",
+            "--quiet",
+            "rules",
+            "--",
+            "judge_all",
+        ]
+    )
     from test_workflow import job_counts
 
     counts = job_counts(proc.stdout)
@@ -626,8 +735,24 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
     assert counts["sdq_judge"] == 3 and counts["judge_tables"] == 1
     cfg["eval"]["judge"]["enabled"] = False
     _, cfg_path = workdir_copy(tmp_path, cfg, "off.yaml")
-    off = run_snakemake(["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path),
-                         "--replace-workflow-config", "-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
+    off = run_snakemake(
+        [
+            "-s",
+            str(snakefile),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(cfg_path),
+            "--replace-workflow-config",
+            "-n",
+            "--cores",
+            "1",
+            "--quiet",
+            "rules",
+            "--",
+            "judge_all",
+        ]
+    )
     off_counts = job_counts(off.stdout) if "Job stats:" in off.stdout else {}
     assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off_counts)
 
@@ -654,14 +779,19 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     t0 = time.time()
     # 1. answers with vLLM offline (a subprocess, as under Snakemake): turn 2 sees the model's own turn-1 answer
     args = {
-        "questions_path": str(qpath), "subject": "dgm/smollm2", "model": str(SMOLLM2),
+        "questions_path": str(qpath),
+        "subject": "dgm/smollm2",
+        "model": str(SMOLLM2),
         "model_settings": {"gpus": 0, "dtype": "auto"},
         "judge": {"answer_max_tokens": 40, "answer_max_model_len": 1024, "seed": 0},
-        "out_jsonl": str(tmp_path / "answers.jsonl"), "out_meta": str(tmp_path / "answers.json"),
-        "cache_dir": str(cache), "log_path": str(tmp_path / "answers.log"),
+        "out_jsonl": str(tmp_path / "answers.jsonl"),
+        "out_meta": str(tmp_path / "answers.json"),
+        "cache_dir": str(cache),
+        "log_path": str(tmp_path / "answers.log"),
     }
-    proc = subprocess.run([sys.executable, "-c", ANSWER_RUNNER, json.dumps(args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", ANSWER_RUNNER, json.dumps(args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     answers = rio.read_jsonl(tmp_path / "answers.jsonl")
     assert len(answers) == 2 and all(len(J.answer_turns(a)) == 2 for a in answers)
@@ -672,16 +802,46 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     gens = _generations(tmp_path / "gens.parquet", 5)
     log = tmp_path / "judge.log"
     rio.setup_logging(log)
-    with J.serve_local(SMOLLM2, served_model_name="judge", max_model_len=1024, gpus=0, cache_dir=cache,
-                       log_path=log, startup_timeout_s=240, api_key_env=KEY_ENV) as url:
+    with J.serve_local(
+        SMOLLM2,
+        served_model_name="judge",
+        max_model_len=1024,
+        gpus=0,
+        cache_dir=cache,
+        log_path=log,
+        startup_timeout_s=240,
+        api_key_env=KEY_ENV,
+    ) as url:
         t_up = time.time() - t0
-        settings = {"base_url": url, "model": "judge", "api_key_env": KEY_ENV, "concurrency": 4,
-                    "grade_max_tokens": 48, "timeout_s": 120}
-        graded = J.run_grade(qpath, tmp_path / "answers.jsonl", "dgm/smollm2", settings,
-                             tmp_path / "mtbench.jsonl", tmp_path / "mtbench.json")
-        sdq = J.run_sdq(gens, "smollm2", {**settings, "sdq_n": 3, "sdq_factors": ["factuality", "readability"],
-                                          "sdq_prefill": True},
-                        tmp_path / "sdq.jsonl", tmp_path / "sdq.json")
+        settings = {
+            "base_url": url,
+            "model": "judge",
+            "api_key_env": KEY_ENV,
+            "concurrency": 6,
+            "grade_max_tokens": 32,
+            "timeout_s": 120,
+        }
+        graded = J.run_grade(
+            qpath,
+            tmp_path / "answers.jsonl",
+            "dgm/smollm2",
+            settings,
+            tmp_path / "mtbench.jsonl",
+            tmp_path / "mtbench.json",
+        )
+        sdq = J.run_sdq(
+            gens,
+            "smollm2",
+            {
+                **settings,
+                "sdq_n": 3,
+                "sdq_factors": ["factuality", "readability"],
+                "sdq_prefill": True,
+                "sdq_max_tokens": 4,
+            },
+            tmp_path / "sdq.jsonl",
+            tmp_path / "sdq.json",
+        )
     t_total = time.time() - t0
     print(f"answers {t_answers:.0f} s, server up at {t_up:.0f} s, total {t_total:.0f} s")
 
@@ -690,7 +850,13 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     m = graded["metrics"]
     assert m["n_scored"] + m["n_unparsed"] + m["n_failed"] == 4
     for r in grades:
-        assert (r["score"] is not None and 1 <= r["score"] <= 10) or r["parse"] in ("empty", "no_number", "ambiguous", "out_of_range", "request_failed")
+        assert (r["score"] is not None and 1 <= r["score"] <= 10) or r["parse"] in (
+            "empty",
+            "no_number",
+            "ambiguous",
+            "out_of_range",
+            "request_failed",
+        )
     recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
     assert len(recs) == 6 and sdq["n_judgments"] == 6
     assert sdq["n_logprobs"] + sdq["n_text_fallback"] + sdq["n_unparsed"] + sdq["n_failed"] == 6

@@ -38,9 +38,10 @@ def test_snakefmt_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_paper_dag_dry_run_offline():
+def test_paper_dag_dry_run_offline(tmp_path):
     """The whole paper DAG from config.yaml, with no network, GPU or HF credentials."""
-    proc = run_snakemake(["-n", "--cores", "1", "--quiet", "rules"], env={**OFFLINE, "HF_TOKEN": ""})
+    proc = run_snakemake(["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config.yaml"),
+                          "-n", "--cores", "1", "--quiet", "rules"], env={**OFFLINE, "HF_TOKEN": ""})
     counts = job_counts(proc.stdout)
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     n_shards = -(-cfg["prompts"]["n_conversations"] // cfg["prompts"]["shard_size"])
@@ -54,8 +55,10 @@ def test_paper_dag_dry_run_offline():
     assert "build_demo_model" not in counts
 
 
-def test_demo_dag_dry_run():
-    proc = run_snakemake(["-n", "--profile", "profiles/local", "--quiet", "rules"])
+def test_demo_dag_dry_run(tmp_path, demo_config):
+    workdir, cfg = workdir_copy(tmp_path, demo_config)
+    proc = run_snakemake(["--profile", "profiles/local", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                          "--configfile", str(cfg), "-n", "--quiet", "rules"])
     counts = job_counts(proc.stdout)
     assert counts["build_demo_model"] == 3  # SmolLM2, tiny random DGM, student
     assert counts["generate"] == 4 and counts["source_responses"] == 2

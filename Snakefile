@@ -14,6 +14,7 @@ include: "rules/sft.smk"
 include: "rules/evaluate.smk"
 include: "rules/analyse.smk"
 include: "rules/report.smk"
+include: "rules/judge.smk"
 include: "rules/archive.smk"
 
 
@@ -23,6 +24,7 @@ localrules:
     scores_table,
     efficiency_table,
     summary,
+    judge_tables,
 
 
 rule all:

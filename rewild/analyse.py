@@ -630,7 +630,8 @@ def efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
     t["tok_s"] = (t["input_tokens"] + t["output_tokens"]) / t["wall_seconds"]
     t["input_tok_s"] = t["input_tokens"] / t["wall_seconds"]
     t["output_tok_s"] = t["output_tokens"] / t["wall_seconds"]
-    t["tok_s_per_gpu"] = t["tok_s"] / t["gpus"]
+    # CPU runs record gpus = 0: per-GPU throughput is undefined there, not infinite
+    t["tok_s_per_gpu"] = t["tok_s"] / t["gpus"].where(t["gpus"] > 0)
     t["sec_per_1k_conv"] = 1000.0 * t["wall_seconds"] / t["n_conversations"]
     t["io_ratio"] = t["input_tok_s"] / t["output_tok_s"]
     t["context_x_params"] = t["max_model_len"] * t["params_b"]

@@ -1387,9 +1387,27 @@ def judge_targets(config: Mapping[str, Any]) -> list[str]:
     return list(JUDGE_TABLES) if judge_settings(config["eval"].get("judge"))["enabled"] else []
 
 
+DGM_PREFIX = "dgm-"  # = rewild.config.REFERENCE_PREFIX: a DGM judged as a model is `dgm-<key>` (mixes cannot be)
+
+
+def judged_students(config: Mapping[str, Any]) -> list[str]:
+    """Students whose MT-Bench answers are judged: every trained mix, and `base` when it is evaluated."""
+    from rewild import config as rc
+
+    names = list(rc.all_mixes(config))
+    if config["eval"].get("evaluate_base", True):
+        names.append(rc.BASE_MODEL)
+    return names
+
+
+def judged_models(config: Mapping[str, Any]) -> list[str]:
+    """The `model` wildcard values of the judge rules: students, then `dgm-<key>` for each judged generated DGM."""
+    return judged_students(config) + [DGM_PREFIX + d for d in judged_dgms(config)]
+
+
 def subject_dgm(subject: str) -> str | None:
-    """`dgm/<key>` names a DGM; anything else is a student (a mix or `base`)."""
-    return subject[len("dgm/") :] if subject.startswith("dgm/") else None
+    """`dgm-<key>` names a DGM (results/judge/dgm-<key>/, as results/eval/dgm-<key>/); else a student."""
+    return subject[len(DGM_PREFIX) :] if subject.startswith(DGM_PREFIX) else None
 
 
 def questions_input(config: Mapping[str, Any]) -> str:
@@ -1622,7 +1640,11 @@ def preference_table(
         "flipct",
         "flipct_per_question",
     ]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    for col in ("n_questions", "flipct", "flipct_per_question"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")  # integers with gaps, not 2.0
+    out["flip"] = out["flip"].astype("boolean")
+    return out
 
 
 def mtbench_table(summaries: Mapping[str, Mapping[str, Any]], learned_from: Mapping[str, str] | None = None):
@@ -1632,12 +1654,12 @@ def mtbench_table(summaries: Mapping[str, Mapping[str, Any]], learned_from: Mapp
     for subject, s in summaries.items():
         m = s.get("metrics") or s  # run_grade's eval-JSON shape: details under `metrics`
         ci = m.get("ci95") or [None, None]
-        kind = "dgm" if subject.startswith("dgm/") else "student"
+        kind = "dgm" if subject_dgm(subject) is not None else "student"
         rows.append(
             {
-                "model": subject.removeprefix("dgm/"),
+                "model": subject.removeprefix(DGM_PREFIX),
                 "kind": kind,
-                "dgm": subject.removeprefix("dgm/") if kind == "dgm" else (learned_from or {}).get(subject),
+                "dgm": subject.removeprefix(DGM_PREFIX) if kind == "dgm" else (learned_from or {}).get(subject),
                 "mtbench": s.get("score"),
                 "mtbench_lo": ci[0],
                 "mtbench_hi": ci[1],
@@ -1745,14 +1767,14 @@ def plot_sdq_vs_extrinsic(
 
     from rewild import plots
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, max(4.2, 1.8 + 0.28 * len(corr))))
     t = intrinsic[intrinsic["dgm"].isin(list(extrinsic))]
     x = t["sdq_overall"].to_numpy(dtype=float) if "sdq_overall" in t else np.array([])
     y = np.array([extrinsic[d] for d in t["dgm"]], dtype=float)
     ax1.scatter(x, y, color="tab:blue", label="DGM")
     for xi, yi, d in zip(x, y, t["dgm"]):
         ax1.annotate(str(d), (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=8)
-    ax1.set_xlabel("intrinsic SDQ: mean judge score over 12 factors (1–10)")
+    ax1.set_xlabel("intrinsic SDQ: mean judge score over the rubric factors (1–10)")
     ax1.set_ylabel(f"student {metric} (extrinsic SDQ)")
     ax1.set_title("Intrinsic vs extrinsic SDQ per DGM")
     ax1.legend(loc="best")
@@ -1762,6 +1784,15 @@ def plot_sdq_vs_extrinsic(
     ax2.set_yticks(ypos, list(c["intrinsic"]) if len(c) else [])
     ax2.axvline(0, color="black", lw=0.8)
     ax2.set_xlim(-1.05, 1.05)
+    if not len(c):
+        ax2.text(
+            0.5,
+            0.5,
+            "needs at least 2 DGMs\nwith both scores",
+            ha="center",
+            va="center",
+            transform=ax2.transAxes,
+        )
     ax2.set_xlabel(f"rank correlation with student {metric}")
     ax2.set_ylabel("intrinsic measure")
     ax2.set_title(f"Spearman ρ over {int(corr['n'].max()) if len(corr) else 0} DGMs")
@@ -2002,15 +2033,15 @@ def run_preference(
     learned_from: Mapping[str, str] | None = None,
 ):
     """PrefRt / FlipCt table from per-turn grades. `mtbench_jsonls` / `mtbench_jsons`: {subject: path}, DGM subjects
-    written "dgm/<key>" (so a DGM and a student never collide); `pairs`: (student, DGM key)."""
+    written "dgm-<key>" (so a DGM and a student never collide); `pairs`: (student, DGM key)."""
     per_q = {subject: per_question_scores(rio.read_jsonl(p)) for subject, p in mtbench_jsonls.items()}
-    keyed = [(s, f"dgm/{d}") for s, d in pairs]
+    keyed = [(s, DGM_PREFIX + d) for s, d in pairs]
     missing = sorted({x for pair in keyed for x in pair if x not in per_q})
     if missing:
         raise KeyError(f"run_preference: no grades for {missing}")
     table = preference_table(per_q, keyed)
     for col in ("a", "b", "dgm_a", "dgm_b"):
-        table[col] = table[col].map(lambda v: v.removeprefix("dgm/") if isinstance(v, str) else v)
+        table[col] = table[col].map(lambda v: v.removeprefix(DGM_PREFIX) if isinstance(v, str) else v)
     _write_csv(table, out_csv)
     if out_mtbench_csv or out_png:
         mt = mtbench_table({s: rio.read_json(p) for s, p in mtbench_jsons.items()}, learned_from)
@@ -2043,9 +2074,9 @@ def run_sdq_tables(
     mt = None
     if mtbench_jsons:
         mt = {
-            s.removeprefix("dgm/"): rio.read_json(p).get("score")
+            s.removeprefix(DGM_PREFIX): rio.read_json(p).get("score")
             for s, p in mtbench_jsons.items()
-            if s.startswith("dgm/")
+            if subject_dgm(s) is not None
         }
         mt = {k: (float(v) if v is not None else float("nan")) for k, v in mt.items()} or None
     intrinsic = intrinsic_table(sdq, factors, mt)

@@ -4,6 +4,7 @@ import re
 from snakemake.utils import min_version
 
 from rewild import config as rc
+from rewild import judge as rj
 
 min_version("9.0")
 
@@ -44,12 +45,16 @@ wildcard_constraints:
 
 
 def final_outputs():
-    return [
-        "results/tables/scores.csv",
-        "results/tables/scores.md",
-        "results/tables/dgm_choice.csv",
-        "results/report/summary.md",
-    ] + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
+    return (
+        [
+            "results/tables/scores.csv",
+            "results/tables/scores.md",
+            "results/tables/dgm_choice.csv",
+            "results/report/summary.md",
+        ]
+        + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
+        + rj.judge_targets(config)
+    )
 
 
 def prompt_source(wildcards):

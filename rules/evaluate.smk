@@ -9,9 +9,11 @@ rule evaluate:
         "benchmarks/evaluate/{model}/{task}.tsv"
     conda:
         "../envs/eval.yaml"
-    threads: 2
+    threads: rc.eval_threads(config)
     resources:
         gpu=config["eval"]["gpus"],
+        mem_mb=lambda wc, attempt: rc.eval_mem_mb(config, attempt),
+        runtime=lambda wc, attempt: rc.eval_runtime(config, wc.task) * attempt,
     params:
         model_name="{model}",
         model_id=eval_model_id,

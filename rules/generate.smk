@@ -33,9 +33,10 @@ rule generate:
         dgm=_alternatives(GENERATED_DGMS),
     conda:
         "../envs/vllm.yaml"
-    threads: 2
+    threads: lambda wc: rc.generate_threads(config, wc.dgm)
     resources:
         gpu=lambda wc: DGMS[wc.dgm]["gpus"],
+        mem_mb=lambda wc, attempt: rc.generate_mem_mb(config, wc.dgm, attempt),
         runtime=lambda wc, attempt: rc.generate_runtime(config, wc.dgm) * attempt,
     params:
         dgm_key="{dgm}",

@@ -2,10 +2,10 @@
 # intrinsic SDQ judgments of DGM responses on the 12 factors of the paper's judgment mode (beyond the paper).
 # Outside `rule all` unless eval.judge.enabled: final_outputs() in common.smk adds JUDGE_TARGETS.
 #
-# Wildcard `subject`: a judged model, either a student (a `model`: mix name or `base`) or `dgm/<dgm>` for a
-# generated DGM, so students and DGMs share one path scheme without ever colliding:
-#   results/judge/{subject}/answers.jsonl|answers.json|mtbench.jsonl|mtbench.json
-#   results/judge/dgm/{dgm}/sdq.jsonl|sdq.json
+# Wildcard `model`: a student (mix name or `base`) or `dgm-<dgm>` for a generated DGM judged as a model (the
+# naming of reference models in results/eval/), whether or not that DGM is in eval.evaluate_dgms:
+#   results/judge/{model}/answers.jsonl|answers.json|mtbench.jsonl|mtbench.json
+#   results/judge/dgm/{dgm}/sdq.jsonl|sdq.json      (judgments of the DGM's generated data)
 # The input functions live in rewild/judge.py (plan helpers); the rules call them through one-line lambdas.
 
 
@@ -16,8 +16,8 @@ JUDGE_TARGETS = rj.judge_targets(config)
 # generated DGMs answer MT-Bench; every DGM with responses (the GPT source too) gets SDQ judgments
 JUDGE_DGMS = rj.judged_dgms(config)
 SDQ_DGMS = rj.judged_dgms(config, generated_only=False)
-JUDGE_STUDENTS = list(MODELS)
-JUDGE_SUBJECTS = JUDGE_STUDENTS + [f"dgm/{d}" for d in JUDGE_DGMS]
+JUDGE_STUDENTS = rj.judged_students(config)
+JUDGE_MODELS = rj.judged_models(config)
 DEFAULT_RUBRICS = os.path.join(workflow.basedir, "data", "judge", "rubrics.yaml")
 JUDGE_RUBRICS = JUDGE["rubrics"] or DEFAULT_RUBRICS
 
@@ -25,29 +25,29 @@ JUDGE_RUBRICS = JUDGE["rubrics"] or DEFAULT_RUBRICS
 rule judge_answers:
     input:
         questions=lambda wc: rj.questions_input(config),
-        model=lambda wc: rj.subject_model_input(config, wc.subject),
+        model=lambda wc: rj.subject_model_input(config, wc.model),
     output:
-        answers="results/judge/{subject}/answers.jsonl",
-        meta="results/judge/{subject}/answers.json",
+        answers="results/judge/{model}/answers.jsonl",
+        meta="results/judge/{model}/answers.json",
     log:
-        "logs/judge_answers/{subject}.log",
+        "logs/judge_answers/{model}.log",
     benchmark:
-        "benchmarks/judge_answers/{subject}.tsv"
+        "benchmarks/judge_answers/{model}.tsv"
     wildcard_constraints:
-        subject=_alternatives(JUDGE_SUBJECTS),
+        model=_alternatives(JUDGE_MODELS),
     conda:
         "../envs/vllm.yaml"
     threads: 2
     resources:
-        gpu=lambda wc: rj.subject_settings(config, wc.subject)["gpus"],
+        gpu=lambda wc: rj.subject_settings(config, wc.model)["gpus"],
     params:
-        subject="{subject}",
-        model=lambda wc: rj.subject_settings(config, wc.subject),
+        subject="{model}",
+        model=lambda wc: rj.subject_settings(config, wc.model),
         judge=rj.stage_params(JUDGE, "answers"),
         cache_dir=".cache/vllm",
         # provenance only (equal settings, equal hash: adds no invalidation)
         config_hash=lambda wc: rc.section_hash(
-            rj.subject_settings(config, wc.subject), rj.stage_params(JUDGE, "answers")
+            rj.subject_settings(config, wc.model), rj.stage_params(JUDGE, "answers")
         ),
     script:
         "../scripts/judge_answers.py"
@@ -56,26 +56,26 @@ rule judge_answers:
 rule judge:
     input:
         questions=lambda wc: rj.questions_input(config),
-        answers="results/judge/{subject}/answers.jsonl",
+        answers="results/judge/{model}/answers.jsonl",
         server_model=lambda wc: rj.server_model_input(config),
     output:
-        grades="results/judge/{subject}/mtbench.jsonl",
-        summary="results/judge/{subject}/mtbench.json",
+        grades="results/judge/{model}/mtbench.jsonl",
+        summary="results/judge/{model}/mtbench.json",
     log:
-        "logs/judge/{subject}.log",
+        "logs/judge/{model}.log",
     benchmark:
-        "benchmarks/judge/{subject}.tsv"
+        "benchmarks/judge/{model}.tsv"
     wildcard_constraints:
-        subject=_alternatives(JUDGE_SUBJECTS),
+        model=_alternatives(JUDGE_MODELS),
     conda:
         "../envs/vllm.yaml"
     threads: 2
     resources:
         gpu=lambda wc: rj.server_gpus(config),
     params:
-        subject="{subject}",
+        subject="{model}",
         judge=rj.stage_params(JUDGE, "grade"),
-        progress="results/.progress/judge/{subject}.jsonl",
+        progress="results/.progress/judge/{model}.jsonl",
         cache_dir=".cache/vllm",
         config_hash=lambda wc: rc.section_hash(rj.stage_params(JUDGE, "grade")),
     script:
@@ -113,8 +113,8 @@ rule sdq_judge:
 
 rule judge_tables:
     input:
-        grades=expand("results/judge/{subject}/mtbench.jsonl", subject=JUDGE_SUBJECTS),
-        summaries=expand("results/judge/{subject}/mtbench.json", subject=JUDGE_SUBJECTS),
+        grades=expand("results/judge/{model}/mtbench.jsonl", model=JUDGE_MODELS),
+        summaries=expand("results/judge/{model}/mtbench.json", model=JUDGE_MODELS),
         sdq=expand("results/judge/dgm/{dgm}/sdq.jsonl", dgm=SDQ_DGMS),
         scores="results/tables/scores.csv",
     output:
@@ -161,7 +161,7 @@ rule judge_tables:
     conda:
         "../envs/analysis.yaml"
     params:
-        subjects=JUDGE_SUBJECTS,
+        models=JUDGE_MODELS,
         sdq_dgms=SDQ_DGMS,
         pairs=lambda wc: rj.student_dgm_pairs(
             rc.all_mixes(config), JUDGE_STUDENTS, JUDGE_DGMS

@@ -12,9 +12,11 @@ rule sft:
         "benchmarks/sft/{mix}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: rc.sft_threads(config)
     resources:
         gpu=config["sft"]["gpus"],
+        mem_mb=lambda wc, attempt: rc.sft_mem_mb(config, attempt),
+        runtime=lambda wc, attempt: rc.sft_runtime(config, wc.mix) * attempt,
     params:
         student=rc.student_params(config),
         versions=rc.stage_versions("sft"),

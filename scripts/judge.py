@@ -35,7 +35,7 @@ def tables(snakemake) -> None:  # noqa: ANN001
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)
-    subjects = list(params.subjects)
+    subjects = list(params.models)
     grades = dict(zip(subjects, map(str, inp.grades)))
     summaries = dict(zip(subjects, map(str, inp.summaries)))
     judge.run_preference(

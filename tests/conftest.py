@@ -1,20 +1,13 @@
-"""Shared fixtures. Paths are absolute so tests run from any directory."""
+"""Fixtures shared by all tests; helpers live in rewild_testlib."""
 
 from __future__ import annotations
 
-import copy
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = str(VENV_BIN / "snakemake")
+from rewild_testlib import REPO
 
 
 @pytest.fixture(scope="session")
@@ -30,37 +23,3 @@ def paper_config() -> dict:
 @pytest.fixture
 def demo_config() -> dict:
     return yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-
-
-def run_snakemake(args: list[str], cwd: Path = REPO, check: bool = True, env: dict | None = None,
-                  timeout: int = 3000) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def workdir_copy(tmp_path: Path, config: dict, name: str = "config.test.yaml") -> tuple[Path, Path]:
-    """A work directory for an isolated run: results land there, code and data are read from the repo."""
-    cfg = copy.deepcopy(config)
-    # data paths in configs are repo-relative; make them absolute for a run in another directory
-    src = cfg["prompts"]["source"]
-    if src["type"] == "local" and not os.path.isabs(src["path"]):
-        src["path"] = str(REPO / src["path"])
-    for d in [*cfg["dgms"].values(), cfg["student"]]:
-        lb = d.get("local_build") or {}
-        if lb.get("wheel") and not os.path.isabs(lb["wheel"]):
-            lb["wheel"] = str(REPO / lb["wheel"])
-    inc = cfg.get("eval", {}).get("include_path")
-    if inc and not os.path.isabs(inc):
-        cfg["eval"]["include_path"] = str(REPO / inc)
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return tmp_path, path
-
-
-def have(cmd: str) -> bool:
-    return shutil.which(cmd) is not None

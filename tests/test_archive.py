@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, workdir_copy
+from rewild_testlib import REPO, SNAKEMAKE, run_snakemake, workdir_copy
 from rewild import analyse, archive, report
 from rewild import config as rc
 
@@ -35,6 +35,7 @@ def small_config(demo_config: dict) -> dict:
     """The demo config cut to 2 models (one mix + the untrained student) x 2 tasks, defaults filled."""
     cfg = copy.deepcopy(demo_config)
     cfg["mix_grid"] = []
+    cfg["eval"]["evaluate_dgms"] = []
     return rc.validate(cfg)
 
 
@@ -89,6 +90,8 @@ def build_results(root: Path, cfg: dict) -> None:
                            "optimizer_steps": 2, "effective_batch": 8, "tokens_seen": 4096, "resumes": 0,
                            "wall_seconds": 12.0, "eval_loss": 2.1})
                for m in rc.all_mixes(cfg)]
+    analyse.run_study(root / "results/tables/scores.csv", rc.mix_info(cfg), list(tasks), root / "results/tables",
+                      root / "results/plots")
     report.run_summary(str(root / "results/tables/scores.csv"), [str(p) for p in metrics],
                        [str(p) for p in stats], [str(p) for p in filt], None,
                        str(root / "results/report/summary.md"), run_name=cfg["run"]["name"])

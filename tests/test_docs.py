@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from conftest import REPO, SNAKEMAKE
+from rewild_testlib import REPO, SNAKEMAKE
 
 
 def edges(dot: str) -> set[tuple[str, str]]:

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from conftest import REPO
+from rewild_testlib import REPO
 
 # GPU-only pins that cannot be in the CPU lock: the official vLLM wheel and the CUDA torch it needs.
 GPU_ONLY = {"vllm"}

@@ -650,13 +650,14 @@ def test_script_generate_passes_everything_to_run(tmp_path: Path, monkeypatch) -
             dgm_key="x", dgm={"hf_id": "x"}, generation={"seed": 1}, progress_dir="pd", cache_dir="cd", config_hash="h"
         ),
         log=["l.log"],
+        config={"generation": {"checkpoint_every": 7}},  # resume granularity comes from config, not params
     )
     _script("generate.py")(sm)
     assert seen == {
         "shard_path": "p/s00001.parquet",
         "dgm_key": "x",
         "dgm": {"hf_id": "x"},
-        "generation": {"seed": 1},
+        "generation": {"seed": 1, "checkpoint_every": 7},
         "out_path": "g.parquet",
         "rejects_path": "r.jsonl",
         "efficiency_path": "e.json",
@@ -684,6 +685,7 @@ def test_script_generate_without_model_input(monkeypatch) -> None:
         output=SimpleNamespace(generations="g", rejects="r", efficiency="e"),
         params=SimpleNamespace(dgm_key="x", dgm={"hf_id": "x"}, generation={}, progress_dir="p", cache_dir="c"),
         log=[],
+        config={"generation": {"checkpoint_every": 500}},
     )
     _script("generate.py")(sm)
     assert seen["model_path"] is None and seen["config_hash"] is None and seen["log_path"] is None

@@ -22,7 +22,7 @@ from rewild import analyse
 from rewild import io as rio
 from rewild import judge as J
 
-from conftest import REPO, run_snakemake, workdir_copy
+from rewild_testlib import REPO, run_snakemake, workdir_copy
 
 QUESTIONS = REPO / "data" / "judge" / "mtbench_demo.jsonl"
 SMOLLM2 = REPO / "results" / "demo_models" / "smollm2-135m"
@@ -522,16 +522,16 @@ def test_preference_table_matches_analyse(tmp_path):
     grades = {
         "s-a": {1: (8, 8), 2: (5, 7), 3: (4, None), 4: (6, 6)},
         "s-b": {1: (7, 7), 2: (6, 6), 3: (4, 4), 4: (None, None)},
-        "dgm/a": {1: (9, 9), 2: (8, 8), 3: (7, 7), 4: (9, 9)},
-        "dgm/b": {1: (9, 10), 2: (9, 9), 3: (8, 8), 4: (9, 9)},
+        "dgm-a": {1: (9, 9), 2: (8, 8), 3: (7, 7), 4: (9, 9)},
+        "dgm-b": {1: (9, 10), 2: (9, 9), 3: (8, 8), 4: (9, 9)},
     }
     paths = {}
     for s, g in grades.items():
-        paths[s] = tmp_path / f"{s.replace('/', '_')}.jsonl"
+        paths[s] = tmp_path / f"{s}.jsonl"
         rio.write_jsonl(paths[s], _grades(g))
     summaries = {}
     for s in grades:
-        summaries[s] = tmp_path / f"{s.replace('/', '_')}.json"
+        summaries[s] = tmp_path / f"{s}.json"
         rio.write_json(summaries[s], {"score": 6.0, "metrics": {"n_scored": 1}, "n": 8})
     table = J.run_preference(
         paths,
@@ -556,7 +556,7 @@ def test_preference_table_matches_analyse(tmp_path):
     assert flip["flipct"] == 1 and bool(row["flip"]) is True
     assert flip["flipct_per_question"] == analyse.per_question_flip_count(
         {"s-a": pq_a, "s-b": pq_b},
-        {"a": J.per_question_scores(_grades(grades["dgm/a"])), "b": J.per_question_scores(_grades(grades["dgm/b"]))},
+        {"a": J.per_question_scores(_grades(grades["dgm-a"])), "b": J.per_question_scores(_grades(grades["dgm-b"]))},
         [("s-a", "a"), ("s-b", "b")],
     )
     on_disk = pd.read_csv(tmp_path / "pref.csv")
@@ -690,8 +690,25 @@ def test_serve_local_bounded_startup_and_cleanup(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _dry_run(tmp_path: Path, cfg: dict, name: str) -> dict:
+    from test_workflow import job_counts
+
+    workdir, cfg_path = workdir_copy(tmp_path, cfg, name)
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'include: "{REPO / "Snakefile"}"\ninclude: "{REPO / "rules" / "judge.smk"}"\n\n\n'
+        "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
+    )
+    args = ["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path), "--replace-workflow-config"]
+    proc = run_snakemake(args + ["-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
+    return job_counts(proc.stdout) if "Job stats:" in proc.stdout else {}
+
+
 def test_judge_rules_dry_run(tmp_path, demo_config):
     """rules/judge.smk on the demo config: every rule and the tables in the DAG, enabled only by config."""
+    from rewild import config as rc
+
+    assert J.DGM_PREFIX == rc.REFERENCE_PREFIX  # results/judge/dgm-x/ next to results/eval/dgm-x/
     cfg = demo_config
     wheel = (cfg["student"].get("local_build") or {}).get("wheel")
     if wheel and not os.path.isabs(wheel):  # workdir_copy fixes the DGMs' wheel paths only
@@ -703,58 +720,18 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
         "serve_local": {"model": "smollm2-135m", "max_model_len": 1024, "gpus": 0},
         "extrinsic_metric": "demo-mc",
     }
-    workdir, cfg_path = workdir_copy(tmp_path, cfg)
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        f'include: "{REPO / "Snakefile"}"\ninclude: "{REPO / "rules" / "judge.smk"}"\n\n\n'
-        "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
-    )
-    proc = run_snakemake(
-        [
-            "-s",
-            str(snakefile),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(cfg_path),
-            "--replace-workflow-config",
-            "-n",
-            "--cores",
-            "1",
-            "--quiet",
-            "rules",
-            "--",
-            "judge_all",
-        ]
-    )
-    from test_workflow import job_counts
-
-    counts = job_counts(proc.stdout)
+    # DGMs answer MT-Bench whether or not they are also evaluated as reference models
+    cfg["eval"]["evaluate_dgms"] = []
+    counts = _dry_run(tmp_path, cfg, "on.yaml")
     # students: 4 mixes + base; DGMs answering: smollm2, tiny-random (gpt has no model); SDQ: all three DGMs
     assert counts["judge_answers"] == counts["judge"] == 5 + 2
     assert counts["sdq_judge"] == 3 and counts["judge_tables"] == 1
+    cfg["eval"]["judge"]["dgms"] = ["tiny-random"]
+    counts = _dry_run(tmp_path, cfg, "one.yaml")
+    assert counts["judge_answers"] == 5 + 1 and counts["sdq_judge"] == 1
     cfg["eval"]["judge"]["enabled"] = False
-    _, cfg_path = workdir_copy(tmp_path, cfg, "off.yaml")
-    off = run_snakemake(
-        [
-            "-s",
-            str(snakefile),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(cfg_path),
-            "--replace-workflow-config",
-            "-n",
-            "--cores",
-            "1",
-            "--quiet",
-            "rules",
-            "--",
-            "judge_all",
-        ]
-    )
-    off_counts = job_counts(off.stdout) if "Job stats:" in off.stdout else {}
-    assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off_counts)
+    off = _dry_run(tmp_path, cfg, "off.yaml")
+    assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -780,7 +757,7 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     # 1. answers with vLLM offline (a subprocess, as under Snakemake): turn 2 sees the model's own turn-1 answer
     args = {
         "questions_path": str(qpath),
-        "subject": "dgm/smollm2",
+        "subject": "dgm-smollm2",
         "model": str(SMOLLM2),
         "model_settings": {"gpus": 0, "dtype": "auto"},
         "judge": {"answer_max_tokens": 40, "answer_max_model_len": 1024, "seed": 0},
@@ -824,7 +801,7 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
         graded = J.run_grade(
             qpath,
             tmp_path / "answers.jsonl",
-            "dgm/smollm2",
+            "dgm-smollm2",
             settings,
             tmp_path / "mtbench.jsonl",
             tmp_path / "mtbench.json",

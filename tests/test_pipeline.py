@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, run_snakemake, workdir_copy
+from rewild_testlib import REPO, run_snakemake, workdir_copy
 
 pytestmark = pytest.mark.slow
 

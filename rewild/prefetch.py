@@ -1,0 +1,310 @@
+"""Prefetch for offline compute nodes: download every model and dataset a run needs into the shared HF cache.
+
+On many clusters compute nodes cannot reach the Hugging Face Hub. `snakemake --profile profiles/slurm prefetch`
+(a local rule: it runs on the login node) downloads, at the pinned revisions of the config,
+
+* every generated DGM (`dgms.*.hf_id`, `revision`) and the student (`student.hf_id`) with
+  `huggingface_hub.snapshot_download` (safetensors only when a repo has them: no duplicate `.bin`/`original/`),
+* the prompt source and every SFT source a mix uses (`datasets.load_dataset`: the Hub files and the prepared
+  Arrow cache that offline `load_dataset` reads),
+* the lm-eval tasks' datasets (lm-eval loads each task once),
+
+and writes `results/prefetch/manifest.json`: what, the revision asked for, the commit it resolved to, and the
+path. Locally built models, local files and local lm-eval tasks are listed as skipped, with the reason.
+
+Jobs on compute nodes run with `HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1` (the Slurm
+profile's `precommand`). A stage calls `ensure_cached(repo_id, revision, kind)` before it loads from the Hub:
+offline and not prefetched, it fails at once with a message naming the repository and the prefetch command,
+instead of a library's retry loop or a bare "couldn't connect" deep in a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+log = logging.getLogger("rewild.prefetch")
+
+PREFETCH_COMMAND = "snakemake --profile profiles/slurm prefetch"
+MANIFEST = "results/prefetch/manifest.json"
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+KINDS = ("model", "dataset")
+_TRUE = {"1", "on", "yes", "true"}
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+# Weights a model repository may hold twice: when it has safetensors, vLLM/transformers load only those.
+DUPLICATE_WEIGHTS = ["*.bin", "*.pth", "*.pt", "*.msgpack", "*.h5", "*.ckpt", "original/*", "consolidated*"]
+
+
+class NotPrefetchedError(RuntimeError):
+    """A model or dataset is not in the HF cache while the Hub is offline."""
+
+
+class PrefetchError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ environment
+
+
+def env_true(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    return str((environ if environ is not None else os.environ).get(name, "")).strip().lower() in _TRUE
+
+
+def hub_offline(environ: Mapping[str, str] | None = None) -> bool:
+    return any(env_true(v, environ) for v in OFFLINE_VARS)
+
+
+def hub_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The HF hub cache as huggingface_hub resolves it, read from the environment at call time."""
+    env = environ if environ is not None else os.environ
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(var):
+            return Path(env[var]).expanduser()
+    home = env.get("HF_HOME") or os.path.join(env.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"),
+                                              "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def repo_folder(repo_id: str, kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return f"{kind}s--" + repo_id.replace("/", "--")
+
+
+def is_local(repo_id: str) -> bool:
+    """A folder or file path rather than a Hub id (absolute, ./relative, or existing)."""
+    s = str(repo_id)
+    return s.startswith(("/", "./", "../", "~")) or Path(s).exists()
+
+
+# ------------------------------------------------------------------------------------------------ the check
+
+
+def cached_snapshot(repo_id: str, revision: str | None = None, kind: str = "model",
+                    cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """The snapshot folder of `repo_id` at `revision` (branch, tag or commit; None = main) in the hub cache."""
+    root = Path(cache_dir) if cache_dir else hub_cache_dir()
+    folder = root / repo_folder(repo_id, kind)
+    rev = revision or "main"
+    if _COMMIT.fullmatch(rev):
+        commit = rev
+    else:
+        ref = folder / "refs" / rev
+        if not ref.is_file():
+            return None
+        commit = ref.read_text().strip()
+    snap = folder / "snapshots" / commit
+    if snap.is_dir() and any(snap.iterdir()):
+        return snap
+    return None
+
+
+def not_prefetched_message(repo_id: str, revision: str | None, kind: str, cache: Path) -> str:
+    return (
+        f"{kind} '{repo_id}' (revision {revision or 'main'}) is not in the Hugging Face cache {cache}, and the Hub "
+        f"is offline here ({', '.join(v for v in OFFLINE_VARS if env_true(v))} set: compute nodes run offline). "
+        f"Download it on the login node first with `{PREFETCH_COMMAND}` (same config, same HF_HOME as the run; "
+        f"{MANIFEST} lists what was fetched), or set REWILD_SLURM_HF_OFFLINE=0 if compute nodes can reach the Hub."
+    )
+
+
+def ensure_cached(repo_id: str, revision: str | None = None, kind: str = "model",
+                  cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """Check, before loading `repo_id` from the Hub, that it can be loaded.
+
+    Local paths pass through (returned as a Path). Otherwise returns the cached snapshot folder, or None when
+    it is not cached but the Hub is reachable (the library downloads it). Raises NotPrefetchedError when it
+    is not cached and HF_HUB_OFFLINE / HF_DATASETS_OFFLINE / TRANSFORMERS_OFFLINE is set.
+    """
+    if is_local(repo_id):
+        return Path(repo_id)
+    snap = cached_snapshot(repo_id, revision, kind, cache_dir)
+    if snap is None and hub_offline():
+        cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+        raise NotPrefetchedError(not_prefetched_message(repo_id, revision, kind, cache))
+    return snap
+
+
+# ------------------------------------------------------------------------------------------------ the plan
+
+
+def _local_task_names(include_path: str | None) -> set[str]:
+    """Task names declared by YAML files under an lm-eval include_path (`task: name` lines)."""
+    names: set[str] = set()
+    if not include_path or not Path(include_path).is_dir():
+        return names
+    for f in Path(include_path).rglob("*.y*ml"):
+        for m in re.finditer(r"^task:\s*['\"]?([^'\"\s#]+)", f.read_text(errors="replace"), re.M):
+            names.add(m.group(1))
+    return names
+
+
+def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
+    """What a run of `config` downloads from the Hub (`items`) and what it does not (`skipped`, with reasons).
+
+    Items are unique per (kind, repo, revision, dataset config); `used_by` names the config keys needing them.
+    """
+    from . import config as rc
+
+    items: dict[tuple, dict] = {}
+    skipped: list[dict] = []
+
+    def add(kind: str, repo_id: str, revision: str | None, used_by: str, **extra: Any) -> None:
+        key = (kind, repo_id, revision, extra.get("name"), extra.get("split"))
+        if key not in items:
+            items[key] = {"kind": kind, "repo_id": repo_id, "revision": revision, **extra, "used_by": []}
+        items[key]["used_by"].append(used_by)
+
+    def skip(what: str, reason: str) -> None:
+        skipped.append({"what": what, "reason": reason})
+
+    def model(entry: Mapping[str, Any], what: str) -> None:
+        if entry.get("local_build"):
+            skip(what, "built locally (rule build_demo_model)")
+        elif is_local(entry["hf_id"]):
+            skip(what, f"local path {entry['hf_id']}")
+        else:
+            add("model", entry["hf_id"], entry.get("revision"), what)
+
+    def dataset(src: Mapping[str, Any], what: str) -> None:
+        if src["type"] == "local":
+            skip(what, f"local file {src['path']}")
+        else:
+            add("dataset", src["path"], src.get("revision"), what, name=src.get("name"),
+                split=src.get("split", "train"))
+
+    dataset(config["prompts"]["source"], "prompts.source")
+    for key, entry in config["dgms"].items():
+        if entry.get("kind", "model") == "source":
+            skip(f"dgms.{key}", "responses are read from the prompt source")
+        else:
+            model(entry, f"dgms.{key}")
+    model(config["student"], "student")
+    used = {c["source"] for spec in rc.all_mixes(config).values() for c in spec["components"] if "source" in c}
+    for key, src in config.get("sources", {}).items():
+        if key in used:
+            dataset(src, f"sources.{key}")
+        else:
+            skip(f"sources.{key}", "not used by any mix")
+    local_tasks = _local_task_names(config["eval"].get("include_path"))
+    for key, task in config["eval"]["tasks"].items():
+        name = task["lm_eval_task"]
+        if name in local_tasks:
+            skip(f"eval.tasks.{key}", f"local lm-eval task in {config['eval'].get('include_path')}")
+        else:
+            add("eval_task", name, None, f"eval.tasks.{key}")
+    return {"items": list(items.values()), "skipped": skipped}
+
+
+def model_ignore_patterns(files: Iterable[str]) -> list[str]:
+    """Patterns to leave out of a model snapshot: duplicate weight formats when safetensors exist."""
+    files = list(files)
+    if any(f.endswith(".safetensors") for f in files):
+        return list(DUPLICATE_WEIGHTS)
+    return []
+
+
+def summary(p: Mapping[str, list[dict]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in p["items"]:
+        out[it["kind"]] = out.get(it["kind"], 0) + 1
+    out["skipped"] = len(p["skipped"])
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ downloading
+
+
+def _fetch_model(item: dict, token: str | None) -> dict:
+    from huggingface_hub import HfApi, snapshot_download
+
+    files = HfApi(token=token).list_repo_files(item["repo_id"], revision=item["revision"])
+    ignore = model_ignore_patterns(files)
+    path = snapshot_download(item["repo_id"], revision=item["revision"], ignore_patterns=ignore or None, token=token)
+    kept = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in ignore)]
+    return {"commit": Path(path).name, "path": str(path), "files": len(kept), "ignored": ignore}
+
+
+def _fetch_dataset(item: dict, token: str | None) -> dict:
+    import datasets
+    from huggingface_hub import snapshot_download
+
+    ds = datasets.load_dataset(item["repo_id"], item.get("name"), split=item.get("split", "train"),
+                               revision=item["revision"], token=token)
+    # the refs/<revision> entry of the hub cache (what ensure_cached reads); files are already there
+    snap = snapshot_download(item["repo_id"], repo_type="dataset", revision=item["revision"],
+                             allow_patterns=["README.md"], token=token)
+    arrow = sorted({str(Path(f["filename"]).parent) for f in ds.cache_files})
+    return {"commit": Path(snap).name, "path": str(snap), "rows": ds.num_rows, "arrow_cache": arrow}
+
+
+def _fetch_eval_task(item: dict, include_path: str | None) -> dict:
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    tm = TaskManager(include_path=include_path) if include_path else TaskManager()
+    tasks = get_task_dict([item["repo_id"]], tm)  # instantiating a task downloads its dataset
+
+    found: list[dict] = []
+
+    def walk(d: Any) -> None:
+        for v in (d.values() if isinstance(d, dict) else []):
+            if isinstance(v, dict):
+                walk(v)
+            else:
+                cfg = getattr(v, "config", None)
+                found.append({"task": getattr(cfg, "task", None), "dataset_path": getattr(cfg, "dataset_path", None),
+                              "dataset_name": getattr(cfg, "dataset_name", None)})
+
+    walk(tasks)
+    return {"commit": None, "path": None, "subtasks": found}
+
+
+def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,
+        fetchers: Mapping[str, Any] | None = None) -> dict:
+    """Download every item of plan `p`; write the manifest (only when all succeeded). `fetchers` (tests)
+    replace the per-kind download functions: fetcher(item) -> {"commit", "path", ...}."""
+    from .io import write_json
+
+    if hub_offline():
+        raise PrefetchError(
+            f"prefetch downloads from the Hub, but {', '.join(v for v in OFFLINE_VARS if env_true(v))} is set: "
+            "run it where the Hub is reachable (the login node) without the offline variables"
+        )
+    token = os.environ.get("HF_TOKEN") or None
+    fetch = {
+        "model": lambda it: _fetch_model(it, token),
+        "dataset": lambda it: _fetch_dataset(it, token),
+        "eval_task": lambda it: _fetch_eval_task(it, include_path),
+        **(fetchers or {}),
+    }
+    done, failed = [], []
+    for i, item in enumerate(p["items"], 1):
+        what = f"{item['kind']} {item['repo_id']}" + (f"@{item['revision']}" if item.get("revision") else "")
+        log.info("[%d/%d] %s (for %s)", i, len(p["items"]), what, ", ".join(item["used_by"]))
+        try:
+            got = fetch[item["kind"]](item)
+        except Exception as exc:  # keep going: report every missing repo at once (gated, typo, no token)
+            log.error("%s failed: %s: %s", what, type(exc).__name__, exc)
+            failed.append(f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        done.append({**item, "revision": item.get("revision") or ("main" if item["kind"] != "eval_task" else None),
+                     **got})
+        log.info("    -> %s", got.get("path") or got)
+    if failed:
+        raise PrefetchError(f"{len(failed)} of {len(p['items'])} downloads failed (gated repo? HF_TOKEN? typo?):\n  "
+                            + "\n  ".join(failed))
+    manifest = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hf_hub_cache": str(hub_cache_dir()),
+        "counts": summary(p),
+        "items": done,
+        "skipped": list(p["skipped"]),
+    }
+    write_json(manifest_path, manifest)
+    return manifest

@@ -361,3 +361,43 @@ def run(
         out_path,
     )
     return body
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Decontamination index: n-grams of an eval task's prompts (the filter stage drops training conversations that
+# share one with any configured eval task)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def task_prompts(task: Mapping[str, Any], eval_cfg: Mapping[str, Any]) -> list[str]:
+    """Every prompt text (`doc_to_text`) of an lm-eval task or group, over its evaluation documents."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    include_path = resolve_include_path(eval_cfg.get("include_path"))
+    tm = TaskManager(include_path=include_path) if include_path else TaskManager()
+    texts: list[str] = []
+
+    def walk(d: Any) -> None:
+        for value in d.values():
+            if isinstance(value, Mapping):
+                walk(value)
+            else:
+                for doc in value.eval_docs:
+                    text = value.doc_to_text(doc)
+                    texts.append(text if isinstance(text, str) else str(text))
+
+    walk(get_task_dict([task["lm_eval_task"]], tm))
+    return texts
+
+
+def run_ngram_index(task_key: str, task: Mapping[str, Any], eval_cfg: Mapping[str, Any], n: int,
+                    out_path: str | os.PathLike) -> dict:
+    from . import filter as rfilter
+
+    texts = task_prompts(task, eval_cfg)
+    grams = sorted({g for t in texts for g in rfilter.ngram_digests(t, n)})
+    record = {"task": task_key, "lm_eval_task": task["lm_eval_task"], "n": n, "prompts": len(texts),
+              "ngrams": grams}
+    write_json(out_path, record)
+    log.info("decontamination index %s: %d prompts, %d distinct %d-grams", task_key, len(texts), len(grams), n)
+    return record

@@ -29,7 +29,30 @@ SPECIAL_TOKEN_RE = re.compile(
     r"|<\|im_start\|>|<\|im_end\|>|<\|endoftext\|>|</?s>|<bos>|<eos>|<start_of_turn>|<end_of_turn>"
 )
 
-FILTER_ORDER = ("empty", "length", "odd", "special_tokens", "language", "duplicate")
+FILTER_ORDER = ("empty", "length", "odd", "special_tokens", "language", "contamination", "duplicate")
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def ngram_digests(text: str, n: int) -> set[str]:
+    """Digests of the word n-grams of a text (lower-cased \\w+ words); texts shorter than n words have none."""
+    words = _WORD_RE.findall(text.lower())
+    return {
+        hashlib.blake2b(" ".join(words[i : i + n]).encode(), digest_size=8).hexdigest()
+        for i in range(len(words) - n + 1)
+    }
+
+
+def load_ngram_index(paths: list[str] | tuple[str, ...]) -> tuple[set[str], int | None]:
+    grams: set[str] = set()
+    n = None
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        if n is not None and record["n"] != n:
+            raise ValueError(f"{path}: n-gram size {record['n']} differs from {n}")
+        n = record["n"]
+        grams.update(record["ngrams"])
+    return grams, n
 
 
 def _any_per_row(n: int, parents: pa.Array, mask: pa.Array) -> np.ndarray:
@@ -53,7 +76,20 @@ def _message_keys(messages: pa.Array) -> list[bytes]:
     return [hashlib.blake2b(s.encode(), digest_size=16).digest() for s in joined.to_pylist()]
 
 
-def drop_codes(batch: pa.RecordBatch, filters: Mapping[str, Any], seen: set[bytes]) -> list[str | None]:
+def _user_texts(messages: pa.Array) -> list[str]:
+    """All user turns of each row joined by newlines (n-grams never span two turns: words are joined by ' ')."""
+    out = []
+    for msgs in messages.to_pylist():
+        out.append("\n".join(m["content"] or "" for m in msgs if m["role"] == "user"))
+    return out
+
+
+def drop_codes(
+    batch: pa.RecordBatch,
+    filters: Mapping[str, Any],
+    seen: set[bytes],
+    index: tuple[set[str], int | None] | None = None,
+) -> list[str | None]:
     """The first filter (in FILTER_ORDER) that drops each row, or None to keep it. Vectorised with Arrow compute.
 
     `seen` carries message digests across batches so duplicates are found over the whole DGM.
@@ -74,6 +110,10 @@ def drop_codes(batch: pa.RecordBatch, filters: Mapping[str, Any], seen: set[byte
         mflat, mparents = _list_parts(batch.column("messages"))
         hit = pc.match_substring_regex(pc.fill_null(mflat.field("content"), ""), SPECIAL_TOKEN_RE.pattern)
         checks["special_tokens"] = _any_per_row(n, mparents, hit)
+    if index is not None and index[0]:
+        grams, ngram = index
+        user_texts = _user_texts(batch.column("messages"))
+        checks["contamination"] = np.array([bool(ngram_digests(t, ngram) & grams) for t in user_texts], dtype=bool)
     langs = filters.get("languages")
     if langs:
         checks["language"] = ~pc.fill_null(pc.is_in(batch.column("language"), pa.array(langs)), False).to_numpy(
@@ -100,6 +140,7 @@ REASONS = {
     "odd": "odd: conversation has an odd number of messages",
     "special_tokens": "special_tokens: literal special-token text in a turn",
     "language": "language: not one of filters.languages",
+    "contamination": "contamination: a user turn shares a word n-gram with an eval task prompt",
     "duplicate": "duplicate: same messages as an earlier conversation",
 }
 
@@ -127,12 +168,16 @@ def run(
     report_path: str | Path,
     filters: Mapping[str, Any],
     dgm: str,
-    decontaminate_tasks: Mapping[str, Any] | None = None,
+    decontamination_indexes: list[str] | tuple[str, ...] = (),
     batch_size: int = 8192,
 ) -> dict:
+    index = None
     if filters.get("decontaminate", {}).get("enabled"):
-        # Decontamination needs the eval prompts; not built yet, and a silent no-op would be worse.
-        raise NotImplementedError("filters.decontaminate.enabled: decontamination is not implemented yet")
+        if not decontamination_indexes:
+            raise ValueError("filters.decontaminate.enabled but no eval-task n-gram index was given")
+        index = load_ngram_index(list(decontamination_indexes))
+        log.info("decontamination: %d distinct %d-grams from %d eval tasks", len(index[0]), index[1],
+                 len(decontamination_indexes))
     started = now_iso()
     counts: dict[str, Any] = {"input": 0, "kept": 0, "dropped": {k: 0 for k in FILTER_ORDER}}
     seen: set[bytes] = set()
@@ -142,7 +187,7 @@ def run(
         writer = pq.ParquetWriter(tmp_out, schema)
         with open(tmp_rej, "w") as rej:
             for batch in pf.iter_batches(batch_size=batch_size):
-                codes = drop_codes(batch, filters, seen)
+                codes = drop_codes(batch, filters, seen, index)
                 keep = pa.array([c is None for c in codes])
                 counts["input"] += batch.num_rows
                 dropped = [i for i, c in enumerate(codes) if c is not None]

@@ -111,8 +111,10 @@ def eval_model_revision(wildcards):
     return rc.eval_model(config, wildcards.model)["revision"]
 
 
-def decontamination_tasks(wildcards):
-    return rc.decontamination_tasks(config)
+def decontamination_indexes(wildcards):
+    return expand(
+        "results/decontamination/{task}.json", task=rc.decontamination_tasks(config)
+    )
 
 
 def mix_tokenizer(wildcards):

@@ -1,6 +1,7 @@
 rule filter:
     input:
-        "results/generations/{dgm}.parquet",
+        generations="results/generations/{dgm}.parquet",
+        index=decontamination_indexes,
     output:
         filtered="results/filtered/{dgm}.parquet",
         rejects="results/filtered/{dgm}.rejects.jsonl",
@@ -13,6 +14,22 @@ rule filter:
         "../envs/analysis.yaml"
     params:
         filters=config["filters"],
-        decontaminate_tasks=decontamination_tasks,
     script:
         "../scripts/filter.py"
+
+
+rule decontamination_index:
+    output:
+        "results/decontamination/{task}.json",
+    log:
+        "logs/decontamination_index/{task}.log",
+    benchmark:
+        "benchmarks/decontamination_index/{task}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    params:
+        task=lambda wc: TASKS[wc.task],
+        eval=rc.eval_params(config),
+        ngram=config["filters"]["decontaminate"]["ngram"],
+    script:
+        "../scripts/decontamination_index.py"

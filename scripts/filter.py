@@ -3,11 +3,11 @@ from rewild.io import setup_logging
 
 setup_logging(snakemake.log[0])
 rfilter.run(
-    snakemake.input[0],
+    snakemake.input.generations,
     snakemake.output.filtered,
     snakemake.output.rejects,
     snakemake.output.report,
     snakemake.params.filters,
     snakemake.wildcards.dgm,
-    snakemake.params.decontaminate_tasks,
+    list(snakemake.input.index),
 )

@@ -72,10 +72,33 @@ def test_strip_special_tokens_keeps_the_row(tmp_path):
     assert out[3]["conversation"][1]["content"] == "answer"
 
 
-def test_decontamination_is_not_silently_skipped(tmp_path):
-    src = write(ROWS, tmp_path / "gen.parquet")
-    with pytest.raises(NotImplementedError):
-        rfilter.run(src, tmp_path / "f", tmp_path / "r", tmp_path / "p", {"decontaminate": {"enabled": True}}, "d")
+def test_decontamination_drops_rows_sharing_an_eval_ngram(tmp_path):
+    rows = ROWS + [gen_row(9, "Quick question: what is the capital city of France, please?", "Paris")]
+    src = write(rows, tmp_path / "gen.parquet")
+    index = tmp_path / "task.json"
+    grams = sorted(rfilter.ngram_digests("Q: What is the capital city of France? A:", 5))
+    index.write_text(json.dumps({"task": "t", "n": 5, "ngrams": grams}))
+    filters = {"decontaminate": {"enabled": True, "ngram": 5}}
+    rep = rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "p.json", filters, "d", [index])
+    assert rep["dropped"]["contamination"] == 1
+    assert [r["row_id"] for r in pq.read_table(tmp_path / "f.parquet").to_pylist()] == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="no eval-task n-gram index"):
+        rfilter.run(src, tmp_path / "f", tmp_path / "r", tmp_path / "p", filters, "d")
+
+
+def test_ngrams_ignore_case_and_punctuation():
+    assert rfilter.ngram_digests("The Capital, of FRANCE!", 4) == rfilter.ngram_digests("the capital of france", 4)
+    assert rfilter.ngram_digests("too short", 3) == set()
+
+
+def test_decontamination_index_from_a_local_lm_eval_task(repo, tmp_path):
+    from rewild import evaluate
+
+    task = {"lm_eval_task": "demo_mc", "metric": "acc"}
+    rec = evaluate.run_ngram_index("demo-mc", task, {"include_path": str(repo / "data/tasks")}, 4, tmp_path / "i.json")
+    assert rec["prompts"] == 40 and len(rec["ngrams"]) > 40
+    stored = json.loads((tmp_path / "i.json").read_text())
+    assert stored["n"] == 4 and set(stored["ngrams"]) == set(rec["ngrams"])
 
 
 def test_selection_follows_the_paper():

@@ -36,13 +36,16 @@ SITE_VARS = (
     "REWILD_SLURM_GPU_PARTITION",
     "REWILD_SLURM_GPU_CONSTRAINT",
     "REWILD_SLURM_STATUS_COMMAND",
+    "REWILD_SLURM_HF_OFFLINE",
 )
+HF_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def run_snakemake(workdir: Path, snakefile_text: str, *extra: str, timeout: float = 420):
     snakefile = workdir / "Snakefile"
     snakefile.write_text(textwrap.dedent(snakefile_text))
-    env = {k: v for k, v in os.environ.items() if k not in SITE_VARS and not k.startswith("SLURM_")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in SITE_VARS and k not in HF_OFFLINE_VARS and not k.startswith("SLURM_")}
     env["PATH"] = f"{SNAKEMAKE.parent}:{env.get('PATH', '/usr/bin:/bin')}"
     cmd = [
         str(SNAKEMAKE), "--profile", str(PROFILE),
@@ -80,14 +83,23 @@ def read_kv(path: Path) -> dict[str, str]:
 
 
 TOY = r'''
+localrules: all, on_login_node
+
 rule all:
-    input: "cpu_a.txt", "cpu_b.txt", "gpu.txt"
+    input: "cpu_a.txt", "cpu_b.txt", "gpu.txt", "login.txt"
 
 ENVDUMP = (
     'echo "SLURM_JOB_ID=${{SLURM_JOB_ID:-}}"; '
     'echo "SLURM_JOB_PARTITION=${{SLURM_JOB_PARTITION:-}}"; '
-    'echo "CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES:-<unset>}}"'
+    'echo "CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES:-<unset>}}"; '
+    'echo "HF_HUB_OFFLINE=${{HF_HUB_OFFLINE:-<unset>}}"; '
+    'echo "HF_DATASETS_OFFLINE=${{HF_DATASETS_OFFLINE:-<unset>}}"'
 )
+
+# a local rule (like `prefetch`): runs in the submitting process, not through sbatch, with the Hub online
+rule on_login_node:
+    output: "login.txt"
+    shell: "(" + ENVDUMP + ") > {output}"
 
 rule cpu_a:
     output: "cpu_a.txt"
@@ -118,6 +130,12 @@ def test_toy_pipeline_runs_as_slurm_jobs(slurm_cluster, tmp_path):
     outputs = {name: read_kv(tmp_path / f"{name}.txt") for name in ("cpu_a", "cpu_b", "gpu")}
     # each rule's shell ran inside the Slurm job the plugin submitted for it
     assert sorted(o["SLURM_JOB_ID"] for o in outputs.values()) == sorted(jobids)
+
+    # compute-node jobs use the Hub offline (the profile's precommand); the local rule does not
+    for out in outputs.values():
+        assert out["HF_HUB_OFFLINE"] == out["HF_DATASETS_OFFLINE"] == "1", out
+    login = read_kv(tmp_path / "login.txt")
+    assert login["SLURM_JOB_ID"] == "" and login["HF_HUB_OFFLINE"] == "<unset>", login
 
     for name in ("cpu_a", "cpu_b"):
         out = outputs[name]

@@ -285,3 +285,24 @@ def run(
         shard, stats["kept"], stats["skipped_odd"], stats["rejected"], stats["by_reason"],
     )
     return stats
+
+
+# ------------------------------------------------------------------------------------- analysis subsets
+
+
+def english_only(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Conversations WildChat tags as English (the similarity analysis used English conversations only)."""
+    return [r for r in rows if r.get("language") == "English"]
+
+
+def unique_first_user_message(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The first conversation of each distinct first user message (WildChat repeats prompts; hashes too)."""
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        first = next((t["content"] for t in r["conversation"] if t["role"] == "user"), None)
+        if first is None or first in seen:
+            continue
+        seen.add(first)
+        out.append(r)
+    return out

@@ -94,3 +94,35 @@ rule study_tables:
         metric=config["analyses"]["metric"],
     script:
         "../scripts/study_tables.py"
+
+
+rule similarity:
+    input:
+        similarity_generations,
+    output:
+        csv=report(
+            "results/tables/similarity.csv",
+            caption="../report/similarity.rst",
+            category="Similarity",
+            labels={"table": "response similarity"},
+        ),
+        unaligned="results/tables/similarity_unaligned.csv",
+        plot=report(
+            "results/plots/similarity.png",
+            caption="../report/similarity.rst",
+            category="Similarity",
+            labels={"figure": "ROUGE-1 by DGM"},
+        ),
+    log:
+        "logs/similarity/similarity.log",
+    benchmark:
+        "benchmarks/similarity/similarity.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        k=config["analyses"]["similarity_k"],
+        n=config["analyses"]["similarity_n"],
+        averaging=config["analyses"]["similarity_averaging"],
+        seed=config["analyses"]["seed"],
+    script:
+        "../scripts/similarity.py"

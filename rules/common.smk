@@ -53,6 +53,7 @@ def final_outputs():
             "results/report/summary.md",
         ]
         + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
+        + (["results/tables/similarity.csv"] if len(DGMS) > 1 else [])
         + rj.judge_targets(config)
     )
 
@@ -152,3 +153,7 @@ def summary_tables(wildcards):
     if GENERATED_DGMS:
         tables["efficiency"] = "results/tables/efficiency.csv"
     return tables
+
+
+def similarity_generations(wildcards):
+    return expand("results/generations/{dgm}.parquet", dgm=DGMS)

@@ -89,3 +89,12 @@ def test_source_shorter_than_config_is_an_error(repo, tmp_path):
 def test_row_validation(turns, reason):
     with pytest.raises(prompts.RowError, match=reason):
         prompts.normalise_row({"conversation": turns}, 0)
+
+
+def test_analysis_subsets(repo):
+    rows = [json.loads(line) for line in (repo / DEMO).read_text().splitlines()]
+    eng = prompts.english_only(rows)
+    assert 0 < len(eng) < len(rows) and all(r["language"] == "English" for r in eng)
+    uniq = prompts.unique_first_user_message(rows)
+    firsts = [next(t["content"] for t in r["conversation"] if t["role"] == "user") for r in uniq]
+    assert len(firsts) == len(set(firsts)) < len(rows)  # the demo repeats one first message on purpose

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/dryrun_scale.py [--repeats 3] [--scale 10] [--config config.yaml] [--quiet]
 
-The bare Snakefile is generated from the paper DAG itself: `--d3dag` gives every job and every edge,
+The bare Snakefile is generated from the paper DAG itself: `--dag` gives every job and every edge,
 `--summary` the number of output files of each job. It has one rule per stage (same names), one job per paper
 job (wildcard `i`), the same edges (an input function looking the job's dependencies up in a table), the same
 number of outputs per job, and `shell: "touch {output}"`. Both dry runs start in a fresh empty work directory,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -46,11 +47,12 @@ def paper_args(config: Path) -> list[str]:
 
 def dag_shape(config: Path, scratch: Path) -> tuple[list[str], dict[int, list[int]], dict[str, int]]:
     """Jobs (rule per job id), dependencies (job -> jobs it needs) and outputs per job of each rule."""
-    d3 = json.loads(smk(paper_args(config) + ["--d3dag"], scratch).stdout)
-    rules = {n["id"]: n["value"]["rule"] for n in d3["nodes"]}
+    # `--dag` (dot): `7[label = "generate\\ndgm: ...", ...];` per job, `8 -> 7` per edge (--d3dag stops at 10,000 jobs)
+    dot = smk(paper_args(config) + ["--dag"], scratch).stdout
+    rules = {int(m[1]): m[2] for m in re.finditer(r'^\s*(\d+)\[label = "([^"\\]+)', dot, re.M)}
     deps: dict[int, list[int]] = defaultdict(list)
-    for e in d3["edges"]:
-        deps[e["v"]].append(e["u"])
+    for m in re.finditer(r"^\s*(\d+) -> (\d+)", dot, re.M):
+        deps[int(m[2])].append(int(m[1]))
     summary = smk(paper_args(config) + ["--summary"], scratch).stdout.splitlines()
     files = Counter(line.split("\t")[2] for line in summary[1:] if line.count("\t") >= 5)
     jobs = Counter(rules.values())

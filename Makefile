@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 SNAKEMAKE := $(VENV)/bin/snakemake
 PYTEST_ARGS ?=
+# The demo and the tests never reach the Hugging Face Hub: everything they load is built or shipped here.
+DEMO_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
 .PHONY: venv demo test test-fast lint rulegraph clean-demo
 
@@ -10,13 +12,13 @@ venv:
 	tools/setup-venv
 
 demo: venv
-	$(SNAKEMAKE) --profile profiles/local
+	$(DEMO_ENV) $(SNAKEMAKE) --profile profiles/local
 
 test: venv
-	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
 
 test-fast: venv
-	$(VENV)/bin/python -m pytest -ra -m "not slow and not slurm" $(PYTEST_ARGS)
+	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra -m "not slow and not slurm" $(PYTEST_ARGS)
 
 lint: venv
 	$(SNAKEMAKE) --lint

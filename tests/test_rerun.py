@@ -6,7 +6,10 @@ copied config and asserts the exact set of jobs (rule + wildcards) `snakemake -n
 gives, parsed from the per-job blocks of the dry run.
 
 Per-mix SFT settings (`sft_overrides`) exist only for entries of `mixes`, so the test config declares `gpt-all`
-in `mixes`; `tiny-random-all` stays a `mix_grid` mix. Same jobs, files and names as `config/mini.yaml`.
+in `mixes`; `tiny-random-all` stays a `mix_grid` mix (same jobs and names as `config/mini.yaml`). Decontamination
+is on, which adds the one `decontamination_index` job.
+
+REWILD_RERUN_BASELINE=<dir> reuses a finished run of this module's config instead of running one.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def rerun_config() -> dict:
     cfg = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
     cfg["mix_grid"] = [{"sizes": {"all": 1.0}, "dgms": ["tiny-random"]}]
     cfg["mixes"] = {"gpt-all": {"components": [{"dgm": "gpt", "select": {"first_fraction": 1.0}}]}}
+    # decontamination on, so the eval-prompt n-gram index is part of the DAG (an eval setting must not rerun it)
+    cfg["filters"] = {"decontaminate": {"enabled": True}}
     return cfg
 
 
@@ -180,7 +185,8 @@ def test_sampling_setting_of_one_dgm_reruns_only_that_dgm(finished_run, tmp_path
         cfg["dgms"]["tiny-random"]["generation_overrides"] = {"temperature": 0.7}
 
     _, jobs, out = plan_after(finished_run, tmp_path, mutate)
-    expected = dgm_chain("tiny-random", "tiny-random-all") | {"efficiency_table"} | AGGREGATES
+    # the similarity table reads every DGM's generations; the efficiency table every generated DGM's metrics
+    expected = dgm_chain("tiny-random", "tiny-random-all") | {"efficiency_table", "similarity"} | AGGREGATES
     assert_jobs(jobs, expected, out)
     gen = jobs["generate[dgm=tiny-random,shard=s00000]"]
     assert gen.startswith(PARAMS_CHANGED) and "'temperature': 1.0" in gen and "'temperature': 0.7" in gen
@@ -199,7 +205,7 @@ def test_filter_setting_reruns_filtering_and_downstream(finished_run, tmp_path):
         "mix[mix=gpt-all]", "mix[mix=tiny-random-all]",
         "sft[mix=gpt-all]", "sft[mix=tiny-random-all]",
         f"evaluate[model=gpt-all,task={TASK}]", f"evaluate[model=tiny-random-all,task={TASK}]",
-    } | AGGREGATES  # not prompts, generation, the untrained student's evaluation or the efficiency table
+    } | AGGREGATES  # not prompts, generation, the untrained student's evaluation, efficiency or similarity
     assert_jobs(jobs, expected, out)
     for dgm in ("gpt", "tiny-random"):
         reason = jobs[f"filter[dgm={dgm}]"]
@@ -222,6 +228,20 @@ def test_sft_hyperparameter_of_one_mix_reruns_only_its_training(finished_run, tm
     assert sft.startswith(PARAMS_CHANGED) and "'learning_rate': 5e-05" in sft
 
 
+def test_eval_setting_reruns_only_evaluations(finished_run, tmp_path):
+    """Every evaluation and the tables, not the data or the training: the decontamination index must carry
+    only what decides the eval prompts (`eval.include_path`), not every eval setting."""
+
+    def mutate(cfg):
+        cfg["eval"]["batch_size"] = 4
+
+    _, jobs, out = plan_after(finished_run, tmp_path, mutate)
+    evals = {f"evaluate[model={m},task={TASK}]" for m in ("base", "gpt-all", "tiny-random-all")}
+    assert_jobs(jobs, evals | AGGREGATES, out)
+    for job in evals:
+        assert jobs[job].startswith(PARAMS_CHANGED) and "'batch_size': 4" in jobs[job], (job, jobs[job])
+
+
 def test_new_dgm_runs_only_its_own_jobs(finished_run, tmp_path):
     def mutate(cfg):
         new = {k: v for k, v in cfg["dgms"]["tiny-random"].items() if k != "local_build"}
@@ -232,10 +252,11 @@ def test_new_dgm_runs_only_its_own_jobs(finished_run, tmp_path):
 
     _, jobs, out = plan_after(finished_run, tmp_path, mutate)
     new_jobs = dgm_chain("tiny-random-b", "tiny-random-b-all", build=True)
-    assert_jobs(jobs, new_jobs | {"efficiency_table"} | AGGREGATES, out)
+    tables = {"efficiency_table", "similarity"} | AGGREGATES
+    assert_jobs(jobs, new_jobs | tables, out)
     for job in new_jobs:
         assert MISSING in jobs[job], (job, jobs[job])
-    for job in AGGREGATES | {"efficiency_table"}:
+    for job in tables:
         assert jobs[job].startswith(INPUT_UPDATED), (job, jobs[job])
 
 

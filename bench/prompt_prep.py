@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from rewild import generate as G  # noqa: E402
 from rewild import io as rio  # noqa: E402
+from rewild import prompts  # noqa: E402
 
 LANGS = ["English"] * 12 + ["Chinese", "Russian", "Spanish", "French", "German", "Portuguese"]
 
@@ -107,40 +108,9 @@ def synth_rows(n: int, seed: int = 0, first_row_id: int = 0):
         }
 
 
-TURN = pa.struct(
-    [
-        ("content", pa.string()),
-        ("role", pa.string()),
-        ("language", pa.string()),
-        ("redacted", pa.bool_()),
-        ("toxic", pa.bool_()),
-        ("turn_identifier", pa.int64()),
-        ("country", pa.string()),
-        ("state", pa.string()),
-        ("hashed_ip", pa.string()),
-        ("header", pa.string()),
-        ("timestamp", pa.string()),
-    ]
-)
-SCHEMA = pa.schema(
-    [
-        ("conversation_hash", pa.string()),
-        ("model", pa.string()),
-        ("timestamp", pa.string()),
-        ("conversation", pa.list_(TURN)),
-        ("turn", pa.int64()),
-        ("language", pa.string()),
-        ("openai_moderation", pa.string()),
-        ("detoxify_moderation", pa.string()),
-        ("toxic", pa.bool_()),
-        ("redacted", pa.bool_()),
-        ("state", pa.string()),
-        ("country", pa.string()),
-        ("hashed_ip", pa.string()),
-        ("header", pa.string()),
-        ("row_id", pa.int64()),
-    ]
-)
+# the prompt-shard schema the pipeline writes (rewild.prompts)
+
+SCHEMA = prompts.SOURCE_SCHEMA
 
 
 def write_synthetic(path: Path, n: int, seed: int = 0, batch: int = 5000) -> None:

@@ -6,7 +6,8 @@ The bare Snakefile is generated from the paper DAG itself: `--dag` gives every j
 `--summary` the number of output files of each job. It has one rule per stage (same names), one job per paper
 job (wildcard `i`), the same edges (an input function looking the job's dependencies up in a table), the same
 number of outputs per job, and `shell: "touch {output}"`. Both dry runs start in a fresh empty work directory,
-alternate, and the median of the repeats is reported with the ratio paper / bare (goal <= 1.3x).
+alternate, and the medians of the repeats (wall and CPU seconds) are reported with the ratio paper / bare
+(goal <= 1.3x).
 
 `--scale K` (K > 1) repeats the comparison with K times the shards (`prompts.shard_size` divided by K: the
 generation fan-out grows K-fold, e.g. ~1,800 -> ~12,500 jobs at K=10); `--scale 1` skips it.
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -104,13 +106,19 @@ def bare_snakefile(rules: list[str], deps: dict[int, list[int]], n_out: dict[str
     path.write_text("import os\n" + "\n".join(lines))
 
 
-def time_dry_run(args: list[str], quiet: bool) -> tuple[float, int]:
+def child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def time_dry_run(args: list[str], quiet: bool) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + sys of the snakemake process: steadier on a shared machine), jobs."""
     with tempfile.TemporaryDirectory(prefix="dryrun-") as wd:
-        t0 = time.perf_counter()
+        c0, t0 = child_cpu(), time.perf_counter()
         proc = smk(args + ["-n"] + (["--quiet", "rules"] if quiet else []), Path(wd))
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, child_cpu() - c0
     total = next((int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("total ")), 0)
-    return seconds, total
+    return seconds, cpu, total
 
 
 def compare(config: Path, repeats: int, quiet: bool, label: str) -> dict:
@@ -119,19 +127,24 @@ def compare(config: Path, repeats: int, quiet: bool, label: str) -> dict:
         rules, deps, n_out = dag_shape(config, tmp / "scratch")
         snakefile = tmp / "Snakefile"
         bare_snakefile(rules, deps, n_out, snakefile)
-        paper_t, bare_t = [], []
+        paper_t, bare_t, paper_c, bare_c = [], [], [], []
         for _ in range(repeats):  # alternate, so background load hits both alike
-            t, n_paper = time_dry_run(paper_args(config), quiet)
+            t, c, n_paper = time_dry_run(paper_args(config), quiet)
             paper_t.append(t)
-            t, n_bare = time_dry_run(["-s", str(snakefile)], quiet)
+            paper_c.append(c)
+            t, c, n_bare = time_dry_run(["-s", str(snakefile)], quiet)
             bare_t.append(t)
+            bare_c.append(c)
     assert n_paper == n_bare == len(rules), (n_paper, n_bare, len(rules))
-    paper, bare = statistics.median(paper_t), statistics.median(bare_t)
+    med = statistics.median
+    paper, bare = med(paper_t), med(bare_t)
     print(f"{label}: {n_paper} jobs, {len(set(rules))} rules, {sum(map(len, deps.values()))} edges")
-    print(f"  paper Snakefile  snakemake -n: median {paper:6.2f} s   runs {', '.join(f'{t:.2f}' for t in paper_t)}")
-    print(f"  bare  Snakefile  snakemake -n: median {bare:6.2f} s   runs {', '.join(f'{t:.2f}' for t in bare_t)}")
-    print(f"  ratio paper / bare: {paper / bare:.2f}x  (goal <= 1.3x)")
+    for name, wall, cpu in (("paper", paper_t, paper_c), ("bare ", bare_t, bare_c)):
+        print(f"  {name} Snakefile  snakemake -n: median {med(wall):6.2f} s wall, {med(cpu):6.2f} s CPU"
+              f"   wall runs {', '.join(f'{t:.2f}' for t in wall)}")
+    print(f"  ratio paper / bare: {paper / bare:.2f}x wall, {med(paper_c) / med(bare_c):.2f}x CPU  (goal <= 1.3x)")
     return {"label": label, "jobs": n_paper, "paper_s": paper, "bare_s": bare, "ratio": paper / bare,
+            "paper_cpu_s": med(paper_c), "bare_cpu_s": med(bare_c), "cpu_ratio": med(paper_c) / med(bare_c),
             "paper_runs": paper_t, "bare_runs": bare_t}
 
 

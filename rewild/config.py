@@ -513,3 +513,8 @@ def cost_table_markdown(config: Mapping[str, Any]) -> str:
     for r in gpu_hours_by_stage(config):
         lines.append(f"| {r['stage']} | {r['jobs']:,} | {r['gpu_hours']:,.0f} | {r['basis']} |")
     return "\n".join(lines)
+
+
+def mix_params(config: Mapping[str, Any], mix: str) -> dict:
+    """What building a mix depends on: its components (its SFT overrides only matter to training)."""
+    return {k: v for k, v in all_mixes(config)[mix].items() if k != "sft_overrides"}

@@ -29,7 +29,7 @@ rule decontamination_index:
         "../envs/eval.yaml"
     params:
         task=lambda wc: TASKS[wc.task],
-        eval=rc.eval_params(config),
+        eval={"include_path": config["eval"]["include_path"]},
         ngram=config["filters"]["decontaminate"]["ngram"],
     script:
         "../scripts/decontamination_index.py"

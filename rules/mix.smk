@@ -13,7 +13,7 @@ rule mix:
     conda:
         "../envs/analysis.yaml"
     params:
-        mix=lambda wc: MIXES[wc.mix],
+        mix=lambda wc: rc.mix_params(config, wc.mix),
         sources=config["sources"],
         heldout_fraction=config["sft"]["heldout_fraction"],
         split_seed=config["sft"]["split_seed"],

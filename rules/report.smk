@@ -19,5 +19,7 @@ rule summary:
         "benchmarks/summary/summary.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        run_name=config["run"]["name"],
     script:
         "../scripts/summary.py"

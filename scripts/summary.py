@@ -9,7 +9,7 @@ report.run_summary(
     list(snakemake.input.filter_reports),
     snakemake.input.reference,
     snakemake.output[0],
-    run_name=snakemake.config["run"]["name"],
+    run_name=snakemake.params.run_name,
     tables={k: snakemake.input[k] for k in ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
             if k in snakemake.input.keys()},
 )

@@ -25,6 +25,9 @@ localrules:
     efficiency_table,
     summary,
     judge_tables,
+    training_curves,
+    study_tables,
+    similarity,
 
 
 rule all:

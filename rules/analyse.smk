@@ -126,3 +126,23 @@ rule similarity:
         seed=config["analyses"]["seed"],
     script:
         "../scripts/similarity.py"
+
+
+rule training_curves:
+    input:
+        sft_metrics,
+    output:
+        report(
+            "results/plots/sft_loss.png",
+            caption="../report/training.rst",
+            category="Training",
+            labels={"figure": "SFT loss curves"},
+        ),
+    log:
+        "logs/training_curves/training.log",
+    benchmark:
+        "benchmarks/training_curves/training.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/training_curves.py"

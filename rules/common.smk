@@ -51,6 +51,7 @@ def final_outputs():
             "results/tables/scores.md",
             "results/tables/dgm_choice.csv",
             "results/report/summary.md",
+            "results/plots/sft_loss.png",
         ]
         + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
         + (["results/tables/similarity.csv"] if len(DGMS) > 1 else [])

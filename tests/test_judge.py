@@ -696,7 +696,7 @@ def _dry_run(tmp_path: Path, cfg: dict, name: str) -> dict:
     workdir, cfg_path = workdir_copy(tmp_path, cfg, name)
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(
-        f'include: "{REPO / "Snakefile"}"\ninclude: "{REPO / "rules" / "judge.smk"}"\n\n\n'
+        f'include: "{REPO / "Snakefile"}"\n\n\n'
         "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
     )
     args = ["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path), "--replace-workflow-config"]

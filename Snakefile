@@ -16,6 +16,7 @@ include: "rules/analyse.smk"
 include: "rules/report.smk"
 include: "rules/judge.smk"
 include: "rules/archive.smk"
+include: "rules/prefetch.smk"
 
 
 # cheap aggregation steps run on the submitting node under Slurm

@@ -271,6 +271,9 @@ def run(
     include_path = resolve_include_path(eval_cfg.get("include_path"))
     task_manager = TaskManager(include_path=include_path) if include_path else TaskManager()
     lm_task = task["lm_eval_task"]
+    from .prefetch import ensure_cached
+
+    ensure_cached(str(model_path_or_id), revision, "model")
     margs = model_args_for(backend, str(model_path_or_id), revision=revision, on_gpu=on_gpu, gpus=gpus, seed=seed)
     apply_ct = eval_cfg.get("apply_chat_template", True)
     batch_size = eval_cfg.get("batch_size", "auto")

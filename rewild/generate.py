@@ -671,8 +671,11 @@ def load_tokenizer(dgm: dict, model_path: str | None = None) -> Any:
     """The DGM's HF tokenizer (as the paper: templating and truncation outside the engine)."""
     from transformers import AutoTokenizer
 
+    from .prefetch import ensure_cached
+
     d = dgm_settings(dgm)
     path, revision = model_source(d, model_path)
+    ensure_cached(path, revision, "model")  # offline compute node: fail clearly, naming the model
     return AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=bool(d["trust_remote_code"]))
 
 

@@ -137,6 +137,9 @@ def load_source_rows(source: Mapping[str, Any]) -> list[dict]:
         return read_rows(source["path"])
     import datasets
 
+    from .prefetch import ensure_cached
+
+    ensure_cached(source["path"], source.get("revision"), "dataset")
     ds = datasets.load_dataset(
         source["path"], source.get("name"), split=source.get("split", "train"), revision=source.get("revision")
     )

@@ -199,6 +199,9 @@ def read_hf(source: Mapping[str, Any], rows: Sequence[int]) -> Iterator[tuple[in
     if not rows:
         return
     lo, hi = min(rows), max(rows) + 1
+    from .prefetch import ensure_cached
+
+    ensure_cached(source["path"], source.get("revision"), "dataset")
     ds = datasets.load_dataset(
         source["path"],
         source.get("name"),

@@ -312,6 +312,9 @@ def load_tokenizer(student_path_or_id: str, student: Mapping[str, Any]):
     """The student's tokenizer with the marked training template; returns (tokenizer, plain_template)."""
     from transformers import AutoTokenizer
 
+    from .prefetch import ensure_cached
+
+    ensure_cached(student_path_or_id, student.get("revision"), "model")
     tok = AutoTokenizer.from_pretrained(student_path_or_id, revision=student.get("revision"))
     marked = resolve_chat_template(student.get("chat_template"))
     if marked is None:

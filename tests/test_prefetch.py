@@ -247,7 +247,7 @@ def test_prefetch_runs_as_a_local_rule_through_the_slurm_profile(tmp_path, demo_
     proc = run_snakemake(["--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d",
                           str(workdir), "--replace-workflow-config", "--configfile", str(cfg),
                           "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
-                          "--", "prefetch"], cwd=workdir, env={"REWILD_SLURM_ACCOUNT": ""}, timeout=300)
+                          "--", "prefetch"], cwd=workdir, env={"REWILD_SLURM_ACCOUNT": "", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}, timeout=300)
     out = proc.stdout + proc.stderr
     assert "localrule prefetch:" in out, out[-3000:]
     assert "submitted with SLURM jobid" not in out

@@ -99,13 +99,14 @@ def mini_runs(slurm_cluster, tmp_path_factory):
     local_dir, local_cfg = workdir_copy(tmp_path_factory.mktemp("mini-local"), cfg)
     slurm_dir, slurm_cfg = workdir_copy(tmp_path_factory.mktemp("mini-slurm"), cfg)
     rc.validate(cfg)
+    local_rules = declared_localrules()  # read before the runs: the workflow as both runs saw it
 
     local, local_wall = timed(run_snakemake, ["--profile", str(REPO / "profiles" / "local"), "-s", str(SNAKEFILE),
                                               "-d", str(local_dir), "--configfile", str(local_cfg)], timeout=3000)
     slurm_log, slurm_wall = timed(run_slurm, slurm_dir, slurm_cfg, timeout=3000)
     print(f"\nmini config wall time: local {local_wall:.0f}s, slurm {slurm_wall:.0f}s")
     return {"config": cfg, "local": local_dir, "slurm": slurm_dir, "local_log": local.stdout + local.stderr,
-            "slurm_log": slurm_log, "walls": (local_wall, slurm_wall)}
+            "slurm_log": slurm_log, "walls": (local_wall, slurm_wall), "local_rules": local_rules}
 
 
 # ------------------------------------------------------------------------------------------------ log parsing
@@ -162,7 +163,7 @@ def test_every_non_local_job_ran_as_a_slurm_job(mini_runs):
     jobs = job_blocks(log)
     remote = [j for j in jobs if not j["local"]]
     local = [j for j in jobs if j["local"]]
-    local_rules = declared_localrules()
+    local_rules = mini_runs["local_rules"]
     assert {"all", "summary"} <= local_rules
     assert {j["rule"] for j in local} <= local_rules, local
     # every rule the local run of the same config ran, less the local rules, ran remotely
@@ -223,8 +224,14 @@ def test_slurm_job_records_match_the_rules(mini_runs, slurm_cluster):
 
 
 def test_gpu_generation_job_ran_on_cpu(mini_runs):
-    """The job had a (fake) GPU allocated; CPU torch sees no CUDA, so vLLM ran in CPU mode and said so."""
-    d = mini_runs["slurm"]
+    """The job had a (fake) GPU allocated (so Slurm set CUDA_VISIBLE_DEVICES: see test_slurm_toy); CPU torch
+    sees no CUDA, so vLLM ran in CPU mode and said so."""
+    d, log = mini_runs["slurm"], mini_runs["slurm_log"]
+    gen = [j["jobid"] for j in job_blocks(log) if j["rule"] == "generate" and not j["local"]]
+    assert len(gen) == 1
+    sid = submissions(log)[gen[0]][-1][0]
+    detail = subprocess.run(["scontrol", "show", "job", "-d", sid], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"JOB_GRES=gpu:1\b", detail), detail
     gen_log = (d / "logs/generate/tiny-random/s00000.log").read_text()
     assert "CUDA is not available: running on CPU" in gen_log
     eff = json.loads((d / "results/efficiency/tiny-random/s00000.json").read_text())

@@ -81,7 +81,8 @@ def test_trained_models_load(demo_run):
 def test_every_eval_json_has_its_metric(demo_run):
     d = demo_run["dir"]
     tasks = demo_run["config"]["eval"]["tasks"]
-    models = ["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt", "base"]
+    models = ["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt", "base", "dgm-smollm2-135m",
+              "dgm-tiny-random"]
     for model in models:
         for task, spec in tasks.items():
             ev = json.loads((d / f"results/eval/{model}/{task}.json").read_text())
@@ -93,7 +94,8 @@ def test_every_eval_json_has_its_metric(demo_run):
 def test_scores_table_has_a_row_per_model(demo_run):
     d = demo_run["dir"]
     scores = pd.read_csv(d / "results/tables/scores.csv")
-    assert sorted(scores["model"]) == sorted(["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt", "base"])
+    assert sorted(scores["model"]) == sorted(["gpt-all", "smollm2-135m-all", "tiny-random-all", "blend-smollm2-gpt",
+                                              "base", "dgm-smollm2-135m", "dgm-tiny-random"])
     assert dict(zip(scores["model"], scores["dgm"]))["smollm2-135m-all"] == "smollm2-135m"
     assert scores[["demo-mc", "demo-gen"]].notna().all().all()
     md = (d / "results/tables/scores.md").read_text()
@@ -105,7 +107,19 @@ def test_hostile_id_never_reached_a_shell(demo_run):
     d = demo_run["dir"]
     assert not list(d.rglob("PWNED")) and not list(REPO.glob("PWNED"))
     eff = json.loads((d / "results/efficiency/smollm2-135m/s00000.json").read_text())
-    assert EVIL in json.dumps(eff, ensure_ascii=False)
+    assert eff["dgm_id"] == EVIL  # recorded intact, as data
+
+
+def test_study_tables_and_plots(demo_run):
+    d = demo_run["dir"]
+    choice = pd.read_csv(d / "results/tables/dgm_choice.csv")
+    assert set(choice["dgm"]) == {"gpt", "smollm2-135m", "tiny-random"}
+    inherit = pd.read_csv(d / "results/tables/inheritance.csv")
+    assert 0.0 <= inherit["ordering_agreement"].iloc[0] <= 1.0
+    sim = pd.read_csv(d / "results/tables/similarity.csv")
+    assert set(sim["dgm"]) == {"gpt", "smollm2-135m", "tiny-random"} and sim["rouge1"].between(0, 1).all()
+    for png in ("sft_loss", "dgm_choice", "efficiency", "similarity"):
+        assert (d / f"results/plots/{png}.png").stat().st_size > 5_000
 
 
 def test_noop_rerun_and_report(demo_run):

@@ -603,6 +603,13 @@ def configure_vllm_env(cache_dir: str | os.PathLike, on_gpu: bool | None = None)
         if key not in os.environ:
             (cache_dir / sub).mkdir(parents=True, exist_ok=True)
             os.environ[key] = str(cache_dir / sub)
+    # vLLM puts IPC sockets (base + "/" + a 36-char uuid) under the RPC path; a Unix socket path must fit in 107
+    # bytes, which deep work directories exceed: fall back to a short private directory.
+    rpc = os.environ.get("VLLM_RPC_BASE_PATH", "")
+    if len(rpc) > 64:
+        import tempfile
+
+        os.environ["VLLM_RPC_BASE_PATH"] = tempfile.mkdtemp(prefix="vllm-rpc-", dir="/tmp")
     return {k: os.environ[k] for k in [*CPU_ENV, *CACHE_ENV] if k in os.environ}
 
 

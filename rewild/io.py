@@ -184,3 +184,10 @@ def peak_rss_mb() -> float:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(self_kb, child_kb) / 1024.0
+
+
+def optional_input(value: Any) -> str | None:
+    """A Snakemake input that may be absent: [] (its input function returned nothing), a one-item list, or a path."""
+    if isinstance(value, (list, tuple)):
+        return str(value[0]) if value else None
+    return str(value) if value else None

@@ -1,10 +1,7 @@
 """Snakemake `script:` for rule evaluate: one model × one lm-eval task → results/eval/{model}/{task}.json."""
 
 
-def _one(value):  # an optional input: [] (input function returned nothing), a one-item list, or a path
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if value else None
-    return str(value) if value else None
+from rewild.io import optional_input as _one
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)

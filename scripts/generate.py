@@ -2,13 +2,15 @@
 
 
 
+from rewild.io import optional_input
+
+
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
     from rewild import generate
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
-    model = getattr(inp, "model", None)  # demo DGMs: a model folder built by a rule; real DGMs load by HF id
-    if isinstance(model, (list, tuple)):  # an empty input function result ([]) or a one-item list
-        model = model[0] if model else None
+    # demo DGMs: a model folder built by a rule; real DGMs load by HF id
+    model = optional_input(getattr(inp, "model", None))
     generate.run(
         shard_path=inp.shard,
         dgm_key=params.dgm_key,

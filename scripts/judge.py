@@ -4,10 +4,7 @@
   students' extrinsic score (results/tables/judge_*.csv, sdq_*.csv, results/plots/*.png)."""
 
 
-def _one(value):
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if value else None
-    return str(value) if value else None
+from rewild.io import optional_input as _one
 
 
 def grade(snakemake) -> None:  # noqa: ANN001

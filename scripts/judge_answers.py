@@ -2,10 +2,7 @@
 with vLLM offline → results/judge/{subject}/answers.jsonl (FastChat answer format) + answers.json."""
 
 
-def _one(value):  # an optional input: [] (input function returned nothing), a one-item list, or a path
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if value else None
-    return str(value) if value else None
+from rewild.io import optional_input as _one
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)

@@ -2,10 +2,7 @@
 the rubric factors → results/judge/dgm/{dgm}/sdq.jsonl + sdq.json."""
 
 
-def _one(value):
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if value else None
-    return str(value) if value else None
+from rewild.io import optional_input as _one
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)

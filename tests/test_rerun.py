@@ -148,6 +148,8 @@ PARAMS_CHANGED = "Params have changed since last execution"
 INPUT_UPDATED = "Input files updated by another job"
 MISSING = "Missing output files"
 AGGREGATES = {"scores_table", "study_tables", "summary", "all"}
+# the report's loss-curve plot reads every student's training metrics: it reruns with any training
+TRAINED = AGGREGATES | {"training_curves"}
 
 
 def dgm_chain(dgm: str, mix: str, build: bool = False) -> set[str]:
@@ -186,7 +188,7 @@ def test_sampling_setting_of_one_dgm_reruns_only_that_dgm(finished_run, tmp_path
 
     _, jobs, out = plan_after(finished_run, tmp_path, mutate)
     # the similarity table reads every DGM's generations; the efficiency table every generated DGM's metrics
-    expected = dgm_chain("tiny-random", "tiny-random-all") | {"efficiency_table", "similarity"} | AGGREGATES
+    expected = dgm_chain("tiny-random", "tiny-random-all") | {"efficiency_table", "similarity"} | TRAINED
     assert_jobs(jobs, expected, out)
     gen = jobs["generate[dgm=tiny-random,shard=s00000]"]
     assert gen.startswith(PARAMS_CHANGED) and "'temperature': 1.0" in gen and "'temperature': 0.7" in gen
@@ -205,7 +207,7 @@ def test_filter_setting_reruns_filtering_and_downstream(finished_run, tmp_path):
         "mix[mix=gpt-all]", "mix[mix=tiny-random-all]",
         "sft[mix=gpt-all]", "sft[mix=tiny-random-all]",
         f"evaluate[model=gpt-all,task={TASK}]", f"evaluate[model=tiny-random-all,task={TASK}]",
-    } | AGGREGATES  # not prompts, generation, the untrained student's evaluation, efficiency or similarity
+    } | TRAINED  # not prompts, generation, the untrained student's evaluation, efficiency or similarity
     assert_jobs(jobs, expected, out)
     for dgm in ("gpt", "tiny-random"):
         reason = jobs[f"filter[dgm={dgm}]"]
@@ -222,7 +224,7 @@ def test_sft_hyperparameter_of_one_mix_reruns_only_its_training(finished_run, tm
         cfg["mixes"]["gpt-all"]["sft_overrides"] = {"learning_rate": 5.0e-5}
 
     _, jobs, out = plan_after(finished_run, tmp_path, mutate)
-    expected = {"sft[mix=gpt-all]", f"evaluate[model=gpt-all,task={TASK}]"} | AGGREGATES
+    expected = {"sft[mix=gpt-all]", f"evaluate[model=gpt-all,task={TASK}]"} | TRAINED
     assert_jobs(jobs, expected, out)
     sft = jobs["sft[mix=gpt-all]"]
     assert sft.startswith(PARAMS_CHANGED) and "'learning_rate': 5e-05" in sft
@@ -252,7 +254,7 @@ def test_new_dgm_runs_only_its_own_jobs(finished_run, tmp_path):
 
     _, jobs, out = plan_after(finished_run, tmp_path, mutate)
     new_jobs = dgm_chain("tiny-random-b", "tiny-random-b-all", build=True)
-    tables = {"efficiency_table", "similarity"} | AGGREGATES
+    tables = {"efficiency_table", "similarity"} | TRAINED
     assert_jobs(jobs, new_jobs | tables, out)
     for job in new_jobs:
         assert MISSING in jobs[job], (job, jobs[job])

@@ -22,10 +22,10 @@ from rewild import analyse
 from rewild import io as rio
 from rewild import judge as J
 
-from rewild_testlib import REPO, run_snakemake, workdir_copy
+from rewild_testlib import REPO, TEST_MODELS, run_snakemake, workdir_copy
 
 QUESTIONS = REPO / "data" / "judge" / "mtbench_demo.jsonl"
-SMOLLM2 = REPO / "results" / "demo_models" / "smollm2-135m"
+SMOLLM2 = TEST_MODELS["smollm2"]  # built at session start (conftest), so CI runs the real judge
 SECRET = "sk-rewild-TEST-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_ENV = "REWILD_JUDGE_TEST_KEY"
 

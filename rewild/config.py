@@ -454,6 +454,8 @@ def sft_runtime(config: Mapping[str, Any], mix: str) -> int:
 
 
 def eval_threads(config: Mapping[str, Any]) -> int:
+    if config["eval"].get("cpus"):
+        return int(config["eval"]["cpus"])
     gpus = int(config["eval"].get("gpus", 1) or 0)
     return CPUS_PER_GPU * gpus if gpus else CPU_JOB_THREADS
 

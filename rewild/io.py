@@ -191,3 +191,19 @@ def optional_input(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         return str(value[0]) if value else None
     return str(value) if value else None
+
+
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_cpu_threads(n: int) -> int:
+    """Keep a job's compute threads to the `threads` the scheduler gave it (Snakemake `--cores`, Slurm
+    `--cpus-per-task`). torch otherwise starts one thread per core of the machine, so two jobs that Snakemake
+    runs side by side would each spread over every core and slow each other down. Call before importing torch
+    (the BLAS/OpenMP pools read the environment once); child processes inherit it. Returns the count set."""
+    n = max(1, int(n))
+    for key in THREAD_ENV:
+        os.environ[key] = str(n)
+    if "torch" in sys.modules:  # already imported: its intra-op pool is resized in place
+        sys.modules["torch"].set_num_threads(n)
+    return n

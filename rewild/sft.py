@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from rewild.io import now_iso, provenance, read_json, setup_logging, write_json
+from rewild.io import limit_cpu_threads, now_iso, provenance, read_json, setup_logging, write_json
 
 log = logging.getLogger("rewild.sft")
 
@@ -691,6 +691,11 @@ def command_for(sft: Mapping[str, Any], args_file: str | os.PathLike, python: st
         "1",
         *tail,
     ]
+
+
+def limit_threads(threads: int, sft: Mapping[str, Any]) -> int:
+    """The job's CPU threads shared by its training processes (one per GPU under `accelerate launch`)."""
+    return limit_cpu_threads(max(1, int(threads) // max(1, int(sft.get("gpus", 0) or 0))))
 
 
 def launch(**kwargs: Any) -> None:

@@ -1,10 +1,12 @@
 """Snakemake `script:` for rule evaluate: one model × one lm-eval task → results/eval/{model}/{task}.json."""
 
 
+from rewild.io import limit_cpu_threads
 from rewild.io import optional_input as _one
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
+    limit_cpu_threads(snakemake.threads)
     from rewild import evaluate
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params

@@ -13,6 +13,7 @@ def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
     from rewild import sft
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
+    sft.limit_threads(snakemake.threads, dict(params.sft))
     student_path = _one(getattr(inp, "student", None))  # demo: a folder built by a rule; real students: the HF id
     sft.launch(
         train_path=str(inp.train),

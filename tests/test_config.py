@@ -102,3 +102,12 @@ def test_generate_runtime_scales_with_model_size(paper_config):
     assert big > small > 30
     paper_config["dgms"]["qwen2-7b-instruct"]["runtime_per_shard_min"] = 77
     assert rc.generate_runtime(paper_config, "qwen2-7b-instruct") == 77
+
+
+def test_eval_threads_default_and_override(paper_config, demo_config):
+    rc.validate(paper_config)
+    assert rc.eval_threads(paper_config) == rc.CPUS_PER_GPU * paper_config["eval"]["gpus"]
+    rc.validate(demo_config)
+    assert rc.eval_threads(demo_config) == demo_config["eval"]["cpus"] == 1
+    demo_config["eval"]["cpus"] = None
+    assert rc.eval_threads(demo_config) == rc.CPU_JOB_THREADS  # gpus: 0

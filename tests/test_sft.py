@@ -230,6 +230,26 @@ def test_command_for():
     assert four[-4:] == ["-m", "rewild.sft", "--args-file", "/ck/args.json"]
 
 
+THREADS_PROBE = """
+import os, sys
+from rewild import sft
+set_before = sft.limit_threads(int(sys.argv[1]), {"gpus": int(sys.argv[2])})
+import torch
+before = torch.get_num_threads()
+sft.limit_threads(3, {"gpus": 0})  # torch already imported: resized in place
+print(set_before, before, torch.get_num_threads(), os.environ["OMP_NUM_THREADS"])
+"""
+
+
+@pytest.mark.parametrize(("threads", "gpus", "per_process"), [(2, 0, 2), (1, 0, 1), (32, 4, 8), (3, 4, 1)])
+def test_training_threads_follow_the_job(threads, gpus, per_process):
+    """torch would otherwise take every core of the machine, whatever Snakemake or Slurm gave the job."""
+    out = subprocess.run([sys.executable, "-c", THREADS_PROBE, str(threads), str(gpus)], capture_output=True,
+                         text=True, check=True, env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"})
+    cores = len(os.sched_getaffinity(0))  # torch starts at most one thread per core from OMP_NUM_THREADS
+    assert out.stdout.split() == [str(per_process), str(min(per_process, cores)), "3", "3"]
+
+
 def test_accelerate_config_is_fsdp_full_shard_offload():
     from accelerate.commands.config.config_args import load_config_from_file
 

@@ -14,7 +14,7 @@ rule scores_table:
     benchmark:
         "benchmarks/scores_table/scores.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         mixes=MIXES,
         tasks=TASKS,
@@ -44,7 +44,7 @@ rule efficiency_table:
     benchmark:
         "benchmarks/efficiency_table/efficiency.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         dgms=DGMS,
     script:
@@ -87,7 +87,7 @@ rule study_tables:
     benchmark:
         "benchmarks/study_tables/study.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         mix_info=rc.mix_info(config),
         tasks=list(TASKS),
@@ -118,7 +118,7 @@ rule similarity:
     benchmark:
         "benchmarks/similarity/similarity.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         k=config["analyses"]["similarity_k"],
         n=config["analyses"]["similarity_n"],
@@ -143,6 +143,6 @@ rule training_curves:
     benchmark:
         "benchmarks/training_curves/training.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     script:
         "../scripts/training_curves.py"

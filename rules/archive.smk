@@ -13,7 +13,7 @@ rule archive:
     benchmark:
         "benchmarks/archive/reproduction.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         include_models=config["archive"]["include_models"],
         include_generations=config["archive"]["include_generations"],

@@ -1,6 +1,7 @@
 import os
 import re
 
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version
 
 from rewild import config as rc
@@ -42,6 +43,23 @@ wildcard_constraints:
 
 
 # ------------------------------------------------------------------------------------ input functions
+
+
+# Jobs use a rule's envs/*.yaml only under --software-deployment-method conda. Declaring the env only then
+# lets `snakemake --archive` pack the workflow (code, config, external inputs) on a machine without conda;
+# with conda deployment it also builds and packs every env, as Snakemake documents.
+CONDA_DEPLOYED = (
+    DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+)
+
+
+def conda_env(name):
+    path = f"../envs/{name}.yaml"
+
+    def env(wildcards):
+        return path if CONDA_DEPLOYED else None
+
+    return env
 
 
 def final_outputs():

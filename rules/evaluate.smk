@@ -8,7 +8,7 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{model}/{task}.tsv"
     conda:
-        "../envs/eval.yaml"
+        conda_env("eval")
     threads: rc.eval_threads(config)
     resources:
         gpu=config["eval"]["gpus"],

@@ -11,7 +11,7 @@ rule filter:
     benchmark:
         "benchmarks/filter/{dgm}.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         filters=config["filters"],
     script:
@@ -26,7 +26,7 @@ rule decontamination_index:
     benchmark:
         "benchmarks/decontamination_index/{task}.tsv"
     conda:
-        "../envs/eval.yaml"
+        conda_env("eval")
     params:
         task=lambda wc: TASKS[wc.task],
         eval={"include_path": config["eval"]["include_path"]},

@@ -10,7 +10,7 @@ rule build_demo_model:
     wildcard_constraints:
         name=_alternatives(LOCAL_BUILDS),
     conda:
-        "../envs/train.yaml"
+        conda_env("train")
     params:
         build=lambda wc: LOCAL_BUILDS[wc.name],
     script:
@@ -32,7 +32,7 @@ rule generate:
     wildcard_constraints:
         dgm=_alternatives(GENERATED_DGMS),
     conda:
-        "../envs/vllm.yaml"
+        conda_env("vllm")
     threads: lambda wc: rc.generate_threads(config, wc.dgm)
     resources:
         gpu=lambda wc: DGMS[wc.dgm]["gpus"],
@@ -63,7 +63,7 @@ rule source_responses:
     wildcard_constraints:
         dgm=_alternatives(SOURCE_DGMS),
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         dgm_key="{dgm}",
         dgm=lambda wc: DGMS[wc.dgm],
@@ -81,6 +81,6 @@ rule merge_generations:
     benchmark:
         "benchmarks/merge_generations/{dgm}.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     script:
         "../scripts/merge_generations.py"

@@ -36,7 +36,7 @@ rule judge_answers:
     wildcard_constraints:
         model=_alternatives(JUDGE_MODELS),
     conda:
-        "../envs/vllm.yaml"
+        conda_env("vllm")
     threads: 2
     resources:
         gpu=lambda wc: rj.subject_settings(config, wc.model)["gpus"],
@@ -68,7 +68,7 @@ rule judge:
     wildcard_constraints:
         model=_alternatives(JUDGE_MODELS),
     conda:
-        "../envs/vllm.yaml"
+        conda_env("vllm")
     threads: 2
     resources:
         gpu=lambda wc: rj.server_gpus(config),
@@ -97,7 +97,7 @@ rule sdq_judge:
     wildcard_constraints:
         dgm=_alternatives(SDQ_DGMS),
     conda:
-        "../envs/vllm.yaml"
+        conda_env("vllm")
     threads: 2
     resources:
         gpu=lambda wc: rj.server_gpus(config),
@@ -159,7 +159,7 @@ rule judge_tables:
     benchmark:
         "benchmarks/judge_tables/judge_tables.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         models=JUDGE_MODELS,
         sdq_dgms=SDQ_DGMS,

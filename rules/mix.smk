@@ -11,7 +11,7 @@ rule mix:
     benchmark:
         "benchmarks/mix/{mix}.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         mix=lambda wc: rc.mix_params(config, wc.mix),
         sources=config["sources"],

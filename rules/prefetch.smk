@@ -18,7 +18,7 @@ rule prefetch:
     benchmark:
         "benchmarks/prefetch/prefetch.tsv"
     conda:
-        "../envs/eval.yaml"
+        conda_env("eval")
     params:
         plan=rp.plan(config),
         include_path=config["eval"].get("include_path"),

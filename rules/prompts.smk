@@ -10,7 +10,7 @@ rule prompts:
     benchmark:
         "benchmarks/prompts/{shard}.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         source=PROMPTS["source"],
         prompts=PROMPTS,

@@ -18,7 +18,7 @@ rule summary:
     benchmark:
         "benchmarks/summary/summary.tsv"
     conda:
-        "../envs/analysis.yaml"
+        conda_env("analysis")
     params:
         run_name=config["run"]["name"],
     script:

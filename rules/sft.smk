@@ -11,7 +11,7 @@ rule sft:
     benchmark:
         "benchmarks/sft/{mix}.tsv"
     conda:
-        "../envs/train.yaml"
+        conda_env("train")
     threads: rc.sft_threads(config)
     resources:
         gpu=config["sft"]["gpus"],

@@ -207,3 +207,40 @@ def limit_cpu_threads(n: int) -> int:
     if "torch" in sys.modules:  # already imported: its intra-op pool is resized in place
         sys.modules["torch"].set_num_threads(n)
     return n
+
+
+HASHED_INPUT_LIMIT = 64 << 20  # inputs up to this size are hashed; bigger ones (generations) are named and sized
+
+
+def file_record(path: str | os.PathLike) -> dict[str, Any]:
+    size = os.path.getsize(path)
+    return {"bytes": size, "sha256": sha256_file(path) if size <= HASHED_INPUT_LIMIT else None}
+
+
+def write_derived_provenance(
+    path: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike],
+    outputs: Iterable[str | os.PathLike],
+    params: dict[str, Any],
+    started: str,
+) -> dict[str, Any]:
+    """The provenance sidecar of derived tables and plots (a CSV or PNG has no room for the block every result
+    JSON carries): the same block, with the config hash taken over the rule's params and the seeds among them,
+    plus every input and output file with its size and SHA-256, so a table traces to the exact files it was
+    computed from. Written last, after the outputs it describes."""
+    seeds = {k: v for k, v in params.items() if "seed" in k}
+    record = {
+        "provenance": provenance(config_hash=stable_hash(params)[:16], seeds=seeds, started=started),
+        "inputs": {str(p): file_record(p) for p in inputs},
+        "outputs": {str(p): file_record(p) for p in outputs},
+    }
+    write_json(path, record)
+    return record
+
+
+def snakemake_provenance(smk: Any, started: str) -> dict[str, Any]:
+    """`write_derived_provenance` for a Snakemake job whose output named `provenance` is the sidecar."""
+    sidecar = str(smk.output.provenance)
+    outputs = [str(o) for o in smk.output if str(o) != sidecar]
+    params = {k: v for k, v in smk.params.items()}
+    return write_derived_provenance(sidecar, [str(i) for i in smk.input], outputs, params, started)

@@ -9,6 +9,7 @@ rule scores_table:
             labels={"table": "scores (csv)"},
         ),
         md="results/tables/scores.md",
+        provenance="results/tables/scores.provenance.json",
     log:
         "logs/scores_table/scores.log",
     benchmark:
@@ -39,6 +40,7 @@ rule efficiency_table:
             labels={"figure": "tok/s vs context x parameters"},
         ),
         correlations="results/tables/efficiency_correlations.csv",
+        provenance="results/tables/efficiency.provenance.json",
     log:
         "logs/efficiency_table/efficiency.log",
     benchmark:
@@ -82,6 +84,7 @@ rule study_tables:
             category="Study",
             labels={"figure": "data scaling"},
         ),
+        provenance="results/tables/study.provenance.json",
     log:
         "logs/study_tables/study.log",
     benchmark:
@@ -113,6 +116,7 @@ rule similarity:
             category="Similarity",
             labels={"figure": "ROUGE-1 by DGM"},
         ),
+        provenance="results/tables/similarity.provenance.json",
     log:
         "logs/similarity/similarity.log",
     benchmark:
@@ -138,6 +142,7 @@ rule training_curves:
             category="Training",
             labels={"figure": "SFT loss curves"},
         ),
+        provenance="results/plots/sft_loss.provenance.json",
     log:
         "logs/training_curves/training.log",
     benchmark:

@@ -154,6 +154,7 @@ rule judge_tables:
             category="Intrinsic SDQ",
             labels={"figure": "intrinsic vs extrinsic SDQ"},
         ),
+        provenance="results/tables/judge.provenance.json",
     log:
         "logs/judge_tables/judge_tables.log",
     benchmark:

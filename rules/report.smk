@@ -13,6 +13,7 @@ rule summary:
             category="Summary",
             labels={"document": "summary"},
         ),
+        provenance="results/report/summary.provenance.json",
     log:
         "logs/summary/summary.log",
     benchmark:

@@ -2,8 +2,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from rewild import analyse
-from rewild.io import setup_logging
+from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+started = now_iso()
 setup_logging(snakemake.log[0])
 # results/efficiency/{dgm}/{shard}.json: the DGM is the parent folder's name
 by_dgm = defaultdict(list)
@@ -16,3 +17,4 @@ analyse.run_efficiency(
     snakemake.output.correlations,
     snakemake.output.plot,
 )
+snakemake_provenance(snakemake, started)

@@ -28,8 +28,9 @@ def grade(snakemake) -> None:  # noqa: ANN001
 
 def tables(snakemake) -> None:  # noqa: ANN001
     from rewild import judge
-    from rewild.io import setup_logging
+    from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+    started = now_iso()
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)
     subjects = list(params.models)
@@ -54,6 +55,7 @@ def tables(snakemake) -> None:  # noqa: ANN001
         out_png=str(out.plot),
         mtbench_jsons=summaries,
     )
+    snakemake_provenance(snakemake, started)
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)

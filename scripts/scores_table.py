@@ -1,6 +1,7 @@
 from rewild import report
-from rewild.io import setup_logging
+from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+started = now_iso()
 setup_logging(snakemake.log[0])
 report.run_scores(
     list(snakemake.input.evals),
@@ -9,3 +10,4 @@ report.run_scores(
     snakemake.output.csv,
     snakemake.output.md,
 )
+snakemake_provenance(snakemake, started)

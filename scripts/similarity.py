@@ -1,8 +1,9 @@
 from pathlib import Path
 
 from rewild import analyse
-from rewild.io import setup_logging
+from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+started = now_iso()
 setup_logging(snakemake.log[0])
 analyse.run_similarity(
     {Path(p).stem: p for p in snakemake.input},
@@ -14,3 +15,4 @@ analyse.run_similarity(
     averaging=snakemake.params.averaging,
     n_conversations=snakemake.params.n,
 )
+snakemake_provenance(snakemake, started)

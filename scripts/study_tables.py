@@ -2,8 +2,9 @@ import json
 from pathlib import Path
 
 from rewild import analyse
-from rewild.io import setup_logging
+from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+started = now_iso()
 setup_logging(snakemake.log[0])
 info = {k: dict(v) for k, v in snakemake.params.mix_info.items()}
 for path in snakemake.input.manifests:
@@ -17,3 +18,4 @@ analyse.run_study(
     Path(snakemake.output.dgm_choice_plot).parent,
     metric=snakemake.params.metric,
 )
+snakemake_provenance(snakemake, started)

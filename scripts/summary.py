@@ -1,6 +1,7 @@
 from rewild import report
-from rewild.io import setup_logging
+from rewild.io import now_iso, setup_logging, snakemake_provenance
 
+started = now_iso()
 setup_logging(snakemake.log[0])
 report.run_summary(
     snakemake.input.scores,
@@ -13,3 +14,4 @@ report.run_summary(
     tables={k: snakemake.input[k] for k in ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
             if k in snakemake.input.keys()},
 )
+snakemake_provenance(snakemake, started)

@@ -594,6 +594,58 @@ def _sdq_records(dgm: str, base: float, n: int = 3) -> list[dict]:
     return recs
 
 
+class _Files(list):
+    """What a Snakemake job sees as `snakemake.input`/`output`: every file in order, and each name as an attribute."""
+
+    def __init__(self, **named):
+        super().__init__(str(x) for v in named.values() for x in (v if isinstance(v, list) else [v]))
+        self.__dict__.update(named)
+
+
+class _Params(dict):
+    __getattr__ = dict.__getitem__
+
+
+def test_judge_tables_script_writes_tables_and_their_provenance(tmp_path):
+    """scripts/judge.py as the judge_tables rule runs it: both table families, then the provenance sidecar."""
+    import runpy
+    from types import SimpleNamespace
+
+    subjects = {"s-a": {1: (8, 8), 2: (5, 7)}, "dgm-a": {1: (9, 9), 2: (8, 8)}}  # DGMs graded as dgm-<key>
+    grades, summaries = [], []
+    for name, g in subjects.items():
+        grades.append(tmp_path / f"{name}.jsonl")
+        rio.write_jsonl(grades[-1], _grades(g))
+        summaries.append(tmp_path / f"{name}.json")
+        rio.write_json(summaries[-1], {"score": 7.0, "metrics": {"n_scored": 4}, "n": 4})
+    sdq = []
+    for d, base in (("a", 3.0), ("b", 6.0)):
+        sdq.append(tmp_path / f"sdq-{d}.jsonl")
+        rio.write_jsonl(sdq[-1], _sdq_records(d, base))
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"model": ["s-a", "b-all"], "dgm": ["a", "b"], "demo-mc": [0.4, 0.6]}).to_csv(scores, index=False)
+    out = {k: tmp_path / f"{k}{ext}" for k, ext in (("preference", ".csv"), ("mtbench", ".csv"),
+           ("mtbench_plot", ".png"), ("intrinsic", ".csv"), ("correlation", ".csv"), ("plot", ".png"),
+           ("provenance", ".json"))}
+    smk = SimpleNamespace(
+        rule="judge_tables",
+        input=_Files(grades=grades, summaries=summaries, sdq=sdq, scores=scores),
+        output=_Files(**out),
+        params=_Params(models=list(subjects), sdq_dgms=["a", "b"], pairs=[["s-a", "a"]],
+                       learned_from={"s-a": "a"}, extrinsic_mixes={"a": "s-a", "b": "b-all"},
+                       extrinsic_metric="demo-mc"),
+        log=[str(tmp_path / "judge_tables.log")],
+    )
+    runpy.run_path(str(REPO / "scripts" / "judge.py"))["main"](smk)
+    assert set(pd.read_csv(out["intrinsic"])["dgm"]) == {"a", "b"}
+    assert "student_vs_dgm" in set(pd.read_csv(out["preference"])["kind"])
+    record = json.loads(out["provenance"].read_text())
+    assert set(record["inputs"]) == {str(p) for p in [*grades, *summaries, *sdq, scores]}
+    assert set(record["outputs"]) == {str(p) for k, p in out.items() if k != "provenance"}
+    assert record["outputs"][str(out["intrinsic"])]["sha256"] == rio.sha256_file(out["intrinsic"])
+    assert record["provenance"]["config_hash"] and record["provenance"]["git_commit"]
+
+
 def test_sdq_tables_and_correlation(tmp_path):
     sdq = {}
     for d, base in (("a", 3.0), ("b", 5.0), ("c", 7.0)):

@@ -309,6 +309,7 @@ def test_rerun_explanation_names_the_changed_params(finished_run, tmp_path):
         "results/tables/efficiency.csv",
         "results/plots/efficiency.png",
         "results/tables/efficiency_correlations.csv",
+        "results/tables/efficiency.provenance.json",
     }
     pending_rules = {rule for rule, _, plan in status.values() if plan == "update pending"}
     assert pending_rules == {job.split("[")[0] for job in jobs} - {"all"}

@@ -1,11 +1,11 @@
 """SFT throughput: rewild.sft.run vs a minimal plain-TRL script, same data, model and trainer settings.
 
-Each run is a fresh subprocess (same interpreter, same thread settings); runs alternate and repeat, and the median
+Each run is a fresh subprocess (same interpreter, same thread settings); runs alternate (ABBA order) and repeat, and the median
 training throughput (input tokens / second of `trainer.train()`) of each side is compared. rewild's run adds
 dataset loading from parquet, resume bookkeeping, progress logging, held-out eval and the final save around the same
 `SFTTrainer.train()`; the training-window rate should match, the wall time is reported too.
 
-    .venv/bin/python bench/sft_throughput.py [--model .cache/tiny-random-hf] [--conversations 64] [--repeats 2]
+    .venv/bin/python bench/sft_throughput.py [--model .cache/tiny-random-hf] [--conversations 64] [--repeats 6]
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--micro", type=int, default=2)
     ap.add_argument("--accum", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=6)
     ns = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rewild-bench-") as tmp:
         work = Path(tmp)
@@ -144,9 +144,11 @@ def main() -> None:
             "out": str(work / "plain-out"),
         }
         res = {"plain_trl": [], "rewild": []}
-        for r in range(ns.repeats):  # alternate, so drifting machine load hits both sides alike
-            res["plain_trl"].append(run_plain(a))
-            res["rewild"].append(run_rewild(a, work, f"rewild{r}"))
+        for r in range(ns.repeats):
+            # alternate which side goes first (ABBA), so drifting load and warm caches hit both sides alike
+            first, second = ("plain_trl", "rewild") if r % 2 == 0 else ("rewild", "plain_trl")
+            for side in (first, second):
+                res[side].append(run_plain(a) if side == "plain_trl" else run_rewild(a, work, f"rewild{r}"))
             print(f"repeat {r}: plain {res['plain_trl'][-1]}  rewild {res['rewild'][-1]}", flush=True)
     for side in ("plain_trl", "rewild"):
         assert len({x["tokens"] for x in res[side]}) == 1, f"{side}: token counts differ between repeats"

@@ -242,5 +242,5 @@ def snakemake_provenance(smk: Any, started: str) -> dict[str, Any]:
     """`write_derived_provenance` for a Snakemake job whose output named `provenance` is the sidecar."""
     sidecar = str(smk.output.provenance)
     outputs = [str(o) for o in smk.output if str(o) != sidecar]
-    params = {k: v for k, v in smk.params.items()}
+    params = dict(smk.params.items())
     return write_derived_provenance(sidecar, [str(i) for i in smk.input], outputs, params, started)

@@ -54,6 +54,8 @@ CONDA_DEPLOYED = (
 
 
 def conda_env(name):
+    # a function, not a value: Snakemake resolves it per job (None = no env), and --lint sees every rule
+    # declare its env, which it does whenever envs are deployed
     path = f"../envs/{name}.yaml"
 
     def env(wildcards):

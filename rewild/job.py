@@ -18,8 +18,9 @@ re-imports the main module, and an unguarded call would run the whole job again 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .io import limit_cpu_threads, now_iso, optional_input, setup_logging, snakemake_provenance
 
@@ -70,6 +71,6 @@ def run(smk: Any, main: Callable[[Job], Any], *, limit_threads: bool = False) ->
     if limit_threads:
         limit_cpu_threads(job.threads)
     result = main(job)
-    if "provenance" in smk.output.keys():
+    if hasattr(smk.output, "provenance"):  # a Namedlist: names are attributes, `in` tests values
         snakemake_provenance(smk, job.started)
     return result

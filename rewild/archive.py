@@ -39,7 +39,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Mapping, Sequence
 
-from .io import _REPO_ROOT, atomic_path, git_state, sha256_file
+from .io import REPO_ROOT, atomic_path, git_state, sha256_file
 
 log = logging.getLogger("rewild.archive")
 
@@ -426,7 +426,7 @@ def collect(
     `MANIFEST.sha256` is computed by `create` from exactly the bytes it archives.
     """
     root = Path(root).resolve()
-    code_root = Path(code_root).resolve() if code_root is not None else _REPO_ROOT
+    code_root = Path(code_root).resolve() if code_root is not None else REPO_ROOT
     staging = Path(staging) if staging is not None else Path(tempfile.mkdtemp(prefix="rewild-archive-"))
     scrubbed: dict[str, str] = {}
     members: dict[str, Path] = {}

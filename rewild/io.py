@@ -31,7 +31,7 @@ TRACKED_LIBRARIES = (
     "snakemake",
 )
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
@@ -115,7 +115,7 @@ def library_versions(names: Iterable[str] = TRACKED_LIBRARIES) -> dict[str, str 
     return out
 
 
-def git_state(root: Path = _REPO_ROOT) -> dict[str, Any]:
+def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

@@ -775,7 +775,7 @@ def _check_text(report: VerifyReport, keep: Mapping[str, bytes], name: str, expe
 
 
 def _check_scores(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:
-    from . import config as rc
+    from . import plan
     from . import report as rr
 
     table = "results/tables/scores.csv"
@@ -783,7 +783,7 @@ def _check_scores(report: VerifyReport, keep: Mapping[str, bytes], config: Mappi
         report.fail(table, "missing: the scores table of the run is not in the archive")
         return
     names = _matching(keep, "results/eval/*/*.json")
-    mixes, tasks = rc.all_mixes(config), config["eval"]["tasks"]
+    mixes, tasks = plan.all_mixes(config), config["eval"]["tasks"]
     frame = _check_table(report, keep, table, "results/eval/*/*.json",
                          lambda: rr.scores_frame([_json(keep, n) for n in names], mixes, tasks))
     md = "results/tables/scores.md"
@@ -827,7 +827,7 @@ def _check_efficiency(report: VerifyReport, keep: Mapping[str, bytes], config: M
 
 def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:
     """The summary's tables must be those of the archived scores table and metrics (other text is free)."""
-    from . import config as rc
+    from . import plan
     from . import report as rr
 
     name = "results/report/summary.md"
@@ -836,7 +836,7 @@ def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapp
     text = keep[name].decode("utf-8", "replace")
     scores = _csv_frame(keep["results/tables/scores.csv"])
     sections = {"scores": rr.markdown_table(scores[[c for c in scores.columns if not c.endswith("_stderr")]])}
-    prompts = [f"results/prompts/{s}.stats.json" for s in rc.shard_names(config["prompts"])]
+    prompts = [f"results/prompts/{s}.stats.json" for s in plan.shard_names(config["prompts"])]
     if prompts and all(p in keep for p in prompts):
         sections["prompt accounting"] = rr.markdown_table(
             rr.prompt_accounting([_json(keep, p) for p in prompts]), floatfmt=".0f")
@@ -844,7 +844,7 @@ def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapp
     if filters and all(f in keep for f in filters):
         sections["filter accounting"] = rr.markdown_table(
             rr.filter_accounting([_json(keep, f) for f in filters]), floatfmt=".0f")
-    metrics = {m: f"results/models/{m}.metrics.json" for m in rc.all_mixes(config)}
+    metrics = {m: f"results/models/{m}.metrics.json" for m in plan.all_mixes(config)}
     if metrics and all(p in keep for p in metrics.values()):
         sections["training summary"] = rr.markdown_table(
             rr.training_summary({m: _json(keep, p) for m, p in metrics.items()}), floatfmt=".4g")

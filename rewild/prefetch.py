@@ -150,7 +150,7 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
 
     Items are unique per (kind, repo, revision, dataset config); `used_by` names the config keys needing them.
     """
-    from . import config as rc
+    from .plan import all_mixes
 
     items: dict[tuple, dict] = {}
     skipped: list[dict] = []
@@ -186,7 +186,7 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         else:
             model(entry, f"dgms.{key}")
     model(config["student"], "student")
-    used = {c["source"] for spec in rc.all_mixes(config).values() for c in spec["components"] if "source" in c}
+    used = {c["source"] for spec in all_mixes(config).values() for c in spec["components"] if "source" in c}
     for key, src in config.get("sources", {}).items():
         if key in used:
             dataset(src, f"sources.{key}")

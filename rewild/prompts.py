@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import config as rc
+from . import plan
 from .io import provenance, now_iso, write_json, write_jsonl
 
 log = logging.getLogger("rewild.prompts")
@@ -271,7 +271,7 @@ def run(
     out_stats: str | Path,
 ) -> dict:
     started = now_iso()
-    rows = rc.shard_rows(prompts, shard)
+    rows = plan.shard_rows(prompts, shard)
     log.info("shard %s: %d source rows from %s", shard, len(rows), prompts["source"]["path"])
     kept, rejects, stats = split_rows(read_source(prompts["source"], rows))
     assert stats["input_rows"] == len(rows), "a reader lost rows"
@@ -279,7 +279,7 @@ def run(
     write_jsonl(out_rejects, rejects)
     stats["shard"] = shard
     stats["provenance"] = provenance(
-        config_hash=rc.section_hash(prompts), seeds={"sample": (prompts.get("sample") or {}).get("seed")},
+        config_hash=plan.section_hash(prompts), seeds={"sample": (prompts.get("sample") or {}).get("seed")},
         started=started,
     )
     write_json(out_stats, stats)

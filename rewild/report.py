@@ -10,8 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from . import analyse
-from . import config as rc
+from . import analyse, plan
 from .io import atomic_path
 
 log = logging.getLogger("rewild.report")
@@ -23,12 +22,12 @@ def _read(paths: Iterable[str | Path]) -> list[dict]:
 
 def learned_from(model: str, mixes: Mapping[str, Any]) -> str:
     """What a model learned from: its single DGM, the mix's components, or '(untrained)' for the base student."""
-    if model == rc.BASE_MODEL:
+    if model == plan.BASE_MODEL:
         return "(untrained)"
-    if model.startswith(rc.REFERENCE_PREFIX) and model not in mixes:
-        return f"(the DGM {model[len(rc.REFERENCE_PREFIX):]} itself)"
+    if model.startswith(plan.REFERENCE_PREFIX) and model not in mixes:
+        return f"(the DGM {model[len(plan.REFERENCE_PREFIX):]} itself)"
     spec = mixes[model]
-    one = rc.mix_dgm(spec)
+    one = plan.mix_dgm(spec)
     if one:
         return one
     return " + ".join(c.get("dgm") or c.get("source") for c in spec["components"])
@@ -58,7 +57,7 @@ def scores_frame(evals: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any], t
         for agg in analyse.AGGREGATES:
             if agg in with_aggs and with_aggs[agg].notna().any():
                 df[agg] = with_aggs[agg].values
-    order = {m: i for i, m in enumerate(list(mixes) + [rc.BASE_MODEL])}
+    order = {m: i for i, m in enumerate(list(mixes) + [plan.BASE_MODEL])}
     return df.sort_values("model", key=lambda s: s.map(order).fillna(len(order))).reset_index(drop=True)
 
 

@@ -92,7 +92,7 @@ rule study_tables:
     conda:
         conda_env("analysis")
     params:
-        mix_info=rc.mix_info(config),
+        mix_info=plan.mix_info(config),
         tasks=list(TASKS),
         metric=config["analyses"]["metric"],
     script:

@@ -5,6 +5,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version
 
 from rewild import config as rc
+from rewild import plan, resources
 from rewild import judge as rj
 
 min_version("9.0")
@@ -17,14 +18,14 @@ report: "../report/workflow.rst"
 rc.validate(config)
 
 PROMPTS = config["prompts"]
-SHARDS = rc.shard_names(PROMPTS)
+SHARDS = plan.shard_names(PROMPTS)
 DGMS = config["dgms"]
-GENERATED_DGMS = rc.generated_dgms(config)
-SOURCE_DGMS = rc.source_dgms(config)
-MIXES = rc.all_mixes(config)
-MODELS = rc.models(config)
+GENERATED_DGMS = plan.generated_dgms(config)
+SOURCE_DGMS = plan.source_dgms(config)
+MIXES = plan.all_mixes(config)
+MODELS = plan.models(config)
 TASKS = config["eval"]["tasks"]
-LOCAL_BUILDS = rc.local_builds(config)
+LOCAL_BUILDS = plan.local_builds(config)
 # the paper's numbers ship with the workflow, wherever it runs from
 PAPER_REFERENCE = os.path.join(workflow.basedir, "data", "paper", "reference.csv")
 
@@ -86,11 +87,11 @@ def prompt_source(wildcards):
 
 def dgm_model_dir(wildcards):
     """Demo DGMs are built by a rule; real DGMs load from the Hub by id, so no input file."""
-    return rc.local_model_dir(config, wildcards.dgm) or []
+    return plan.local_model_dir(config, wildcards.dgm) or []
 
 
 def demo_model_inputs(wildcards):
-    return rc.local_build_inputs(config, wildcards.name)
+    return plan.local_build_inputs(config, wildcards.name)
 
 
 def dgm_shards(wildcards):
@@ -100,15 +101,15 @@ def dgm_shards(wildcards):
 
 
 def mix_inputs(wildcards):
-    return rc.mix_input_files(config, wildcards.mix)
+    return plan.mix_input_files(config, wildcards.mix)
 
 
 def student_dir(wildcards):
-    return rc.local_model_dir(config, "student") or []
+    return plan.local_model_dir(config, "student") or []
 
 
 def eval_model_dir(wildcards):
-    return rc.eval_model(config, wildcards.model)["input"] or []
+    return plan.eval_model(config, wildcards.model)["input"] or []
 
 
 def eval_jsons(wildcards):
@@ -126,40 +127,40 @@ def sft_metrics(wildcards):
 
 
 def eval_model_id(wildcards):
-    return rc.eval_model(config, wildcards.model)["id"]
+    return plan.eval_model(config, wildcards.model)["id"]
 
 
 def eval_model_revision(wildcards):
-    return rc.eval_model(config, wildcards.model)["revision"]
+    return plan.eval_model(config, wildcards.model)["revision"]
 
 
 def decontamination_indexes(wildcards):
     return expand(
-        "results/decontamination/{task}.json", task=rc.decontamination_tasks(config)
+        "results/decontamination/{task}.json", task=plan.decontamination_tasks(config)
     )
 
 
 def mix_tokenizer(wildcards):
     """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
-    return rc.local_model_dir(config, rc.STUDENT)
+    return plan.local_model_dir(config, plan.STUDENT)
 
 
 def generate_config_hash(wildcards):
     """Hash of exactly the settings a generation job receives (provenance; adds no invalidation)."""
-    return rc.section_hash(
-        rc.dgm_params(config, wildcards.dgm),
-        rc.generation_params(config, wildcards.dgm),
+    return plan.section_hash(
+        plan.dgm_params(config, wildcards.dgm),
+        plan.generation_params(config, wildcards.dgm),
     )
 
 
 def sft_config_hash(wildcards):
-    return rc.section_hash(
-        rc.student_params(config), rc.sft_params(config, wildcards.mix)
+    return plan.section_hash(
+        plan.student_params(config), plan.sft_params(config, wildcards.mix)
     )
 
 
 def eval_config_hash(wildcards):
-    return rc.section_hash(TASKS[wildcards.task], rc.eval_params(config))
+    return plan.section_hash(TASKS[wildcards.task], plan.eval_params(config))
 
 
 def mix_manifests(wildcards):

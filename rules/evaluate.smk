@@ -9,18 +9,18 @@ rule evaluate:
         "benchmarks/evaluate/{model}/{task}.tsv"
     conda:
         conda_env("eval")
-    threads: rc.eval_threads(config)
+    threads: resources.eval_threads(config)
     resources:
         gpu=config["eval"]["gpus"],
-        mem_mb=lambda wc, attempt: rc.eval_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: rc.eval_runtime(config, wc.task) * attempt,
+        mem_mb=lambda wc, attempt: resources.eval_mem_mb(config, attempt),
+        runtime=lambda wc, attempt: resources.eval_runtime(config, wc.task) * attempt,
     params:
         model_name="{model}",
         model_id=eval_model_id,
         task_key="{task}",
         task=lambda wc: TASKS[wc.task],
-        eval=rc.eval_params(config),
-        versions=rc.stage_versions("evaluate"),
+        eval=plan.eval_params(config),
+        versions=plan.stage_versions("evaluate"),
         revision=eval_model_revision,
         config_hash=eval_config_hash,
     script:

@@ -33,16 +33,16 @@ rule generate:
         dgm=_alternatives(GENERATED_DGMS),
     conda:
         conda_env("vllm")
-    threads: lambda wc: rc.generate_threads(config, wc.dgm)
+    threads: lambda wc: resources.generate_threads(config, wc.dgm)
     resources:
         gpu=lambda wc: DGMS[wc.dgm]["gpus"],
-        mem_mb=lambda wc, attempt: rc.generate_mem_mb(config, wc.dgm, attempt),
-        runtime=lambda wc, attempt: rc.generate_runtime(config, wc.dgm) * attempt,
+        mem_mb=lambda wc, attempt: resources.generate_mem_mb(config, wc.dgm, attempt),
+        runtime=lambda wc, attempt: resources.generate_runtime(config, wc.dgm) * attempt,
     params:
         dgm_key="{dgm}",
-        dgm=lambda wc: rc.dgm_params(config, wc.dgm),
-        generation=lambda wc: rc.generation_params(config, wc.dgm),
-        versions=rc.stage_versions("generate"),
+        dgm=lambda wc: plan.dgm_params(config, wc.dgm),
+        generation=lambda wc: plan.generation_params(config, wc.dgm),
+        versions=plan.stage_versions("generate"),
         progress_dir="results/.progress/generate/{dgm}/{shard}",
         cache_dir=".cache/vllm",
         config_hash=generate_config_hash,

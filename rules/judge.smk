@@ -46,7 +46,7 @@ rule judge_answers:
         judge=rj.stage_params(JUDGE, "answers"),
         cache_dir=".cache/vllm",
         # provenance only (equal settings, equal hash: adds no invalidation)
-        config_hash=lambda wc: rc.section_hash(
+        config_hash=lambda wc: plan.section_hash(
             rj.subject_settings(config, wc.model), rj.stage_params(JUDGE, "answers")
         ),
     script:
@@ -77,7 +77,7 @@ rule judge:
         judge=rj.stage_params(JUDGE, "grade"),
         progress="results/.progress/judge/{model}.jsonl",
         cache_dir=".cache/vllm",
-        config_hash=lambda wc: rc.section_hash(rj.stage_params(JUDGE, "grade")),
+        config_hash=lambda wc: plan.section_hash(rj.stage_params(JUDGE, "grade")),
     script:
         "../scripts/judge.py"
 
@@ -106,7 +106,7 @@ rule sdq_judge:
         judge=rj.stage_params(JUDGE, "sdq"),
         progress="results/.progress/sdq/{dgm}.jsonl",
         cache_dir=".cache/vllm",
-        config_hash=lambda wc: rc.section_hash(rj.stage_params(JUDGE, "sdq")),
+        config_hash=lambda wc: plan.section_hash(rj.stage_params(JUDGE, "sdq")),
     script:
         "../scripts/sdq_judge.py"
 
@@ -165,11 +165,11 @@ rule judge_tables:
         models=JUDGE_MODELS,
         sdq_dgms=SDQ_DGMS,
         pairs=lambda wc: rj.student_dgm_pairs(
-            rc.all_mixes(config), JUDGE_STUDENTS, JUDGE_DGMS
+            plan.all_mixes(config), JUDGE_STUDENTS, JUDGE_DGMS
         ),
         learned_from=lambda wc: rj.learned_from_map(config, JUDGE_STUDENTS),
         extrinsic_mixes=lambda wc: rj.extrinsic_mixes(
-            rc.all_mixes(config), SDQ_DGMS, JUDGE["extrinsic_size"]
+            plan.all_mixes(config), SDQ_DGMS, JUDGE["extrinsic_size"]
         ),
         extrinsic_metric=JUDGE["extrinsic_metric"],
     script:

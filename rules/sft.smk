@@ -12,16 +12,16 @@ rule sft:
         "benchmarks/sft/{mix}.tsv"
     conda:
         conda_env("train")
-    threads: rc.sft_threads(config)
+    threads: resources.sft_threads(config)
     resources:
         gpu=config["sft"]["gpus"],
-        mem_mb=lambda wc, attempt: rc.sft_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: rc.sft_runtime(config, wc.mix) * attempt,
+        mem_mb=lambda wc, attempt: resources.sft_mem_mb(config, attempt),
+        runtime=lambda wc, attempt: resources.sft_runtime(config, wc.mix) * attempt,
     params:
-        student=rc.student_params(config),
-        versions=rc.stage_versions("sft"),
-        student_id=rc.student_id(config),
-        sft=lambda wc: rc.sft_params(config, wc.mix),
+        student=plan.student_params(config),
+        versions=plan.stage_versions("sft"),
+        student_id=plan.student_id(config),
+        sft=lambda wc: plan.sft_params(config, wc.mix),
         checkpoint_dir="results/.progress/sft/{mix}",
         config_hash=sft_config_hash,
     script:

@@ -20,6 +20,7 @@ import yaml
 from rewild_testlib import REPO, SNAKEMAKE, run_snakemake, workdir_copy
 from rewild import analyse, archive, report
 from rewild import config as rc
+from rewild import plan
 
 # Built at run time so this file (which is archived as code) holds no token-shaped string itself.
 HF_SECRET = "hf_" + "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -47,7 +48,7 @@ def write_json(path: Path, obj) -> Path:
 
 def build_results(root: Path, cfg: dict) -> None:
     """A finished run's results tree in the architecture.md formats, tables computed by the real code."""
-    models, tasks = rc.models(cfg), cfg["eval"]["tasks"]
+    models, tasks = plan.models(cfg), cfg["eval"]["tasks"]
     assert len(models) == 2 and len(tasks) == 2
     evals = []
     for i, model in enumerate(models):
@@ -62,12 +63,12 @@ def build_results(root: Path, cfg: dict) -> None:
                 "provenance": {"git_commit": "0" * 40, "git_dirty": False, "config_hash": "abc",
                                "model_revision": f"rev-{model}", "HF_TOKEN": HF_SECRET},
             }))
-    report.run_scores([str(p) for p in evals], rc.all_mixes(cfg), tasks,
+    report.run_scores([str(p) for p in evals], plan.all_mixes(cfg), tasks,
                       str(root / "results/tables/scores.csv"), str(root / "results/tables/scores.md"))
 
-    shards = rc.shard_names(cfg["prompts"])
+    shards = plan.shard_names(cfg["prompts"])
     eff: dict[str, list[str]] = {}
-    for d in rc.generated_dgms(cfg):
+    for d in plan.generated_dgms(cfg):
         for k, shard in enumerate(shards):
             eff.setdefault(d, []).append(str(write_json(root / f"results/efficiency/{d}/{shard}.json", {
                 "dgm": d, "shard": shard, "max_model_len": 320, "n_conversations": 40 - k,
@@ -89,8 +90,8 @@ def build_results(root: Path, cfg: dict) -> None:
                           {"loss_curve": [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.0}],
                            "optimizer_steps": 2, "effective_batch": 8, "tokens_seen": 4096, "resumes": 0,
                            "wall_seconds": 12.0, "eval_loss": 2.1})
-               for m in rc.all_mixes(cfg)]
-    analyse.run_study(root / "results/tables/scores.csv", rc.mix_info(cfg), list(tasks), root / "results/tables",
+               for m in plan.all_mixes(cfg)]
+    analyse.run_study(root / "results/tables/scores.csv", plan.mix_info(cfg), list(tasks), root / "results/tables",
                       root / "results/plots")
     from rewild import plots
     import pandas as pd

@@ -758,9 +758,9 @@ def _dry_run(tmp_path: Path, cfg: dict, name: str) -> dict:
 
 def test_judge_rules_dry_run(tmp_path, demo_config):
     """rules/judge.smk on the demo config: every rule and the tables in the DAG, enabled only by config."""
-    from rewild import config as rc
+    from rewild import plan
 
-    assert J.DGM_PREFIX == rc.REFERENCE_PREFIX  # results/judge/dgm-x/ next to results/eval/dgm-x/
+    assert J.DGM_PREFIX == plan.REFERENCE_PREFIX  # results/judge/dgm-x/ next to results/eval/dgm-x/
     cfg = demo_config
     wheel = (cfg["student"].get("local_build") or {}).get("wheel")
     if wheel and not os.path.isabs(wheel):  # workdir_copy fixes the DGMs' wheel paths only

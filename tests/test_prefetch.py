@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rewild import config as rc
+from rewild import plan
 from rewild import prefetch as rp
 from rewild_testlib import REPO, run_snakemake, workdir_copy
 
@@ -56,7 +57,7 @@ def test_paper_plan_names_every_model_and_dataset(paper_config):
     datasets = [i for i in p["items"] if i["kind"] == "dataset"]
     tasks = [i for i in p["items"] if i["kind"] == "eval_task"]
 
-    generated = rc.generated_dgms(paper_config)
+    generated = plan.generated_dgms(paper_config)
     assert len(generated) == 52
     assert len(models) == 52 + 1  # every open DGM + the student (Llama-3.1-8B)
     by_repo = {m["repo_id"]: m for m in models}

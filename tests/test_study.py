@@ -7,12 +7,13 @@ import pytest
 
 from rewild import analyse
 from rewild import config as rc
+from rewild.plan import mix_info
 
 
 @pytest.fixture
 def plan(paper_config):
     rc.validate(paper_config)
-    info = rc.mix_info(paper_config)
+    info = mix_info(paper_config)
     for name, entry in info.items():
         entry["train_rows"] = {"100k": 98_700, "250k": 246_750, "500k": 493_500}.get(entry["size_label"], 500_000)
     return paper_config, info
@@ -55,7 +56,7 @@ def test_study_reproduces_the_papers_orderings(plan, tmp_path):
 def test_inheritance_from_reference_models(tmp_path, demo_config):
     demo_config["eval"]["evaluate_dgms"] = ["smollm2-135m", "tiny-random"]
     rc.validate(demo_config)
-    info = rc.mix_info(demo_config)
+    info = mix_info(demo_config)
     for e in info.values():
         e["train_rows"] = 70
     rows = [

@@ -30,6 +30,7 @@ from rewild_testlib import run_snakemake, workdir_copy  # noqa: E402
 from test_slurm_toy import HF_OFFLINE_VARS, SITE_VARS, TEST_OVERRIDES, mem_mb, scontrol_job  # noqa: E402
 
 from rewild import config as rc  # noqa: E402
+from rewild import resources  # noqa: E402
 
 pytestmark = pytest.mark.slurm
 
@@ -207,19 +208,19 @@ def test_slurm_job_records_match_the_rules(mini_runs, slurm_cluster):
         if rule == "generate":
             dgm = re.search(r"dgm=([^,]+)", by_id[jid]["wildcards"]).group(1)
             assert gpus_of(job) == cfg["dgms"][dgm]["gpus"] == 1, job
-            assert mem_mb(job["MinMemoryNode"]) == rc.generate_mem_mb(cfg, dgm, attempt)
-            assert minutes(job["TimeLimit"]) == rc.generate_runtime(cfg, dgm) * attempt
-            assert int(job["NumCPUs"]) == min(rc.generate_threads(cfg, dgm), cpus)
+            assert mem_mb(job["MinMemoryNode"]) == resources.generate_mem_mb(cfg, dgm, attempt)
+            assert minutes(job["TimeLimit"]) == resources.generate_runtime(cfg, dgm) * attempt
+            assert int(job["NumCPUs"]) == min(resources.generate_threads(cfg, dgm), cpus)
         elif rule == "sft":
             assert gpus_of(job) == cfg["sft"]["gpus"] == 0, job  # GPU rule, GPU partition, no GPU asked
-            assert mem_mb(job["MinMemoryNode"]) == rc.sft_mem_mb(cfg, attempt)
+            assert mem_mb(job["MinMemoryNode"]) == resources.sft_mem_mb(cfg, attempt)
             mix = re.search(r"mix=([^,]+)", by_id[jid]["wildcards"]).group(1)
-            assert minutes(job["TimeLimit"]) == rc.sft_runtime(cfg, mix) * attempt
-            assert int(job["NumCPUs"]) == min(rc.sft_threads(cfg), cpus)
+            assert minutes(job["TimeLimit"]) == resources.sft_runtime(cfg, mix) * attempt
+            assert int(job["NumCPUs"]) == min(resources.sft_threads(cfg), cpus)
         elif rule == "evaluate":
             assert gpus_of(job) == cfg["eval"]["gpus"] == 0, job
-            assert mem_mb(job["MinMemoryNode"]) == rc.eval_mem_mb(cfg, attempt)
-            assert int(job["NumCPUs"]) == min(rc.eval_threads(cfg), cpus)
+            assert mem_mb(job["MinMemoryNode"]) == resources.eval_mem_mb(cfg, attempt)
+            assert int(job["NumCPUs"]) == min(resources.eval_threads(cfg), cpus)
     assert seen["generate"] == 1 and seen["sft"] == 2 and seen["evaluate"] == 3, seen
 
 

@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from rewild_testlib import run_snakemake  # noqa: E402
 
 from rewild import config as rc  # noqa: E402
+from rewild import resources  # noqa: E402
 
 PROFILE = REPO / "profiles" / "slurm"
 SITE = {
@@ -114,14 +115,14 @@ def test_72b_generation_job_asks_for_four_gpus_on_the_gpu_partition(jobs, paper)
     r = job["resources"]
     assert paper["dgms"][Q72]["gpus"] == 4
     assert r["gpu"] == 4 and r["slurm_partition"] == "gpu-h100" and r["constraint"] == "h100"
-    assert job["threads"] == 4 * rc.CPUS_PER_GPU
-    assert r["mem_mb"] == rc.generate_mem_mb(paper, Q72, 1) >= 1024 * 2 * 72.7  # the bf16 checkpoint fits
-    assert r["runtime"] == rc.generate_runtime(paper, Q72)
+    assert job["threads"] == 4 * resources.CPUS_PER_GPU
+    assert r["mem_mb"] == resources.generate_mem_mb(paper, Q72, 1) >= 1024 * 2 * 72.7  # the bf16 checkpoint fits
+    assert r["runtime"] == resources.generate_runtime(paper, Q72)
 
     args = sbatch_args(job)
     assert "--gpus=4" in args and "--gres" not in args
     assert "-p gpu-h100" in args and "-C h100" in args
-    assert f"--cpus-per-task={4 * rc.CPUS_PER_GPU}" in args
+    assert f"--cpus-per-task={4 * resources.CPUS_PER_GPU}" in args
     assert f"--mem {r['mem_mb']}" in args and f"-t {r['runtime']}" in args
     assert "--requeue" in args and "--ntasks" not in args
 
@@ -129,7 +130,7 @@ def test_72b_generation_job_asks_for_four_gpus_on_the_gpu_partition(jobs, paper)
 def test_8b_generation_job_asks_for_one_gpu(jobs, paper):
     job = one(jobs, "generate", dgm="llama-3.1-8b-instruct")
     args = sbatch_args(job)
-    assert "--gpus=1" in args and "-p gpu-h100" in args and f"--cpus-per-task={rc.CPUS_PER_GPU}" in args
+    assert "--gpus=1" in args and "-p gpu-h100" in args and f"--cpus-per-task={resources.CPUS_PER_GPU}" in args
     assert job["resources"]["mem_mb"] < one(jobs, "generate", dgm=Q72)["resources"]["mem_mb"]
 
 
@@ -138,8 +139,8 @@ def test_sft_job_asks_for_its_node_shape(jobs, paper):
     r = job["resources"]
     assert r["gpu"] == paper["sft"]["gpus"] == 4
     assert job["threads"] == paper["sft"]["cpus"] == 32
-    assert r["mem_mb"] == rc.sft_mem_mb(paper, 1)
-    assert r["runtime"] == rc.sft_runtime(paper, "rewild") > 60 * 5.5 * rc.mix_rows_estimate(paper, "rewild") / 250_000
+    assert r["mem_mb"] == resources.sft_mem_mb(paper, 1)
+    assert r["runtime"] == resources.sft_runtime(paper, "rewild") > 60 * 5.5 * resources.mix_rows_estimate(paper, "rewild") / 250_000
     args = sbatch_args(job)
     assert "--gpus=4" in args and "--cpus-per-task=32" in args and "-p gpu-h100" in args and "-C h100" in args
 
@@ -149,7 +150,7 @@ def test_evaluation_job_asks_for_eval_gpus(jobs, paper):
     assert job["resources"]["gpu"] == paper["eval"]["gpus"] == 1
     args = sbatch_args(job)
     assert "--gpus=1" in args and "-p gpu-h100" in args
-    assert f"-t {rc.eval_runtime(paper, 'bbh')}" in args
+    assert f"-t {resources.eval_runtime(paper, 'bbh')}" in args
 
 
 def test_cpu_jobs_ask_for_no_gpu(jobs):
@@ -164,18 +165,18 @@ def test_cpu_jobs_ask_for_no_gpu(jobs):
 
 def test_gpu_rule_with_zero_gpus_asks_for_none(paper):
     """A GPU rule whose config count is 0 (demo, CPU runs) stays on the GPU partition but requests no GPU."""
-    job = {"rule": "generate", "threads": rc.CPU_JOB_THREADS,
+    job = {"rule": "generate", "threads": resources.CPU_JOB_THREADS,
            "resources": {"gpu": 0, "slurm_partition": "gpu", "mem_mb": 8192, "runtime": 30}}
     args = sbatch_args(job)
     assert "--gpus" not in args and "--gres" not in args and "-p gpu" in args
-    assert f"--cpus-per-task={rc.CPU_JOB_THREADS}" in args
+    assert f"--cpus-per-task={resources.CPU_JOB_THREADS}" in args
 
 
 def test_memory_and_time_grow_with_the_attempt(paper):
     for attempt in (2, 3):
-        assert rc.generate_mem_mb(paper, Q72, attempt) == attempt * rc.generate_mem_mb(paper, Q72, 1)
-        assert rc.sft_mem_mb(paper, attempt) == attempt * rc.sft_mem_mb(paper, 1)
-        assert rc.eval_mem_mb(paper, attempt) == attempt * rc.eval_mem_mb(paper, 1)
+        assert resources.generate_mem_mb(paper, Q72, attempt) == attempt * resources.generate_mem_mb(paper, Q72, 1)
+        assert resources.sft_mem_mb(paper, attempt) == attempt * resources.sft_mem_mb(paper, 1)
+        assert resources.eval_mem_mb(paper, attempt) == attempt * resources.eval_mem_mb(paper, 1)
     # the rules multiply runtime by the attempt; the dry run above is attempt 1
     text = (REPO / "rules" / "generate.smk").read_text() + (REPO / "rules" / "sft.smk").read_text() \
         + (REPO / "rules" / "evaluate.smk").read_text()
@@ -202,11 +203,11 @@ def test_offline_hub_precommand_only_for_cluster_jobs(monkeypatch):
 
 
 def test_cost_table_in_the_readme_is_current(paper):
-    """profiles/slurm/README.md shows rc.cost_table_markdown(config.yaml); regenerate it when config changes."""
-    table = rc.cost_table_markdown(paper)
+    """profiles/slurm/README.md shows resources.cost_table_markdown(config.yaml); regenerate it when config changes."""
+    table = resources.cost_table_markdown(paper)
     readme = (PROFILE / "README.md").read_text()
     assert table in readme, f"update the cost table in profiles/slurm/README.md:\n{table}"
-    rows = {r["stage"]: r for r in rc.gpu_hours_by_stage(paper)}
+    rows = {r["stage"]: r for r in resources.gpu_hours_by_stage(paper)}
     # the generation rate reproduces the paper's ~10,000 H100-hours for its 52 DGMs x 990k conversations
     assert 9_000 <= rows["generate"]["gpu_hours"] <= 11_000
     assert rows["generate"]["jobs"] == 52 * 20 and rows["sft"]["jobs"] == 66 and rows["evaluate"]["jobs"] == 67 * 7

@@ -3,6 +3,10 @@
 Both paths go through `normalise_row`, so the demo file exercises exactly the code that reads
 `allenai/WildChat-1M-Full`. Every source row of a shard ends up in exactly one place: the shard (kept),
 or the rejects file (rejected with a reason, or skipped because its length is odd, as the paper did).
+
+A defect of one row (bad bytes, a lone surrogate, an integer beyond int64, JSON nested too deep to parse or
+serialise) is that row's reject reason, never an exception that costs the shard; the rejects file itself is
+always writable (surrogates it records are written as JSON escapes).
 """
 
 from __future__ import annotations
@@ -10,18 +14,20 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import plan
-from .io import provenance, now_iso, write_json, write_jsonl
+from .io import atomic_path, now_iso, provenance, write_json
 
 log = logging.getLogger("rewild.prompts")
 
 ROLES = ("user", "assistant")
+INT64 = (-(2**63), 2**63 - 1)  # the shard's integer columns are int64
 
 TURN_TYPE = pa.struct(
     [
@@ -62,26 +68,64 @@ SOURCE_SCHEMA = pa.schema(
 
 
 class RowError(ValueError):
-    """A source row that cannot be used; the message is the reject reason."""
+    """A source row that cannot be used; the message is the reject reason.
+
+    `raw_line` holds the source text when the reader could not make an object of it (for the rejects file)."""
+
+    def __init__(self, reason: str, raw_line: str | None = None):
+        super().__init__(reason)
+        self.raw_line = raw_line
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        except RecursionError:
+            raise RowError(f"too_deep: {field} nests too deeply to store as JSON text") from None
+        except (TypeError, ValueError) as exc:  # a non-JSON leaf (bytes, Decimal) or an int past str()'s digit limit
+            raise RowError(f"not_json_serialisable: {field}: {type(exc).__name__}") from None
     return str(value)
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Any, field: str) -> int | None:
+    """An int64 or None; a value that parses but does not fit int64 rejects the row (it cannot be stored)."""
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        out = int(value)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # int(float("inf")): JSON's Infinity
+        raise RowError(f"int_out_of_range: {field} is infinite") from None
+    if not INT64[0] <= out <= INT64[1]:
+        # the bit length, not the value: str() of a huge int raises past 4,300 digits
+        raise RowError(f"int_out_of_range: {field} needs {out.bit_length() + 1} bits (int64 holds 64)")
+    return out
+
+
+def _utf8(value: str, field: str) -> None:
+    """Reject text that UTF-8 cannot encode: a lone surrogate, as json.loads makes of `"\\ud800"`."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError(
+            f"invalid_unicode: {field} has a lone surrogate U+{ord(value[exc.start]):04X} at character {exc.start}"
+        ) from None
+
+
+def _check_encodable(row: Mapping[str, Any]) -> None:
+    for key, value in row.items():
+        if isinstance(value, str):
+            _utf8(value, key)
+    for i, turn in enumerate(row["conversation"]):
+        for key, value in turn.items():
+            if isinstance(value, str):
+                _utf8(value, f"turn {i} {key}")
 
 
 def normalise_turn(turn: Any, index: int) -> dict:
@@ -90,8 +134,10 @@ def normalise_turn(turn: Any, index: int) -> dict:
     role = turn.get("role")
     if role is None:
         raise RowError(f"missing_role: turn {index}")
+    if not isinstance(role, str):  # and no repr of it: it may nest arbitrarily deep
+        raise RowError(f"unknown_role: turn {index} has a role of type {type(role).__name__}")
     if role not in ROLES:
-        raise RowError(f"unknown_role: turn {index} has role {role!r}")
+        raise RowError(f"unknown_role: turn {index} has role {role[:40]!r}")
     content = turn.get("content")
     if not isinstance(content, str):
         raise RowError(f"content_not_string: turn {index} content is {type(content).__name__}")
@@ -103,16 +149,19 @@ def normalise_turn(turn: Any, index: int) -> dict:
     return {
         "content": content,
         "role": role,
-        "language": _text(turn.get("language")),
+        "language": _text(turn.get("language"), f"turn {index} language"),
         "redacted": bool(turn.get("redacted") or False),
         "toxic": bool(turn.get("toxic") or False),
-        "turn_identifier": _int(turn.get("turn_identifier")),
-        "country": _text(turn.get("country")),
-        "state": _text(turn.get("state")),
-        "hashed_ip": _text(turn.get("hashed_ip")),
-        "header": _text(turn.get("header")),
-        "timestamp": _text(turn.get("timestamp")),
+        "turn_identifier": _int(turn.get("turn_identifier"), f"turn {index} turn_identifier"),
+        "country": _text(turn.get("country"), f"turn {index} country"),
+        "state": _text(turn.get("state"), f"turn {index} state"),
+        "hashed_ip": _text(turn.get("hashed_ip"), f"turn {index} hashed_ip"),
+        "header": _text(turn.get("header"), f"turn {index} header"),
+        "timestamp": _text(turn.get("timestamp"), f"turn {index} timestamp"),
     }
+
+
+TEXT_COLUMNS = tuple(f.name for f in SOURCE_SCHEMA if f.type == pa.string())
 
 
 def normalise_row(raw: Any, row_id: int) -> dict:
@@ -127,23 +176,27 @@ def normalise_row(raw: Any, row_id: int) -> dict:
     if len(conv) == 0:
         raise RowError("empty_conversation")
     turns = [normalise_turn(t, i) for i, t in enumerate(conv)]
-    return {
+    text = {k: _text(raw.get(k), k) for k in TEXT_COLUMNS}
+    n_user = sum(t["role"] == "user" for t in turns)
+    row = {
         "row_id": row_id,
-        "conversation_hash": _text(raw.get("conversation_hash")),
-        "model": _text(raw.get("model")),
-        "timestamp": _text(raw.get("timestamp")),
+        "conversation_hash": text["conversation_hash"],
+        "model": text["model"],
+        "timestamp": text["timestamp"],
         "conversation": turns,
-        "turn": _int(raw.get("turn")) if raw.get("turn") is not None else sum(t["role"] == "user" for t in turns),
-        "language": _text(raw.get("language")),
-        "openai_moderation": _text(raw.get("openai_moderation")),
-        "detoxify_moderation": _text(raw.get("detoxify_moderation")),
+        "turn": n_user if raw.get("turn") is None else _int(raw.get("turn"), "turn"),
+        "language": text["language"],
+        "openai_moderation": text["openai_moderation"],
+        "detoxify_moderation": text["detoxify_moderation"],
         "toxic": bool(raw.get("toxic") or False),
         "redacted": bool(raw.get("redacted") or False),
-        "state": _text(raw.get("state")),
-        "country": _text(raw.get("country")),
-        "hashed_ip": _text(raw.get("hashed_ip")),
-        "header": _text(raw.get("header")),
+        "state": text["state"],
+        "country": text["country"],
+        "hashed_ip": text["hashed_ip"],
+        "header": text["header"],
     }
+    _check_encodable(row)
+    return row
 
 
 def is_odd_length(row: Mapping[str, Any]) -> bool:
@@ -152,6 +205,22 @@ def is_odd_length(row: Mapping[str, Any]) -> bool:
 
 # ------------------------------------------------------------------------------------------- readers
 # Each reader yields (row_id, raw_object_or_RowError) for the requested row ids, in order.
+
+
+def parse_json_line(line: bytes) -> Any:
+    """One JSONL line as an object, or a RowError (keeping the line's text) when it cannot be one."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RowError(f"invalid_utf8: {exc.reason} at byte {exc.start}", line.decode("utf-8", "backslashreplace"))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return RowError(f"invalid_json: {exc.msg} (column {exc.colno})", text)
+    except RecursionError:
+        return RowError("too_deep: JSON nests deeper than the parser's recursion limit", text)
+    except ValueError as exc:  # an integer literal past Python's 4,300-digit conversion limit
+        return RowError(f"invalid_json: {str(exc).split(':')[0]}", text)
 
 
 def read_local_jsonl(path: str | Path, rows: Sequence[int]) -> Iterator[tuple[int, Any]]:
@@ -164,15 +233,7 @@ def read_local_jsonl(path: str | Path, rows: Sequence[int]) -> Iterator[tuple[in
                 break
             if i < nxt:
                 continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield i, RowError(f"invalid_utf8: {exc.reason} at byte {exc.start}")
-            else:
-                try:
-                    yield i, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield i, RowError(f"invalid_json: {exc.msg} (column {exc.colno})")
+            yield i, parse_json_line(line)
             nxt = next(wanted, None)
     if nxt is not None:
         raise ValueError(f"{path}: has fewer rows than prompts.n_conversations asks for (row {nxt} missing)")
@@ -183,13 +244,31 @@ def read_local_parquet(path: str | Path, rows: Sequence[int]) -> Iterator[tuple[
     wanted = set(rows)
     offset = 0
     for batch in pf.iter_batches(batch_size=4096):
-        for j, obj in enumerate(batch.to_pylist()):
+        try:
+            objs = batch.to_pylist()
+        except UnicodeDecodeError:  # one row's bad bytes must not sink the batch: convert row by row
+            objs = [parquet_row(batch, j) for j in range(batch.num_rows)]
+        for j, obj in enumerate(objs):
             if offset + j in wanted:
                 yield offset + j, obj
         offset += batch.num_rows
     missing = [r for r in rows if r >= offset]
     if missing:
         raise ValueError(f"{path}: has {offset} rows; prompts.n_conversations asks for row {missing[0]}")
+
+
+def parquet_row(batch: pa.RecordBatch, j: int) -> Any:
+    """Row j of a batch as a dict, or a RowError naming the column whose bytes are not UTF-8."""
+    row = batch.slice(j, 1)
+    try:
+        return row.to_pylist()[0]
+    except UnicodeDecodeError:
+        for name, column in zip(row.schema.names, row.columns):
+            try:
+                column.to_pylist()
+            except UnicodeDecodeError as exc:
+                return RowError(f"invalid_utf8: column {name}: {exc.reason} at byte {exc.start}")
+        raise
 
 
 def read_hf(source: Mapping[str, Any], rows: Sequence[int]) -> Iterator[tuple[int, Any]]:
@@ -244,7 +323,10 @@ def split_rows(items: Iterable[tuple[int, Any]]) -> tuple[list[dict], list[dict]
             code = reason.split(":", 1)[0]
             stats["rejected"] += 1
             stats["by_reason"][code] = stats["by_reason"].get(code, 0) + 1
-            rejects.append({"row_id": row_id, "reason": reason, "raw": raw if not isinstance(raw, RowError) else None})
+            record = {"row_id": row_id, "reason": reason, "raw": None if isinstance(raw, RowError) else raw}
+            if isinstance(raw, RowError) and raw.raw_line is not None:
+                record["raw_line"] = raw.raw_line
+            rejects.append(record)
             continue
         if is_odd_length(row):
             stats["skipped_odd"] += 1
@@ -255,9 +337,31 @@ def split_rows(items: Iterable[tuple[int, Any]]) -> tuple[list[dict], list[dict]
     return kept, rejects, stats
 
 
-def write_shard(rows: list[dict], path: str | Path) -> None:
-    from .io import atomic_path
+def reject_line(record: Mapping[str, Any]) -> str:
+    """One rejects-file line that UTF-8 can always encode.
 
+    Text is kept readable where it can be; a record holding a lone surrogate is written with JSON escapes
+    (`\\ud800`, which json.loads reads back as the same string), and a raw row too deep to serialise is left
+    out with a note (its reason says what was wrong)."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # ValueError: an int past str()'s digit limit
+        record = {**record, "raw": None, "raw_note": "raw row too deep or too large to serialise"}
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, default=str)
+    return text
+
+
+def write_rejects(path: str | Path, rejects: Iterable[Mapping[str, Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for record in rejects:
+            fh.write(reject_line(record) + "\n")
+
+
+def write_shard(rows: list[dict], path: str | Path) -> None:
     table = pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
@@ -276,10 +380,10 @@ def run(
     kept, rejects, stats = split_rows(read_source(prompts["source"], rows))
     assert stats["input_rows"] == len(rows), "a reader lost rows"
     write_shard(kept, out_shard)
-    write_jsonl(out_rejects, rejects)
+    write_rejects(out_rejects, rejects)
     stats["shard"] = shard
     stats["provenance"] = provenance(
-        config_hash=plan.section_hash(prompts), seeds={"sample": (prompts.get("sample") or {}).get("seed")},
+        config_hash=plan.section_hash(prompts), seeds={"sample": prompts["sample"]["seed"] if prompts["sample"] else None},
         started=started,
     )
     write_json(out_stats, stats)

@@ -1,11 +1,10 @@
 from rewild import prompts
-from rewild.io import setup_logging
+from rewild.job import Job, run
 
-setup_logging(snakemake.log[0])
-prompts.run(
-    snakemake.params.prompts,
-    snakemake.wildcards.shard,
-    snakemake.output.shard,
-    snakemake.output.rejects,
-    snakemake.output.stats,
-)
+
+def main(job: Job) -> None:
+    prompts.run(job.params.prompts, job.wildcards.shard, job.output.shard, job.output.rejects, job.output.stats)
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import decimal
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rewild_testlib import run_snakemake, workdir_copy
 
 from rewild import prompts
 
@@ -14,7 +18,8 @@ MALFORMED = "data/demo/wildchat_malformed.jsonl"
 
 
 def _demo_prompts(repo, **kw):
-    return {"source": {"type": "local", "path": str(repo / DEMO)}, "n_conversations": 76, "shard_size": 40, **kw}
+    return {"source": {"type": "local", "path": str(repo / DEMO)}, "n_conversations": 76, "shard_size": 40,
+            "sample": None, **kw}
 
 
 def test_demo_set_meets_the_brief(repo):
@@ -50,7 +55,8 @@ def test_shards_account_for_every_row(repo, tmp_path):
 
 
 def test_malformed_rows_are_rejected_with_reasons(repo, tmp_path):
-    p = {"source": {"type": "local", "path": str(repo / MALFORMED)}, "n_conversations": 10, "shard_size": 10}
+    p = {"source": {"type": "local", "path": str(repo / MALFORMED)}, "n_conversations": 10, "shard_size": 10,
+         "sample": None}
     stats = prompts.run(p, "s00000", tmp_path / "s.parquet", tmp_path / "r.jsonl", tmp_path / "s.json")
     assert stats["input_rows"] == 10 and stats["kept"] == 2 and stats["rejected"] == 8
     reasons = {json.loads(line)["reason"].split(":")[0] for line in (tmp_path / "r.jsonl").read_text().splitlines()}
@@ -98,3 +104,192 @@ def test_analysis_subsets(repo):
     uniq = prompts.unique_first_user_message(rows)
     firsts = [next(t["content"] for t in r["conversation"] if t["role"] == "user") for r in uniq]
     assert len(firsts) == len(set(firsts)) < len(rows)  # the demo repeats one first message on purpose
+
+
+# ------------------------------------------------------------------------------ row defects that used to crash
+# Each of these made the whole shard fail (UnicodeEncodeError writing the shard or the rejects file,
+# OverflowError converting to int64, RecursionError in json.loads) and wrote nothing.
+
+DEEP = 5000  # far past json's recursion limit (about 1,000)
+
+
+def _deep(depth: int) -> dict:
+    node: dict = {"accept-language": "en-US"}
+    for _ in range(depth):
+        node = {"x": node}
+    return node
+
+
+def _demo_rows(repo, n: int) -> list[dict]:
+    return [json.loads(line) for line in (repo / DEMO).read_text().splitlines()[:n]]
+
+
+DEFECTS = {  # name: (row index, make it bad, expected reject code)
+    "surrogate": (1, lambda r: r["conversation"][0].__setitem__("content", "fix my essay \ud800 please"),
+                  "invalid_unicode"),
+    "int64": (4, lambda r: r["conversation"][0].__setitem__("turn_identifier", 2**70), "int_out_of_range"),
+    "deep": (7, lambda r: r.__setitem__("header", _deep(DEEP)), "too_deep"),
+}
+
+
+def _defects(repo, names=tuple(DEFECTS)) -> tuple[list[dict], dict[int, str]]:
+    """Nine demo rows with the named defects: a lone surrogate in a user turn, a turn id beyond int64, a header
+    nested 5,000 levels. Returns the rows and {row index: expected reject code}."""
+    rows = copy.deepcopy(_demo_rows(repo, 9))
+    expected = {}
+    for name in names:
+        i, make_bad, code = DEFECTS[name]
+        make_bad(rows[i])
+        expected[i] = code
+    return rows, expected
+
+
+def _json_line(row: dict) -> str:
+    """As a JSON export holds it: ASCII escapes (a lone surrogate is the text `\\ud800`); a nesting too deep for
+    json.dumps is written by hand."""
+    if isinstance(row.get("header"), dict) and "x" in row["header"]:
+        head = json.dumps({k: v for k, v in row.items() if k != "header"})
+        return head[:-1] + ', "header": ' + '{"x": ' * DEEP + '{"accept-language": "en-US"}' + "}" * DEEP + "}"
+    return json.dumps(row)
+
+
+def _check_shard(tmp_path, stats: dict, n_rows: int, expected: dict[int, str]) -> list[dict]:
+    assert stats["input_rows"] == n_rows == stats["kept"] + stats["skipped_odd"] + stats["rejected"]
+    assert stats["rejected"] == len(expected) and stats["skipped_odd"] == 0
+    assert pq.read_table(tmp_path / "s.parquet").num_rows == stats["kept"] == n_rows - len(expected)
+    lines = (tmp_path / "r.jsonl").read_bytes().decode("utf-8").splitlines()  # strict UTF-8: the file is valid
+    rejects = [json.loads(line) for line in lines]
+    assert {r["row_id"]: r["reason"].split(":")[0] for r in rejects} == expected
+    for code in expected.values():
+        assert stats["by_reason"][code] == 1
+    return rejects
+
+
+def _run(path, n: int, tmp_path) -> dict:
+    p = {"source": {"type": "local", "path": str(path)}, "n_conversations": n, "shard_size": n, "sample": None}
+    return prompts.run(p, "s00000", tmp_path / "s.parquet", tmp_path / "r.jsonl", tmp_path / "s.json")
+
+
+@pytest.mark.parametrize("defect", list(DEFECTS))
+def test_a_defective_jsonl_row_is_rejected_and_the_shard_written(repo, tmp_path, defect):
+    rows, expected = _defects(repo, [defect])
+    src = tmp_path / "bad.jsonl"
+    src.write_text("".join(_json_line(r) + "\n" for r in rows))
+    (record,) = _check_shard(tmp_path, _run(src, len(rows), tmp_path), len(rows), expected)
+    # the raw row is recorded faithfully: the surrogate survives as a JSON escape, the big int as itself, the
+    # line json.loads refused as its text
+    if defect == "surrogate":
+        assert record["raw"]["conversation"][0]["content"] == "fix my essay \ud800 please"
+    elif defect == "int64":
+        assert record["raw"]["conversation"][0]["turn_identifier"] == 2**70
+    else:
+        assert record["raw"] is None and record["raw_line"].startswith('{"conversation_hash"')
+
+
+def test_all_three_defects_in_one_shard(repo, tmp_path):
+    rows, expected = _defects(repo)
+    src = tmp_path / "bad.jsonl"
+    src.write_text("".join(_json_line(r) + "\n" for r in rows))
+    _check_shard(tmp_path, _run(src, len(rows), tmp_path), len(rows), expected)
+
+
+def _decimal_turn_ids(rows: list[dict]) -> list[dict]:
+    """turn_identifier as Decimal: pyarrow then stores a decimal column, the type an export gives integers past
+    int64."""
+    rows = copy.deepcopy(rows)
+    for row in rows:
+        for turn in row["conversation"]:
+            turn["turn_identifier"] = decimal.Decimal(turn["turn_identifier"])
+    return rows
+
+
+def _with_surrogate_bytes(table: pa.Table, marker: str) -> pa.Table:
+    """Replace `marker` in the turns' content by the bytes UTF-8-with-surrogates (WTF-8) gives U+D800: parquet
+    string columns can hold them; pyarrow refuses to decode them."""
+    conv = table.column("conversation").combine_chunks()
+    turns = conv.values
+    fields = [turns.type.field(i) for i in range(turns.type.num_fields)]
+    children = [turns.field(i) for i in range(len(fields))]
+    k = [f.name for f in fields].index("content")
+    raw = [None if v is None else v.replace(marker.encode(), b"\xed\xa0\x80") for v in
+           children[k].cast(pa.binary()).to_pylist()]
+    children[k] = pa.array(raw, pa.binary()).view(pa.string())
+    new_conv = pa.ListArray.from_arrays(conv.offsets, pa.StructArray.from_arrays(children, fields=fields))
+    return table.set_column(table.schema.get_field_index("conversation"), "conversation", new_conv)
+
+
+@pytest.mark.parametrize("defect", ["surrogate", "int64", "both"])
+def test_defective_parquet_rows_are_rejected_and_the_shard_written(repo, tmp_path, defect):
+    """The defects as parquet holds them: a surrogate as raw bytes (which used to sink the whole 4,096-row batch),
+    2**70 in a decimal column. A 5,000-level nesting cannot be a parquet schema at all (the reader's nesting
+    limit), so the deep case goes through the object path (test_row_objects_nested_too_deep_are_rejected)."""
+    names = ["surrogate", "int64"] if defect == "both" else [defect]
+    rows, expected = _defects(repo, names)
+    if "surrogate" in names:
+        rows[1]["conversation"][0]["content"] = "fix my essay @@SURROGATE@@ please"
+        expected[1] = "invalid_utf8"
+    table = pa.Table.from_pylist(_decimal_turn_ids(rows))
+    assert pa.types.is_decimal(table.schema.field("conversation").type.value_type.field("turn_identifier").type)
+    if "surrogate" in names:
+        table = _with_surrogate_bytes(table, "@@SURROGATE@@")
+    pq.write_table(table, tmp_path / "bad.parquet")
+    rejects = _check_shard(tmp_path, _run(tmp_path / "bad.parquet", len(rows), tmp_path), len(rows), expected)
+    if "surrogate" in names:
+        assert "column conversation" in rejects[0]["reason"]
+
+
+def test_row_objects_nested_too_deep_are_rejected():
+    """Rows as the HF reader yields them (Python objects): a header too deep to serialise is a reject reason, and
+    its record in the rejects file is still writable."""
+    good = {"conversation": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    kept, rejects, stats = prompts.split_rows([(0, good), (1, {**good, "header": _deep(DEEP)}), (2, good)])
+    assert [r["row_id"] for r in kept] == [0, 2] and stats["by_reason"] == {"too_deep": 1}
+    record = json.loads(prompts.reject_line(rejects[0]))
+    assert record["reason"].startswith("too_deep: header") and record["raw"] is None and record["raw_note"]
+
+
+@pytest.mark.parametrize(
+    "mutate, code",
+    [
+        (lambda r: r["conversation"][1].__setitem__("content", "\udfff"), "invalid_unicode"),
+        (lambda r: r.__setitem__("hashed_ip", "ab\ud83d"), "invalid_unicode"),
+        (lambda r: r.__setitem__("turn", -(2**63) - 1), "int_out_of_range"),
+        (lambda r: r["conversation"][0].__setitem__("turn_identifier", float("inf")), "int_out_of_range"),
+        (lambda r: r["conversation"][0].__setitem__("role", [[["user"]]]), "unknown_role"),
+    ],
+)
+def test_unstorable_values_are_row_errors(mutate, code):
+    row = {"conversation": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    mutate(row)
+    with pytest.raises(prompts.RowError, match=code):
+        prompts.normalise_row(row, 0)
+
+
+def test_int64_bounds_are_kept():
+    row = {"turn": 2**63 - 1, "conversation": [{"role": "user", "content": "hi", "turn_identifier": -(2**63)},
+                                               {"role": "assistant", "content": "hello"}]}
+    out = prompts.normalise_row(row, 0)
+    assert out["turn"] == 2**63 - 1 and out["conversation"][0]["turn_identifier"] == -(2**63)
+    pa.Table.from_pylist([out], schema=prompts.SOURCE_SCHEMA)  # representable
+
+
+@pytest.mark.slow
+def test_prompts_rule_writes_a_shard_with_defective_rows(repo, tmp_path, demo_config):
+    """The real rule (snakemake, scripts/prompts.py, rewild.job) on a source holding the three defects."""
+    rows, expected = _defects(repo)
+    src = tmp_path / "bad.jsonl"
+    src.write_text("".join(_json_line(r) + "\n" for r in rows))
+    cfg = copy.deepcopy(demo_config)
+    cfg["prompts"].update(source={"type": "local", "path": str(src), "format": "wildchat"},
+                          n_conversations=len(rows), shard_size=len(rows))
+    (tmp_path / "work").mkdir()
+    workdir, cfg_path = workdir_copy(tmp_path / "work", cfg)
+    run_snakemake(["--profile", "profiles/local", "-s", str(repo / "Snakefile"), "-d", str(workdir),
+                   "--configfile", str(cfg_path), "--cores", "1", "results/prompts/s00000.parquet"])
+    out = workdir / "results/prompts"
+    stats = json.loads((out / "s00000.stats.json").read_text())
+    assert stats["input_rows"] == len(rows) == stats["kept"] + stats["skipped_odd"] + stats["rejected"]
+    assert pq.read_table(out / "s00000.parquet").num_rows == stats["kept"] == len(rows) - len(expected)
+    rejects = [json.loads(line) for line in (out / "s00000.rejects.jsonl").read_bytes().decode().splitlines()]
+    assert {r["row_id"]: r["reason"].split(":")[0] for r in rejects} == expected
+    assert "kept 6" in (workdir / "logs/prompts/s00000.log").read_text()  # rewild.job set up the rule's log

@@ -31,112 +31,44 @@ logprobs=0 so vLLM V1 fills `cumulative_logprob` (V0 filled it unasked); resume 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rewild import chat_template as templates
+from rewild import engine as E
 from rewild import io as rio
 
 log = logging.getLogger("rewild.generate")
 
-FINISH_STOP = "stop"
-FINISH_LENGTH = "length"
-FINISH_NONE = "no response"
-
-# Defaults of config.schema.yaml `generation` (the pipeline passes complete dicts; tests and benches may not).
-GENERATION_DEFAULTS: dict[str, Any] = {
-    "output_fraction": 0.2,
-    "input_fraction": 0.75,
-    "message_fraction": 0.95,
-    "min_message_tokens": 256,
-    "reserve_tokens": 256,
-    "seed": 0,
-    "temperature": 1.0,
-    "top_p": 1.0,
-    "top_k": -1,
-    "history": "gpt",
-    "reencode": "paper",
-    "system_prompt": None,
-    "batch_conversations": 5000,
-    "checkpoint_every": 500,
-    "engine": {},
-}
-ENGINE_DEFAULTS: dict[str, Any] = {
-    "gpu_memory_utilization": 0.95,
-    "swap_space": 10,
-    "enforce_eager": False,
-    "max_num_seqs": None,
-}
-DGM_DEFAULTS: dict[str, Any] = {
-    "kind": "model",
-    "revision": None,
-    "abbrev": None,
-    "params_b": None,
-    "gpus": 1,
-    "max_model_len": 4096,
-    "dtype": "bfloat16",
-    "quantization": None,
-    "chat_template": None,
-    "trust_remote_code": False,
-    "engine_overrides": {},
-}
-
-# vLLM on CPU (notes/stack-facts.md): without these the engine refuses to start (KV cache) or runs 3x slower.
-CPU_ENV = {
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_CPU_CI_ENV": "1",
-    "TORCH_COMPILE_DISABLE": "1",
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-}
-CACHE_ENV = {
-    "VLLM_CACHE_ROOT": "vllm",
-    "TORCHINDUCTOR_CACHE_DIR": "inductor",
-    "TMPDIR": "tmp",
-    "VLLM_RPC_BASE_PATH": "rpc",
-}
-
-
-def generation_settings(generation: dict | None) -> dict[str, Any]:
-    g = {**GENERATION_DEFAULTS, **(generation or {})}
-    g["engine"] = {**ENGINE_DEFAULTS, **(g.get("engine") or {})}
-    if g["history"] not in ("gpt", "own"):
-        raise ValueError(f"generation.history must be 'gpt' or 'own', not {g['history']!r}")
-    if g["reencode"] not in ("paper", "clean"):
-        raise ValueError(f"generation.reencode must be 'paper' or 'clean', not {g['reencode']!r}")
-    return g
-
-
-def dgm_settings(dgm: dict) -> dict[str, Any]:
-    d = {**DGM_DEFAULTS, **dgm}
-    d["engine_overrides"] = dict(d.get("engine_overrides") or {})
-    return d
-
+FINISH_STOP, FINISH_LENGTH, FINISH_NONE = E.FINISH_STOP, E.FINISH_LENGTH, E.FINISH_NONE
 
 # ---------------------------------------------------------------------------------------------------------------
 # Budgets
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def output_budget(max_model_len: int, frac: float = 0.2) -> int:
+def output_budget(max_model_len: int, frac: float) -> int:
     """`max_tokens` of every request: round(frac·L) (Python round: 410 at 2,048; 1,638 at 8,192; 4,000 at 20,000)."""
     return int(round(frac * max_model_len))
 
 
-def input_budget(max_model_len: int, frac: float = 0.75) -> int:
+def input_budget(max_model_len: int, frac: float) -> int:
     """`max_input_len`: round(frac·L)."""
     return int(round(frac * max_model_len))
 
 
-def message_budget(input_budget: int, n_messages: int, frac: float = 0.95, minimum: int = 256) -> int:
-    """Per-message token limit, as the released code: `max(256, int(0.95 * max_input_len // n_messages))`.
+def message_budget(input_budget: int, n_messages: int, frac: float, minimum: int) -> int:
+    """Per-message token limit, as the released code: `max(256, int(0.95 * max_input_len // n_messages))`
+    (the paper's frac 0.95 and minimum 256 are the schema's defaults).
 
     `*` and `//` have equal precedence and associate left, so this is int((frac·input_budget) // n_messages).
     n_messages is the number of messages of the whole conversation (user and assistant), not of the prefix.
@@ -149,13 +81,13 @@ class Budgets:
     max_model_len: int
     max_tokens: int
     max_input_len: int
-    message_fraction: float = 0.95
-    min_message_tokens: int = 256
-    reserve_tokens: int = 256
+    message_fraction: float
+    min_message_tokens: int
+    reserve_tokens: int
 
     @classmethod
-    def from_settings(cls, max_model_len: int, generation: dict | None = None) -> "Budgets":
-        g = generation_settings(generation)
+    def from_settings(cls, max_model_len: int, g: dict) -> Budgets:
+        """From the validated `generation` section."""
         return cls(
             max_model_len=int(max_model_len),
             max_tokens=output_budget(max_model_len, g["output_fraction"]),
@@ -178,20 +110,13 @@ class Budgets:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _encode_batch(tokenizer: Any, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:
-    if not texts:
-        return []
-    enc = tokenizer(list(texts), add_special_tokens=add_special_tokens, return_attention_mask=False)
-    return [list(ids) for ids in enc["input_ids"]]
-
-
 def _clean_decode(tokenizer: Any, ids: Sequence[int]) -> str:
     # A cut on a token boundary can split a multi-byte character: drop the replacement character it leaves.
     return tokenizer.decode(list(ids), skip_special_tokens=False).rstrip("\ufffd")
 
 
 def truncate_contents(
-    texts: Sequence[str], limits: Sequence[int], tokenizer: Any, reencode: str = "paper"
+    texts: Sequence[str], limits: Sequence[int], tokenizer: Any, reencode: str
 ) -> list[tuple[str, bool]]:
     """Cut each text to its token limit (batched encode/decode). Returns (text as given to the DGM, was_cut).
 
@@ -202,13 +127,13 @@ def truncate_contents(
         raise ValueError("texts and limits differ in length")
     if reencode == "paper":
         eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-        encoded = _encode_batch(tokenizer, texts, add_special_tokens=True)
+        encoded = E.encode_batch(tokenizer, texts, add_special_tokens=True)
         cut_flags = [len(ids) > lim for ids, lim in zip(encoded, limits)]
         encoded = [ids[: lim - 1] + eos if cut else ids for ids, lim, cut in zip(encoded, limits, cut_flags)]
         decoded = tokenizer.batch_decode(encoded) if encoded else []
         return list(zip(decoded, cut_flags))
     if reencode == "clean":
-        encoded = _encode_batch(tokenizer, texts, add_special_tokens=False)
+        encoded = E.encode_batch(tokenizer, texts, add_special_tokens=False)
         out: list[tuple[str, bool]] = []
         for text, ids, lim in zip(texts, encoded, limits):
             if len(ids) <= lim:
@@ -217,19 +142,6 @@ def truncate_contents(
                 out.append((_clean_decode(tokenizer, ids[: max(0, lim)]), True))
         return out
     raise ValueError(f"reencode must be 'paper' or 'clean', not {reencode!r}")
-
-
-def render_text(messages: list[dict], tokenizer: Any, chat_template: str | None = None) -> str:
-    """The DGM's chat template (or the override) with `add_generation_prompt=True`."""
-    return tokenizer.apply_chat_template(
-        messages, chat_template=chat_template, add_generation_prompt=True, tokenize=False
-    )
-
-
-def render_ids(messages: list[dict], tokenizer: Any, chat_template: str | None = None) -> list[int]:
-    """The templated prompt tokenised without adding special tokens (the template brings its own BOS), as
-    transformers' `apply_chat_template(tokenize=True)` does."""
-    return tokenizer.encode(render_text(messages, tokenizer, chat_template), add_special_tokens=False)
 
 
 @dataclass
@@ -246,14 +158,14 @@ def fit_prompt(
     messages: list[dict],
     tokenizer: Any,
     budgets: Budgets,
-    reencode: str = "paper",
+    reencode: str,
     chat_template: str | None = None,
     ids: list[int] | None = None,
 ) -> PreparedPrompt:
     """Template already-truncated messages and enforce the whole-prompt budget (second step of the paper's cut).
     `ids`: the templated prompt's tokens when already computed (batched by `next_requests`)."""
     if ids is None:
-        ids = render_ids(messages, tokenizer, chat_template)
+        ids = E.render_ids(messages, tokenizer, chat_template)
     prompt = PreparedPrompt(messages=messages, token_ids=ids)
     if len(ids) > budgets.max_input_len:
         target = budgets.prompt_cut_length
@@ -278,8 +190,8 @@ def fit_prompt(
 def _shrink_to_fit(messages: list[dict], tokenizer: Any, target: int, chat_template: str | None) -> PreparedPrompt:
     """clean mode: shorten the longest message contents until the templated prompt has <= target tokens."""
     msgs = [dict(m) for m in messages]
-    lengths = [len(x) for x in _encode_batch(tokenizer, [m["content"] for m in msgs], add_special_tokens=False)]
-    ids = render_ids(msgs, tokenizer, chat_template)
+    lengths = [len(x) for x in E.encode_batch(tokenizer, [m["content"] for m in msgs], add_special_tokens=False)]
+    ids = E.render_ids(msgs, tokenizer, chat_template)
     for _ in range(4 * len(msgs) + 8):
         over = len(ids) - target
         if over <= 0:
@@ -291,7 +203,7 @@ def _shrink_to_fit(messages: list[dict], tokenizer: Any, target: int, chat_templ
         content_ids = tokenizer.encode(msgs[j]["content"], add_special_tokens=False)
         msgs[j]["content"] = _clean_decode(tokenizer, content_ids[:keep])
         lengths[j] = keep
-        ids = render_ids(msgs, tokenizer, chat_template)
+        ids = E.render_ids(msgs, tokenizer, chat_template)
     return PreparedPrompt(
         messages=msgs,
         token_ids=ids,
@@ -305,7 +217,7 @@ def truncate_messages(
     messages: list[dict],
     tokenizer: Any,
     budgets: Budgets,
-    reencode: str = "paper",
+    reencode: str,
     *,
     chat_template: str | None = None,
     n_messages: int | None = None,
@@ -349,7 +261,7 @@ def validate_row(row: dict) -> str | None:
 
 def build_requests(
     row: dict,
-    history: str = "gpt",
+    history: str,
     system_prompt: str | None = None,
     own_answers: Sequence[str] | None = None,
 ) -> list[tuple[int, list[dict]]]:
@@ -380,12 +292,6 @@ def build_requests(
         messages.append(msg(conv[user_positions[k]]))
         return [(k, messages)]
     raise ValueError(f"history must be 'gpt' or 'own', not {history!r}")
-
-
-def request_seed(run_seed: int, row_id: int, turn_index: int) -> int:
-    """Stable 31-bit seed per request: independent of batch composition, chunking and resumption."""
-    digest = hashlib.sha256(f"rewild:{int(run_seed)}:{int(row_id)}:{int(turn_index)}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass
@@ -419,7 +325,7 @@ def _reject(row: dict, reason: str, detail: str | None = None, turn_index: int |
 
 
 def prepare_conversations(
-    rows: Sequence[dict], tokenizer: Any, budgets: Budgets, reencode: str = "paper"
+    rows: Sequence[dict], tokenizer: Any, budgets: Budgets, reencode: str
 ) -> list[ConversationState]:
     """Validate rows and cut every message of every valid conversation (one batched encode/decode)."""
     states: list[ConversationState] = []
@@ -484,8 +390,8 @@ def next_requests(
             pairs = build_requests(base, "own", settings["system_prompt"], answers)
         pending.append((idx, state, pairs))
     # One batched encode of every templated prompt (the tokenizer parallelises batches).
-    texts = [render_text(m, tokenizer, chat_template) for _, _, pairs in pending for _, m in pairs]
-    all_ids = iter(_encode_batch(tokenizer, texts, add_special_tokens=False))
+    texts = [E.render_text(m, tokenizer, chat_template) for _, _, pairs in pending for _, m in pairs]
+    all_ids = iter(E.encode_batch(tokenizer, texts, add_special_tokens=False))
     requests: list[Request] = []
     for idx, state, pairs in pending:
         prompts = [(turn_index, messages, next(all_ids)) for turn_index, messages in pairs]
@@ -497,7 +403,7 @@ def next_requests(
                 state.answers.clear()
                 built = []
                 break
-            seed = request_seed(settings["seed"], state.row_id, turn_index)
+            seed = E.request_seed(settings["seed"], state.row_id, turn_index)
             built.append(Request(idx, state.row_id, turn_index, prompt, seed))
         state.prompts_cut += sum(1 for r in built if r.prompt.prompt_cut)
         requests.extend(built)
@@ -563,146 +469,14 @@ def assemble_row(
     return out
 
 
-def answer_from_output(output: Any) -> tuple[str, str, float | None, int]:
-    """(content, finish_reason, cumulative_logprob, n_output_tokens) from a vLLM RequestOutput."""
-    completions = getattr(output, "outputs", None) or []
-    if not completions:
-        return "", FINISH_NONE, None, 0
-    c = completions[0]
-    finish = getattr(c, "finish_reason", None)
-    n_tokens = len(getattr(c, "token_ids", None) or [])
-    if finish not in (FINISH_STOP, FINISH_LENGTH):
-        return "", FINISH_NONE, None, n_tokens
-    logprob = getattr(c, "cumulative_logprob", None)
-    return str(c.text or ""), finish, (float(logprob) if logprob is not None else None), n_tokens
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Engine
+# Engine requests (the engine itself: rewild.engine)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:
-        return False
-
-
-def configure_vllm_env(cache_dir: str | os.PathLike, on_gpu: bool | None = None) -> dict[str, str]:
-    """Set vLLM's environment before `import vllm` (values already set win). Returns what is now in effect."""
-    if on_gpu is None:
-        on_gpu = cuda_available()
-    cache_dir = Path(cache_dir).resolve()
-    if not on_gpu:
-        for key, value in CPU_ENV.items():
-            os.environ.setdefault(key, value)
-    for key, sub in CACHE_ENV.items():
-        if key not in os.environ:
-            (cache_dir / sub).mkdir(parents=True, exist_ok=True)
-            os.environ[key] = str(cache_dir / sub)
-    # vLLM puts IPC sockets (base + "/" + a 36-char uuid) under the RPC path; a Unix socket path must fit in 107
-    # bytes, which deep work directories exceed: fall back to a short private directory.
-    rpc = os.environ.get("VLLM_RPC_BASE_PATH", "")
-    if len(rpc) > 64:
-        import tempfile
-
-        os.environ["VLLM_RPC_BASE_PATH"] = tempfile.mkdtemp(prefix="vllm-rpc-", dir="/tmp")
-    return {k: os.environ[k] for k in [*CPU_ENV, *CACHE_ENV] if k in os.environ}
-
-
-def model_source(dgm: dict, model_path: str | None = None) -> tuple[str, str | None]:
-    """(what the engine and tokenizer load, revision): an explicit folder (the rule's `model` input), else the
-    registry's `model_id` (rewild.config.dgm_params: a built demo folder or the Hub id), else `hf_id`."""
-    d = dgm_settings(dgm)
-    path = model_path or d.get("model_id") or d["hf_id"]
-    path = str(path)
-    if model_path or Path(path).is_dir() or path != str(d["hf_id"]):
-        return path, None  # a local folder: no revision to resolve
-    return path, d["revision"]
-
-
-def engine_kwargs(
-    dgm: dict, generation: dict, on_gpu: bool, model_path: str | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """Keyword arguments for `vllm.LLM` (paper settings), and the names this vLLM does not accept (dropped)."""
-    d = dgm_settings(dgm)
-    g = generation_settings(generation)
-    eng = g["engine"]
-    L = int(d["max_model_len"])
-    max_num_seqs = eng.get("max_num_seqs") or min(2 * int(g["batch_conversations"]), int(L / 1.5))
-    model, revision = model_source(d, model_path)
-    kw: dict[str, Any] = {
-        "model": model,
-        "revision": revision,
-        "tensor_parallel_size": max(1, int(d["gpus"])) if on_gpu else 1,
-        "max_model_len": L,
-        "dtype": d["dtype"] if on_gpu else "float32",
-        "quantization": d["quantization"],
-        "trust_remote_code": bool(d["trust_remote_code"]),
-        "seed": int(g["seed"]),
-        "max_num_seqs": int(max_num_seqs),
-        "enforce_eager": bool(eng.get("enforce_eager", False)),
-    }
-    if on_gpu:
-        kw["gpu_memory_utilization"] = float(eng["gpu_memory_utilization"])
-        kw["swap_space"] = eng["swap_space"]
-    if d.get("chat_template"):
-        kw["chat_template"] = load_chat_template(d)
-    kw.update(d["engine_overrides"])
-    dropped: list[str] = []
-    try:
-        import dataclasses
-        import inspect
-
-        from vllm import LLM
-        from vllm.engine.arg_utils import EngineArgs
-
-        known = {f.name for f in dataclasses.fields(EngineArgs)} | set(inspect.signature(LLM.__init__).parameters)
-        dropped = [k for k in kw if k not in known]
-        for k in dropped:
-            kw.pop(k)
-    except ImportError:
-        pass
-    return kw, dropped
 
 
 def load_chat_template(dgm: dict) -> str | None:
-    path = dgm.get("chat_template")
-    return Path(path).read_text() if path else None
-
-
-def load_tokenizer(dgm: dict, model_path: str | None = None) -> Any:
-    """The DGM's HF tokenizer (as the paper: templating and truncation outside the engine)."""
-    from transformers import AutoTokenizer
-
-    from .prefetch import ensure_cached
-
-    d = dgm_settings(dgm)
-    path, revision = model_source(d, model_path)
-    ensure_cached(path, revision, "model")  # offline compute node: fail clearly, naming the model
-    return AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=bool(d["trust_remote_code"]))
-
-
-def load_engine(dgm: dict, generation: dict, cache_dir: str | os.PathLike, model_path: str | None = None) -> Any:
-    """Start a vLLM offline engine for one DGM (CPU: float32, single process; GPU: tensor parallel)."""
-    want_gpu = int(dgm_settings(dgm)["gpus"]) > 0
-    on_gpu = want_gpu and cuda_available()
-    if want_gpu and not on_gpu:
-        log.warning("DGM asks for %s GPU(s) but CUDA is not available: running on CPU (float32)", dgm.get("gpus"))
-    configure_vllm_env(cache_dir, on_gpu)
-    kw, dropped = engine_kwargs(dgm, generation, on_gpu, model_path)
-    if dropped:
-        log.warning("this vLLM does not accept %s: dropped", dropped)
-    from vllm import LLM
-
-    log.info("starting vLLM: %s", {k: v for k, v in kw.items() if k != "chat_template"})
-    llm = LLM(**kw)
-    llm.rewild_engine_kwargs = {k: v for k, v in kw.items() if k != "chat_template"}  # recorded in efficiency
-    llm.rewild_on_gpu = on_gpu
-    return llm
+    """The DGM's template override as rendered for inference (rewild.chat_template); None: the tokenizer's."""
+    return templates.for_inference(dgm["chat_template"])
 
 
 def sampling_params(settings: dict, budgets: Budgets, seed: int) -> Any:
@@ -737,15 +511,15 @@ def generate_chunk(
     chat_template: str | None = None,
     generate_fn: Callable[[list[Request]], list[Any]] | None = None,
 ) -> ChunkResult:
-    """Answer every user turn of `rows` (one `generate` call per chunk; history own: one per turn index)."""
-    settings = generation_settings(settings)
+    """Answer every user turn of `rows` (one `generate` call per chunk; history own: one per turn index).
+    `llm`: a rewild.engine.Engine; `settings`: the validated `generation` section."""
     t0 = time.perf_counter()
     states = prepare_conversations(rows, tokenizer, budgets, settings["reencode"])
 
     def default_generate(requests: list[Request]) -> list[Any]:
         prompts = [{"prompt_token_ids": r.prompt.token_ids} for r in requests]  # vllm.inputs.TokensPrompt
         params = [sampling_params(settings, budgets, r.seed) for r in requests]
-        return llm.generate(prompts, params, use_tqdm=False)
+        return llm.generate(prompts, params)
 
     gen = generate_fn or default_generate
     stats = {"n_requests": 0, "input_tokens": 0, "output_tokens": 0, "generate_seconds": 0.0, "finish": {}}
@@ -759,7 +533,7 @@ def generate_chunk(
         if len(outputs) != len(requests):
             raise RuntimeError(f"engine returned {len(outputs)} outputs for {len(requests)} requests")
         for req, out in zip(requests, outputs):
-            content, finish, logprob, n_out = answer_from_output(out)
+            content, finish, logprob, n_out = E.answer_from_output(out)
             states[req.row_index].answers[req.turn_index] = (content, finish, logprob)
             stats["n_requests"] += 1
             stats["input_tokens"] += len(req.prompt.token_ids)
@@ -877,6 +651,8 @@ def settings_fingerprint(
     """What the committed chunks depend on: the DGM (and a local model folder's files), the result-relevant
     generation settings and the shard's bytes. Chunking and engine throughput settings are left out."""
     g = {k: v for k, v in generation.items() if k not in ("checkpoint_every", "batch_conversations", "engine")}
+    # GPU outputs depend on batch composition unless batch-invariant kernels are on: that flag changes results
+    g["batch_invariant"] = generation["engine"]["batch_invariant"]
     d = {k: v for k, v in dgm.items() if k not in ("runtime_per_shard_min", "abbrev", "params_b")}
     model_files = None
     if model_path and Path(model_path).is_dir():
@@ -913,24 +689,6 @@ def _write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
-def _memory_snapshot(on_gpu: bool) -> tuple[float, float | None]:
-    gpu = None
-    if on_gpu:
-        try:
-            import torch
-
-            alloc = max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
-            used = max(
-                (lambda fr_tot: fr_tot[1] - fr_tot[0])(torch.cuda.mem_get_info(i))
-                for i in range(torch.cuda.device_count())
-            )
-            # With vLLM's worker processes the allocator stats of this process are 0: device usage then.
-            gpu = max(alloc, used) / 2**20
-        except Exception:
-            gpu = None
-    return rio.peak_rss_mb(), gpu
-
-
 def run(
     shard_path: str | os.PathLike,
     dgm_key: str,
@@ -941,16 +699,14 @@ def run(
     efficiency_path: str | os.PathLike,
     progress_dir: str | os.PathLike,
     cache_dir: str | os.PathLike,
-    config_hash: str | None = None,
-    log_path: str | os.PathLike | None = None,
+    config_hash: str | None,
     model_path: str | os.PathLike | None = None,
-    log_level: str = "INFO",
 ) -> dict:
-    """Generate one shard with one DGM, resumably; returns the efficiency record."""
-    if log_path is not None or not logging.getLogger().handlers:
-        rio.setup_logging(log_path, log_level)
-    d = dgm_settings(dgm)
-    g = generation_settings(generation)
+    """Generate one shard with one DGM, resumably; returns the efficiency record. `dgm` and `generation` are
+    validated config sections (rewild.plan.dgm_params / generation_params); logging is the caller's."""
+    d, g = dgm, generation
+    what = f"generation with DGM {dgm_key!r}"
+    on_gpu = E.require_device(d["gpus"], what)  # before any work: a GPU job without a GPU stops here
     model_path = str(model_path) if model_path else None
     dgm_id = str(d["hf_id"])
     budgets = Budgets.from_settings(d["max_model_len"], g)
@@ -978,16 +734,22 @@ def run(
     if done:
         log.info("resume %d: %d of %d conversations already done", progress.resumes, len(done), len(row_ids))
 
-    on_gpu = int(d["gpus"]) > 0 and cuda_available()
     engine_settings: dict[str, Any] = {}
     if todo:
-        tokenizer = load_tokenizer(d, model_path)
+        tokenizer = E.load_tokenizer(d, model_path)
         chat_template = load_chat_template(d)
         t0 = time.perf_counter()
-        llm = load_engine(d, g, cache_dir, model_path)
+        llm = E.load_engine(
+            d,
+            g["engine"],
+            seed=g["seed"],
+            batch_conversations=g["batch_conversations"],
+            cache_dir=cache_dir,
+            what=what,
+            model_path=model_path,
+        )
         engine_seconds = time.perf_counter() - t0
-        on_gpu = bool(getattr(llm, "rewild_on_gpu", on_gpu))
-        engine_settings = dict(getattr(llm, "rewild_engine_kwargs", {}))
+        engine_settings = dict(llm.settings)
         progress.state["engine_start_seconds"].append(round(engine_seconds, 3))
         progress.state["engine_settings"] = engine_settings
         progress.save_state()
@@ -1033,8 +795,8 @@ def run(
                 len(row_ids),
                 (len(todo) - totals["conv"]) / max(rate, 1e-9),
             )
-        rss, gpu_mb = _memory_snapshot(on_gpu)
-        progress.state["peak_rss_mb"] = max(float(progress.state.get("peak_rss_mb") or 0.0), rss)
+        rss, gpu_mb = rio.peak_rss_mb(), (E.peak_gpu_memory_mb() if on_gpu else None)
+        progress.state["peak_rss_mb"] = max(float(progress.state["peak_rss_mb"] or 0.0), rss)
         if gpu_mb is not None:
             progress.state["peak_gpu_memory_mb"] = max(float(progress.state.get("peak_gpu_memory_mb") or 0.0), gpu_mb)
         progress.save_state()
@@ -1055,8 +817,8 @@ def run(
     _write_parquet(table, out_path)
     rio.write_jsonl(rejects_path, ({**r, "dgm": dgm_key} for r in rejects))
 
-    efficiency = _efficiency(
-        dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash, model_path, shard_path
+    efficiency = efficiency_record(
+        dgm_key, d, shard_path, metas, progress.state, progress.resumes, config_hash, model_path, g, budgets, on_gpu
     )
     rio.write_json(efficiency_path, efficiency)
     shutil.rmtree(progress.path, ignore_errors=True)
@@ -1075,28 +837,51 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _efficiency(
-    dgm_key, d, g, budgets, metas, progress, engine_settings, on_gpu, config_hash, model_path, shard_path
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "seed", "history", "reencode", "system_prompt", "checkpoint_every")
+
+
+def efficiency_record(
+    dgm_key: str,
+    d: dict,
+    shard_path: str | os.PathLike,
+    metas: Sequence[dict],
+    state: dict,
+    resumes: int,
+    config_hash: str | None,
+    model_path: str | None = None,
+    g: dict | None = None,
+    budgets: Budgets | None = None,
+    on_gpu: bool = False,
 ) -> dict:
+    """The efficiency record of one (dgm, shard): counts, throughput, memory, engine settings, provenance.
+
+    `metas`: the committed chunks (their `stats`); `state`: the progress state (engine starts, peaks, started).
+    The source pseudo-DGM has no engine: `g` and `budgets` are None and every engine figure is None."""
     stats = [m["stats"] for m in metas]
-    tot = lambda k: sum(s.get(k, 0) for s in stats)  # noqa: E731
+
+    def tot(k: str) -> Any:
+        return sum(s[k] for s in stats)
+
     finish: dict[str, int] = {}
     for s in stats:
-        for k, v in s.get("finish", {}).items():
+        for k, v in s["finish"].items():
             finish[k] = finish.get(k, 0) + v
-    inp, out, wall, gen = tot("input_tokens"), tot("output_tokens"), tot("wall_seconds"), tot("generate_seconds")
-    n_conv = tot("n_conversations")
-    state = progress.state
-    peak_gpu = state.get("peak_gpu_memory_mb")
+    engine_ran = g is not None
+    inp, out = (tot("input_tokens"), tot("output_tokens")) if engine_ran else (None, None)
+    wall, gen, n_conv = tot("wall_seconds"), tot("generate_seconds"), tot("n_conversations")
+    peak_gpu = state["peak_gpu_memory_mb"]
+    on_gpu_mem = on_gpu and peak_gpu is not None
+    starts = state["engine_start_seconds"]
     return {
         "dgm": dgm_key,
         "dgm_id": str(d["hf_id"]),
-        "model": model_source(d, model_path)[0],
+        "kind": d["kind"],
+        "model": E.model_source(d, model_path)[0] if engine_ran else str(d["hf_id"]),
         "shard": Path(shard_path).stem,
-        "params_b": d.get("params_b"),
-        "max_model_len": budgets.max_model_len,
-        "max_tokens": budgets.max_tokens,
-        "max_input_len": budgets.max_input_len,
+        "params_b": d["params_b"],
+        "max_model_len": budgets.max_model_len if budgets else None,
+        "max_tokens": budgets.max_tokens if budgets else None,
+        "max_input_len": budgets.max_input_len if budgets else None,
         "gpus": int(d["gpus"]) if on_gpu else 0,
         "device": "gpu" if on_gpu else "cpu",
         "n_conversations": n_conv,
@@ -1106,40 +891,30 @@ def _efficiency(
         "output_tokens": out,
         "wall_seconds": round(wall, 3),
         "generate_seconds": round(gen, 3),
-        "engine_start_seconds": round(sum(state.get("engine_start_seconds", [])), 3),
-        "engine_starts": state.get("engine_start_seconds", []),
-        "tok_per_s": _ratio(inp + out, wall),
-        "input_tok_per_s": _ratio(inp, wall),
-        "output_tok_per_s": _ratio(out, wall),
-        "engine_tok_per_s": _ratio(inp + out, gen),
-        "seconds_per_1000_conversations": _ratio(1000.0 * wall, n_conv),
+        "engine_start_seconds": round(sum(starts), 3),
+        "engine_starts": starts,
+        "tok_per_s": _ratio(inp + out, wall) if engine_ran else None,
+        "input_tok_per_s": _ratio(inp, wall) if engine_ran else None,
+        "output_tok_per_s": _ratio(out, wall) if engine_ran else None,
+        "engine_tok_per_s": _ratio(inp + out, gen) if engine_ran else None,
+        "seconds_per_1000_conversations": _ratio(1000.0 * wall, n_conv) if engine_ran else None,
         "messages_cut": tot("messages_cut"),
         "prompts_cut": tot("prompts_cut"),
         "finish_reasons": finish,
-        "peak_memory_mb": peak_gpu if (on_gpu and peak_gpu is not None) else state.get("peak_rss_mb"),
-        "peak_memory_kind": "gpu" if (on_gpu and peak_gpu is not None) else "rss",
-        "peak_rss_mb": state.get("peak_rss_mb"),
+        "peak_memory_mb": peak_gpu if on_gpu_mem else state["peak_rss_mb"],
+        "peak_memory_kind": "gpu" if on_gpu_mem else "rss",
+        "peak_rss_mb": state["peak_rss_mb"],
         "peak_gpu_memory_mb": peak_gpu,
-        "engine": engine_settings or state.get("engine_settings", {}),
-        "sampling": {
-            k: g[k]
-            for k in (
-                "temperature",
-                "top_p",
-                "top_k",
-                "seed",
-                "history",
-                "reencode",
-                "system_prompt",
-                "checkpoint_every",
-            )
-        },
+        "engine": state.get("engine_settings", {}),  # absent when every chunk was done before this start
+        "sampling": {k: g[k] for k in SAMPLING_KEYS} if engine_ran else {},
         "provenance": rio.provenance(
             config_hash=config_hash,
-            seeds={"generation": g["seed"], "per_request": "sha256(run seed, row_id, turn) & 0x7fffffff"},
+            seeds={"generation": g["seed"], "per_request": "sha256(run seed, row_id, turn) & 0x7fffffff"}
+            if engine_ran
+            else {},
             world_size=int(d["gpus"]) if on_gpu else 1,
-            resumes=progress.resumes,
-            started=state.get("started"),
+            resumes=resumes,
+            started=state["started"],
         ),
     }
 
@@ -1155,81 +930,56 @@ def source_responses_run(
     dgm: dict,
     out_path: str | os.PathLike,
     rejects_path: str | os.PathLike,
-    efficiency_path: str | os.PathLike | None = None,
-    config_hash: str | None = None,
-    log_path: str | os.PathLike | None = None,
+    efficiency_path: str | os.PathLike | None,
+    config_hash: str | None,
     batch_size: int = 1000,
-    **_: Any,
 ) -> dict:
     """The original WildChat assistant turns in the generation schema (finish_reason "stop", no logprob),
-    streamed batch by batch. `efficiency_path` (optional): a record with counts and no engine figures."""
-    if log_path is not None or not logging.getLogger().handlers:
-        rio.setup_logging(log_path)
-    started = rio.now_iso()
+    streamed `batch_size` rows at a time. `efficiency_path` (optional): a record with counts, no engine figures."""
+    state = {"started": rio.now_iso(), "engine_start_seconds": [], "peak_gpu_memory_mb": None}
     t0 = time.perf_counter()
-    d = dgm_settings(dgm)
     pf = pq.ParquetFile(shard_path)
     schema = output_schema(pf.schema_arrow)
-    n_rows = n_conv = n_req = 0
+    n_conv = n_req = 0
     rejects: list[dict] = []
-    with rio.atomic_path(out_path) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for batch in pf.iter_batches(batch_size=batch_size):
-                rows_out = []
-                for row in batch.to_pylist():
-                    n_rows += 1
-                    reason = validate_row(row)
-                    if reason:
-                        rejects.append({**_reject(row, reason), "dgm": dgm_key})
-                        continue
-                    conv = row["conversation"]
-                    answers = {j // 2: (t["content"], FINISH_STOP, None) for j, t in enumerate(conv) if j % 2}
-                    rows_out.append(
-                        assemble_row(row, dgm_key, str(d["hf_id"]), [t["content"] for t in conv[0::2]], answers)
-                    )
-                    n_req += len(conv) // 2
-                n_conv += len(rows_out)
-                if rows_out:
-                    writer.write_table(pa.Table.from_pylist(rows_out, schema=schema))
+    with rio.atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for batch in pf.iter_batches(batch_size=batch_size):
+            rows_out = []
+            for row in batch.to_pylist():
+                reason = validate_row(row)
+                if reason:
+                    rejects.append({**_reject(row, reason), "dgm": dgm_key})
+                    continue
+                conv = row["conversation"]
+                answers = {j // 2: (t["content"], FINISH_STOP, None) for j, t in enumerate(conv) if j % 2}
+                rows_out.append(
+                    assemble_row(row, dgm_key, str(dgm["hf_id"]), [t["content"] for t in conv[0::2]], answers)
+                )
+                n_req += len(conv) // 2
+            n_conv += len(rows_out)
+            if rows_out:
+                writer.write_table(pa.Table.from_pylist(rows_out, schema=schema))
     rio.write_jsonl(rejects_path, rejects)
-    wall = time.perf_counter() - t0
-    eff = {
-        "dgm": dgm_key,
-        "dgm_id": str(d["hf_id"]),
-        "kind": "source",
-        "shard": Path(shard_path).stem,
+    stats = {
         "n_conversations": n_conv,
         "n_rejected": len(rejects),
         "n_requests": n_req,
-        "input_tokens": None,
-        "output_tokens": None,
-        "wall_seconds": round(wall, 3),
-        "engine_start_seconds": 0.0,
-        "tok_per_s": None,
-        "seconds_per_1000_conversations": None,
-        "gpus": 0,
-        "params_b": d.get("params_b"),
-        "max_model_len": None,
-        "peak_memory_mb": rio.peak_rss_mb(),
-        "peak_memory_kind": "rss",
-        "engine": {},
-        "provenance": rio.provenance(config_hash=config_hash, seeds={}, started=started),
+        "wall_seconds": time.perf_counter() - t0,
+        "generate_seconds": 0.0,
+        "messages_cut": 0,
+        "prompts_cut": 0,
+        "finish": {FINISH_STOP: n_req} if n_req else {},
     }
+    state["peak_rss_mb"] = rio.peak_rss_mb()
+    eff = efficiency_record(dgm_key, dgm, shard_path, [{"stats": stats}], state, 0, config_hash)
     if efficiency_path:
         rio.write_json(efficiency_path, eff)
     log.info("%s: copied %d source conversations (%d rejected) to %s", dgm_key, n_conv, len(rejects), out_path)
     return eff
 
 
-def merge_run(
-    shard_paths: Iterable[str | os.PathLike],
-    out_path: str | os.PathLike,
-    log_path: str | os.PathLike | None = None,
-    batch_size: int = 1000,
-) -> int:
+def merge_run(shard_paths: Iterable[str | os.PathLike], out_path: str | os.PathLike, batch_size: int = 1000) -> int:
     """Concatenate shard parquets in the given order, streaming record batches (no whole-table copies)."""
-    if log_path is not None:
-        rio.setup_logging(log_path)
     paths = [Path(p) for p in shard_paths]
     if not paths:
         raise ValueError("merge_run: no shards")
@@ -1238,16 +988,15 @@ def merge_run(
     if any(not s.equals(schema) for s in schemas[1:]):
         schema = pa.unify_schemas(schemas, promote_options="permissive")
     n = 0
-    with rio.atomic_path(out_path) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for p, s in zip(paths, schemas):
-                for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_size):
-                    if not batch.num_rows:
-                        continue
-                    if s.equals(schema):
-                        writer.write_batch(batch)
-                    else:  # a shard typed differently (e.g. an all-null column): cast to the unified schema
-                        writer.write_table(pa.Table.from_batches([batch]).select(schema.names).cast(schema))
-                    n += batch.num_rows
+    with rio.atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for p, s in zip(paths, schemas):
+            for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_size):
+                if not batch.num_rows:
+                    continue
+                if s.equals(schema):
+                    writer.write_batch(batch)
+                else:  # a shard typed differently (e.g. an all-null column): cast to the unified schema
+                    writer.write_table(pa.Table.from_batches([batch]).select(schema.names).cast(schema))
+                n += batch.num_rows
     log.info("merged %d shards, %d rows into %s", len(paths), n, out_path)
     return n

@@ -73,9 +73,9 @@ rule source_responses:
 
 rule merge_generations:
     input:
-        dgm_shards,
+        shards=dgm_shards,
     output:
-        "results/generations/{dgm}.parquet",
+        generations="results/generations/{dgm}.parquet",
     log:
         "logs/merge_generations/{dgm}.log",
     benchmark:

@@ -1,5 +1,12 @@
-from rewild import models
-from rewild.io import setup_logging
+"""Snakemake `script:` for rule build_demo_model: a small local model folder for the demo (rewild.models.build)."""
 
-setup_logging(snakemake.log[0])
-models.build(snakemake.params.build, list(snakemake.input), snakemake.output[0])
+from rewild import models
+from rewild.job import Job, run
+
+
+def main(job: Job) -> None:
+    models.build(job.params.build, list(job.input), job.output[0])
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -1,32 +1,26 @@
 """Snakemake `script:` for rule generate: one DGM × one prompt shard (rewild.generate.run)."""
 
+from rewild import generate
+from rewild.job import Job, run
 
 
-from rewild.io import optional_input
-
-
-def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
-    from rewild import generate
-
-    inp, out, params = snakemake.input, snakemake.output, snakemake.params
-    # demo DGMs: a model folder built by a rule; real DGMs load by HF id
-    model = optional_input(getattr(inp, "model", None))
+def main(job: Job) -> None:
+    p = job.params
     generate.run(
-        shard_path=inp.shard,
-        dgm_key=params.dgm_key,
-        dgm=dict(params.dgm),
+        shard_path=job.input.shard,
+        dgm_key=p.dgm_key,
+        dgm=dict(p.dgm),
         # resume granularity: not a result-changing setting, so it is read from config, not params
-        generation={**params.generation, "checkpoint_every": snakemake.config["generation"]["checkpoint_every"]},
-        out_path=out.generations,
-        rejects_path=out.rejects,
-        efficiency_path=out.efficiency,
-        progress_dir=params.progress_dir,
-        cache_dir=params.cache_dir,
-        config_hash=getattr(params, "config_hash", None),
-        log_path=snakemake.log[0] if len(snakemake.log) else None,
-        model_path=str(model) if model else None,
+        generation={**p.generation, "checkpoint_every": job.config["generation"]["checkpoint_every"]},
+        out_path=job.output.generations,
+        rejects_path=job.output.rejects,
+        efficiency_path=job.output.efficiency,
+        progress_dir=p.progress_dir,
+        cache_dir=p.cache_dir,
+        config_hash=job.config_hash,
+        model_path=job.optional("model"),  # demo DGMs: a folder built by a rule; real DGMs load by HF id
     )
 
 
-if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run(snakemake, main)

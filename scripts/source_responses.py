@@ -1,22 +1,20 @@
 """Snakemake `script:` for the source pseudo-DGM (`kind: source`, GPT): copy the original WildChat answers."""
 
+from rewild import generate
+from rewild.job import Job, run
 
 
-def main(snakemake) -> None:  # noqa: ANN001
-    from rewild import generate
-
-    inp, out, params = snakemake.input, snakemake.output, snakemake.params
+def main(job: Job) -> None:
     generate.source_responses_run(
-        shard_path=inp.shard,
-        dgm_key=params.dgm_key,
-        dgm=dict(params.dgm),
-        out_path=out.generations,
-        rejects_path=out.rejects,
-        efficiency_path=getattr(out, "efficiency", None),
-        config_hash=getattr(params, "config_hash", None),
-        log_path=snakemake.log[0] if len(snakemake.log) else None,
+        shard_path=job.input.shard,
+        dgm_key=job.params.dgm_key,
+        dgm=dict(job.params.dgm),
+        out_path=job.output.generations,
+        rejects_path=job.output.rejects,
+        efficiency_path=getattr(job.output, "efficiency", None),  # the rule may declare no efficiency output
+        config_hash=job.config_hash,
     )
 
 
-if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run(snakemake, main)

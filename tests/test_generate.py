@@ -10,11 +10,14 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
+from rewild import engine as E
 from rewild import generate as G
 from rewild import io as rio
 
 ROOT = Path(__file__).resolve().parent.parent
+_SHIPPED = yaml.safe_load((ROOT / "config.yaml").read_text())
 DEMO = ROOT / "data" / "demo" / "wildchat_demo.jsonl"
 SMOLLM2 = ROOT / ".cache" / "smollm2-hf"
 
@@ -45,15 +48,34 @@ def write_shard(rows: list[dict], path: Path, first_row_id: int = 0) -> Path:
     return path
 
 
+def validated_sections(generation: dict | None = None, dgm: dict | None = None) -> tuple[dict, dict]:
+    """(generation, DGM entry) as validation fills them from the schema: the shipped config.yaml with its
+    `generation` section replaced by `generation` (so every other key takes the schema default) and a DGM `dgm`."""
+    import copy
+
+    from rewild.config import validate
+
+    cfg = copy.deepcopy(_SHIPPED)
+    cfg["generation"] = copy.deepcopy(generation or {})
+    cfg["dgms"]["test-dgm"] = {"hf_id": "org/test", **(dgm or {})}
+    cfg = validate(cfg)
+    return cfg["generation"], cfg["dgms"]["test-dgm"]
+
+
+def gen(**kw) -> dict:
+    return validated_sections(kw)[0]
+
+
+def dgm_entry(**kw) -> dict:
+    return validated_sections(None, kw)[1]
+
+
 def bos_tokenizer():
     """A word-level tokenizer that adds BOS on encode (like Llama/Mistral/Gemma), with a chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    words = (
-        "user assistant system hello world how are you the a of cat dog one two three four five six seven "
-        "eight nine ten"
-    ).split()
+    words = ["user", "assistant", "system", "hello", "world", "how", "are", "you", "the", "a", "of", "cat", "dog", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     for w in words:
         vocab[w] = len(vocab)
@@ -77,7 +99,14 @@ def btok():
 
 
 def budgets(**kw) -> G.Budgets:
-    base = dict(max_model_len=1000, max_tokens=10, max_input_len=100, min_message_tokens=1, reserve_tokens=4)
+    base = dict(
+        max_model_len=1000,
+        max_tokens=10,
+        max_input_len=100,
+        message_fraction=0.95,
+        min_message_tokens=1,
+        reserve_tokens=4,
+    )
     base.update(kw)
     return G.Budgets(**base)
 
@@ -93,23 +122,24 @@ def conv(*texts: str) -> list[dict]:
 
 @pytest.mark.parametrize("L, expected", [(2048, 410), (8192, 1638), (20000, 4000)])
 def test_output_budget_matches_paper(L: int, expected: int) -> None:
-    assert G.output_budget(L) == expected
+    assert G.output_budget(L, gen()["output_fraction"]) == expected  # the schema's default is the paper's 0.2
 
 
 def test_input_budget() -> None:
-    assert G.input_budget(2048) == 1536
-    assert G.input_budget(8192) == 6144
-    assert G.input_budget(20000) == 15000
+    frac = gen()["input_fraction"]
+    assert G.input_budget(2048, frac) == 1536
+    assert G.input_budget(8192, frac) == 6144
+    assert G.input_budget(20000, frac) == 15000
 
 
 def test_message_budget_precedence_is_left_to_right() -> None:
     # int(0.95 * 15000 // 7) = int(14250.0 // 7) = 2035; the other reading int(0.95 * (15000 // 7)) = 2034.
-    assert G.message_budget(15000, 7) == 2035
-    assert G.message_budget(15000, 7) == max(256, int(0.95 * 15000 // 7))
-    assert G.message_budget(1536, 2) == 729  # L = 2,048, one user + one assistant turn
-    assert G.message_budget(1536, 8) == 256  # the floor of 256 tokens
-    assert G.message_budget(100, 3, minimum=1) == 31
-    b = G.Budgets.from_settings(2048)
+    assert G.message_budget(15000, 7, 0.95, 256) == 2035
+    assert G.message_budget(15000, 7, 0.95, 256) == max(256, int(0.95 * 15000 // 7))
+    assert G.message_budget(1536, 2, 0.95, 256) == 729  # L = 2,048, one user + one assistant turn
+    assert G.message_budget(1536, 8, 0.95, 256) == 256  # the floor of 256 tokens
+    assert G.message_budget(100, 3, 0.95, 1) == 31
+    b = G.Budgets.from_settings(2048, gen())  # schema defaults = the paper's fractions
     assert (b.max_tokens, b.max_input_len, b.reserve_tokens, b.message_limit(2)) == (410, 1536, 256, 729)
 
 
@@ -190,7 +220,7 @@ def test_smollm2_tokenizer_paper_equals_clean_when_no_bos_and_no_cut() -> None:
     paper = G.truncate_contents(texts, [256, 256], tok, "paper")
     clean = G.truncate_contents(texts, [256, 256], tok, "clean")
     assert [t for t, _ in paper] == texts == [t for t, _ in clean]
-    ids = G.render_ids(conv(texts[0]), tok)
+    ids = E.render_ids(conv(texts[0]), tok)
     assert tok.decode(ids).endswith("<|im_start|>assistant\n")
 
 
@@ -218,11 +248,11 @@ def test_build_requests_own_history() -> None:
 
 
 def test_request_seed_is_stable_and_31_bit() -> None:
-    s = G.request_seed(0, 12345, 1)
-    assert s == G.request_seed(0, 12345, 1) and 0 <= s < 2**31
-    seeds = {G.request_seed(seed, rid, t) for seed in (0, 1) for rid in range(50) for t in range(3)}
+    s = E.request_seed(0, 12345, 1)
+    assert s == E.request_seed(0, 12345, 1) and 0 <= s < 2**31
+    seeds = {E.request_seed(seed, rid, t) for seed in (0, 1) for rid in range(50) for t in range(3)}
     assert len(seeds) == 300
-    assert G.request_seed(0, 0, 0) == 1505004263  # pinned: changing the derivation changes every output
+    assert E.request_seed(0, 0, 0) == 1505004263  # pinned: changing the derivation changes every output
 
 
 @pytest.mark.parametrize(
@@ -283,7 +313,7 @@ def test_generate_chunk_gpt_history(btok) -> None:
         dgm_key="d",
         dgm_id="org/d",
         budgets=b,
-        settings={"reencode": "clean"},
+        settings=gen(reencode="clean"),
         generate_fn=echo_generate,
     )
     assert [r["row_id"] for r in res.rows] == [10, 11]
@@ -313,7 +343,7 @@ def test_generate_chunk_gpt_history_messages_count(btok) -> None:
         dgm_key="d",
         dgm_id="d",
         budgets=budgets(),
-        settings={},
+        settings=gen(),
         generate_fn=lambda reqs: [fake_output(str(len(r.prompt.messages))) for r in reqs],
     )
     assert [t["content"] for t in res.rows[0]["conversation"][1::2]] == ["1", "3"]
@@ -322,7 +352,7 @@ def test_generate_chunk_gpt_history_messages_count(btok) -> None:
 def test_generate_chunk_own_history_waits_for_own_answers(btok) -> None:
     calls = []
 
-    def gen(reqs):
+    def fake(reqs):
         calls.append([(r.row_id, r.turn_index) for r in reqs])
         return [fake_output(f"mine{r.row_id}.{r.turn_index}") for r in reqs]
 
@@ -333,8 +363,8 @@ def test_generate_chunk_own_history_waits_for_own_answers(btok) -> None:
         dgm_key="d",
         dgm_id="d",
         budgets=budgets(),
-        settings={"history": "own", "reencode": "clean"},
-        generate_fn=gen,
+        settings=gen(history="own", reencode="clean"),
+        generate_fn=fake,
     )
     assert calls == [[(10, 0), (11, 0)], [(10, 1)]]  # successive engine calls per turn index
     assert [t["content"] for t in res.rows[0]["conversation"][1::2]] == ["mine10.0", "mine10.1"]
@@ -343,7 +373,7 @@ def test_generate_chunk_own_history_waits_for_own_answers(btok) -> None:
 def test_generate_chunk_own_history_prompt_holds_own_answer(btok) -> None:
     seen = {}
 
-    def gen(reqs):
+    def fake(reqs):
         for r in reqs:
             seen[(r.row_id, r.turn_index)] = [m["content"] for m in r.prompt.messages]
         return [fake_output("two three") for r in reqs]
@@ -355,18 +385,18 @@ def test_generate_chunk_own_history_prompt_holds_own_answer(btok) -> None:
         dgm_key="d",
         dgm_id="d",
         budgets=budgets(),
-        settings={"history": "own", "reencode": "clean"},
-        generate_fn=gen,
+        settings=gen(history="own", reencode="clean"),
+        generate_fn=fake,
     )
     assert seen[(10, 1)] == ["one two", "two three", "three"]
 
 
 def test_no_response_and_abort_map_to_empty_content(btok) -> None:
-    def gen(reqs):
+    def fake(reqs):
         return [SimpleNamespace(outputs=[]), fake_output("partial", finish="abort")][: len(reqs)]
 
     res = G.generate_chunk(
-        None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(), settings={}, generate_fn=gen
+        None, btok, rows_small()[:1], dgm_key="d", dgm_id="d", budgets=budgets(), settings=gen(), generate_fn=fake
     )
     turns = res.rows[0]["conversation"]
     assert [(t["content"], t["finish_reason"], t["cumulative_logprob"]) for t in turns[1::2]] == [
@@ -376,15 +406,15 @@ def test_no_response_and_abort_map_to_empty_content(btok) -> None:
 
 
 class FakeLLM:
-    """Stands in for vllm.LLM in run(): deterministic answers; can crash after n generate calls."""
+    """Stands in for rewild.engine.Engine in run(): deterministic answers; can crash after n generate calls."""
 
     def __init__(self, crash_after: int | None = None):
         self.calls = 0
         self.crash_after = crash_after
-        self.rewild_engine_kwargs = {"model": "fake"}
-        self.rewild_on_gpu = False
+        self.settings = {"model": "fake"}
+        self.on_gpu = False
 
-    def generate(self, prompts, params, use_tqdm=False):
+    def generate(self, prompts, params):
         if self.crash_after is not None and self.calls >= self.crash_after:
             raise KeyboardInterrupt("simulated kill")
         self.calls += 1
@@ -399,26 +429,25 @@ def fake_engine(monkeypatch):
         pytest.skip("SmolLM2 folder not built")
     tok = AutoTokenizer.from_pretrained(SMOLLM2)
     holder = {"llm": FakeLLM()}
-    monkeypatch.setattr(G, "load_tokenizer", lambda dgm, model_path=None: tok)
-    monkeypatch.setattr(G, "load_engine", lambda *a, **k: holder["llm"])
+    monkeypatch.setattr(E, "load_tokenizer", lambda dgm, model_path=None: tok)
+    monkeypatch.setattr(E, "load_engine", lambda *a, **k: holder["llm"])
     monkeypatch.setattr(G, "sampling_params", lambda settings, budgets, seed: {"seed": seed})
     return holder
 
 
-def _run(tmp_path: Path, shard: Path, **gen):
-    dgm = {"hf_id": "org/fake", "max_model_len": 512, "gpus": 0}
+def _run(tmp_path: Path, shard: Path, **generation):
+    dgm = dgm_entry(hf_id="org/fake", max_model_len=512, gpus=0)
     return G.run(
         shard,
         "fake",
         dgm,
-        {"checkpoint_every": 10, **gen},
+        gen(checkpoint_every=10, **generation),
         out_path=tmp_path / "out" / "s.parquet",
         rejects_path=tmp_path / "out" / "s.rejects.jsonl",
         efficiency_path=tmp_path / "out" / "s.json",
         progress_dir=tmp_path / "progress",
         cache_dir=tmp_path / "cache",
         config_hash="abc",
-        log_path=tmp_path / "log.txt",
     )
 
 
@@ -448,7 +477,8 @@ def test_run_resumes_after_crash_without_duplicates(tmp_path: Path, fake_engine)
     assert eff["n_requests"] == eff2["n_requests"] and eff["input_tokens"] == eff2["input_tokens"]
 
 
-def test_run_output_schema_counts_and_efficiency(tmp_path: Path, fake_engine) -> None:
+def test_run_output_schema_counts_and_efficiency(tmp_path: Path, fake_engine, caplog) -> None:
+    caplog.set_level("INFO", logger="rewild.generate")
     rows = demo_rows()
     shard = write_shard(rows, tmp_path / "s00000.parquet", first_row_id=1000)
     eff = _run(tmp_path, shard)
@@ -487,7 +517,7 @@ def test_run_output_schema_counts_and_efficiency(tmp_path: Path, fake_engine) ->
     assert eff["n_conversations"] == 75 and eff["n_requests"] == 106 and eff["gpus"] == 0
     assert eff["provenance"]["config_hash"] == "abc" and eff["provenance"]["resumes"] == 0
     assert eff["messages_cut"] >= 1  # the ~3,000-token essay is cut to 256 tokens
-    assert "chunk 8/8" in (tmp_path / "log.txt").read_text()
+    assert "chunk 8/8" in caplog.text  # progress is logged (the rule's log file is set up by rewild.job)
 
 
 def test_run_discards_progress_from_other_settings(tmp_path: Path, fake_engine) -> None:
@@ -511,7 +541,7 @@ def test_source_responses_copies_gpt_turns(tmp_path: Path) -> None:
     eff = G.source_responses_run(
         shard,
         "gpt",
-        {"hf_id": "openai/gpt", "kind": "source"},
+        dgm_entry(hf_id="openai/gpt", kind="source", gpus=0),
         tmp_path / "g.parquet",
         tmp_path / "g.rejects.jsonl",
         tmp_path / "g.json",
@@ -554,10 +584,11 @@ def test_merge_of_generated_shards(tmp_path: Path) -> None:
         G.source_responses_run(
             shard,
             "gpt",
-            {"hf_id": "gpt"},
+            dgm_entry(hf_id="gpt", kind="source", gpus=0),
             tmp_path / f"g{k}.parquet",
             tmp_path / f"g{k}.rej.jsonl",
             tmp_path / f"g{k}.json",
+            config_hash=None,
         )
         outs.append(tmp_path / f"g{k}.parquet")
     G.merge_run(outs, tmp_path / "gpt.parquet")
@@ -567,45 +598,7 @@ def test_merge_of_generated_shards(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Engine settings (no engine start)
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_engine_kwargs_cpu_and_gpu(tmp_path: Path) -> None:
-    tmpl = tmp_path / "t.jinja"
-    tmpl.write_text("{{ messages }}")
-    dgm = {
-        "hf_id": "org/m",
-        "max_model_len": 2048,
-        "gpus": 2,
-        "dtype": "bfloat16",
-        "chat_template": str(tmpl),
-        "engine_overrides": {"enable_prefix_caching": False},
-    }
-    kw, dropped = G.engine_kwargs(dgm, {"batch_conversations": 5000}, on_gpu=True)
-    assert kw["max_num_seqs"] == min(10000, int(2048 / 1.5)) == 1365
-    assert kw["tensor_parallel_size"] == 2 and kw["dtype"] == "bfloat16" and kw["gpu_memory_utilization"] == 0.95
-    assert kw["chat_template"] == "{{ messages }}" and kw["enable_prefix_caching"] is False
-    assert "swap_space" in dropped or kw.get("swap_space") == 10  # vLLM V1 dropped swap_space
-    kw, _ = G.engine_kwargs(
-        dgm, {"batch_conversations": 4, "engine": {"max_num_seqs": 3}}, on_gpu=False, model_path="/m"
-    )
-    assert kw["dtype"] == "float32" and kw["tensor_parallel_size"] == 1 and kw["max_num_seqs"] == 3
-    assert kw["model"] == "/m" and "gpu_memory_utilization" not in kw
-
-
-def test_configure_vllm_env_respects_existing(tmp_path: Path, monkeypatch) -> None:
-    for k in [*G.CPU_ENV, *G.CACHE_ENV]:
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "4")
-    env = G.configure_vllm_env(tmp_path / "c", on_gpu=False)
-    assert env["VLLM_CPU_KVCACHE_SPACE"] == "4" and env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
-    assert env["VLLM_CACHE_ROOT"] == str((tmp_path / "c" / "vllm").resolve())
-    assert (tmp_path / "c" / "rpc").is_dir()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Thin Snakemake scripts (called with a stand-in for the injected `snakemake` object)
+# Thin Snakemake scripts (rewild.job style: main(job) called with a Job built by hand)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -615,6 +608,15 @@ def _script(name: str):
     return runpy.run_path(str(ROOT / "scripts" / name))["main"]
 
 
+def _job(**kw):
+    """A Job as rewild.job unpacks it from a stand-in for the Snakemake object."""
+    from rewild.job import from_snakemake
+
+    smk = dict(rule="r", input=SimpleNamespace(), output=SimpleNamespace(), wildcards=SimpleNamespace(), threads=1)
+    smk.update(config={}, log=[], params=SimpleNamespace())
+    return from_snakemake(SimpleNamespace(**{**smk, **kw}))
+
+
 def test_scripts_source_responses_and_merge(tmp_path: Path) -> None:
     shard = write_shard(demo_rows()[:5], tmp_path / "s00000.parquet")
     out = SimpleNamespace(
@@ -622,37 +624,30 @@ def test_scripts_source_responses_and_merge(tmp_path: Path) -> None:
         rejects=str(tmp_path / "g" / "s00000.rejects.jsonl"),
         efficiency=str(tmp_path / "e" / "s00000.json"),
     )
-    sm = SimpleNamespace(
-        input=SimpleNamespace(shard=str(shard)),
-        output=out,
-        params=SimpleNamespace(dgm_key="gpt", dgm={"hf_id": "gpt", "kind": "source"}, config_hash="h"),
-        log=[str(tmp_path / "logs" / "src.log")],
-    )
-    _script("source_responses.py")(sm)
+    params = SimpleNamespace(dgm_key="gpt", dgm=dgm_entry(hf_id="gpt", kind="source", gpus=0))
+    _script("source_responses.py")(_job(input=SimpleNamespace(shard=str(shard)), output=out, params=params))
     assert pq.read_table(out.generations).num_rows == 5 and Path(out.efficiency).exists()
     merged = tmp_path / "gpt.parquet"
-    sm = SimpleNamespace(
+    job = _job(
         input=SimpleNamespace(shards=[out.generations, out.generations]),
         output=SimpleNamespace(generations=str(merged)),
-        log=[str(tmp_path / "logs" / "m.log")],
     )
-    _script("merge_generations.py")(sm)
+    _script("merge_generations.py")(job)
     assert pq.read_table(merged).num_rows == 10
 
 
-def test_script_generate_passes_everything_to_run(tmp_path: Path, monkeypatch) -> None:
+def test_script_generate_passes_everything_to_run(monkeypatch) -> None:
     seen = {}
     monkeypatch.setattr(G, "run", lambda **kw: seen.update(kw))
-    sm = SimpleNamespace(
+    job = _job(
         input=SimpleNamespace(shard="p/s00001.parquet", model="results/models/dgm/x"),
         output=SimpleNamespace(generations="g.parquet", rejects="r.jsonl", efficiency="e.json"),
         params=SimpleNamespace(
             dgm_key="x", dgm={"hf_id": "x"}, generation={"seed": 1}, progress_dir="pd", cache_dir="cd", config_hash="h"
         ),
-        log=["l.log"],
         config={"generation": {"checkpoint_every": 7}},  # resume granularity comes from config, not params
     )
-    _script("generate.py")(sm)
+    _script("generate.py")(job)
     assert seen == {
         "shard_path": "p/s00001.parquet",
         "dgm_key": "x",
@@ -664,28 +659,40 @@ def test_script_generate_passes_everything_to_run(tmp_path: Path, monkeypatch) -
         "progress_dir": "pd",
         "cache_dir": "cd",
         "config_hash": "h",
-        "log_path": "l.log",
         "model_path": "results/models/dgm/x",
     }
-
-
-def test_model_source(tmp_path: Path) -> None:
-    hub = {"hf_id": "org/m", "revision": "abc"}
-    assert G.model_source(hub) == ("org/m", "abc")
-    assert G.model_source({**hub, "model_id": "org/m"}) == ("org/m", "abc")
-    assert G.model_source({**hub, "model_id": str(tmp_path)}) == (str(tmp_path), None)
-    assert G.model_source(hub, model_path="results/demo_models/x") == ("results/demo_models/x", None)
 
 
 def test_script_generate_without_model_input(monkeypatch) -> None:
     seen = {}
     monkeypatch.setattr(G, "run", lambda **kw: seen.update(kw))
-    sm = SimpleNamespace(
+    job = _job(
         input=SimpleNamespace(shard="s.parquet", model=[]),
         output=SimpleNamespace(generations="g", rejects="r", efficiency="e"),
         params=SimpleNamespace(dgm_key="x", dgm={"hf_id": "x"}, generation={}, progress_dir="p", cache_dir="c"),
-        log=[],
         config={"generation": {"checkpoint_every": 500}},
     )
-    _script("generate.py")(sm)
-    assert seen["model_path"] is None and seen["config_hash"] is None and seen["log_path"] is None
+    _script("generate.py")(job)
+    assert seen["model_path"] is None and seen["config_hash"] is None
+
+
+def test_run_without_cuda_fails_fast_for_a_gpu_dgm(tmp_path: Path, monkeypatch) -> None:
+    """A DGM with gpus > 0 where CUDA is unusable stops before loading anything (no silent CPU run)."""
+    monkeypatch.setattr(E, "cuda_device_count", lambda: 0)
+    loaded = []
+    monkeypatch.setattr(E, "load_tokenizer", lambda *a, **k: loaded.append("tokenizer"))
+    shard = write_shard(demo_rows()[:3], tmp_path / "s00000.parquet")
+    with pytest.raises(E.DeviceError, match=r"asks for 4 GPU\(s\) but 0 usable CUDA device"):
+        G.run(
+            shard,
+            "big",
+            dgm_entry(gpus=4, max_model_len=8192),
+            gen(),
+            tmp_path / "o.parquet",
+            tmp_path / "r.jsonl",
+            tmp_path / "e.json",
+            tmp_path / "progress",
+            tmp_path / "cache",
+            config_hash=None,
+        )
+    assert loaded == [] and not (tmp_path / "progress").exists()

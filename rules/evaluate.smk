@@ -1,3 +1,6 @@
+from rewild import evaluate as rev
+
+
 rule evaluate:
     input:
         model=eval_model_dir,
@@ -11,17 +14,16 @@ rule evaluate:
         conda_env("eval")
     threads: resources.eval_threads(config)
     resources:
-        gpu=config["eval"]["gpus"],
+        gpu=lambda wc: rev.model_settings(config, wc.model)["gpus"],
         mem_mb=lambda wc, attempt: resources.eval_mem_mb(config, attempt),
         runtime=lambda wc, attempt: resources.eval_runtime(config, wc.task) * attempt,
     params:
         model_name="{model}",
-        model_id=eval_model_id,
+        model=lambda wc: rev.model_settings(config, wc.model),
         task_key="{task}",
         task=lambda wc: TASKS[wc.task],
         eval=plan.eval_params(config),
         versions=plan.stage_versions("evaluate"),
-        revision=eval_model_revision,
         config_hash=eval_config_hash,
     script:
         "../scripts/evaluate.py"

@@ -29,7 +29,10 @@ rule decontamination_index:
         conda_env("eval")
     params:
         task=lambda wc: TASKS[wc.task],
-        eval={"include_path": config["eval"]["include_path"]},
+        eval={
+            "include_path": config["eval"]["include_path"],
+            "allow_code_execution": config["eval"]["allow_code_execution"],
+        },
         ngram=config["filters"]["decontaminate"]["ngram"],
     script:
         "../scripts/decontamination_index.py"

@@ -1,11 +1,13 @@
-from rewild import evaluate
-from rewild.io import setup_logging
+"""Snakemake `script:` for rule decontamination_index: n-grams of one eval task's prompts."""
 
-setup_logging(snakemake.log[0])
-evaluate.run_ngram_index(
-    snakemake.wildcards.task,
-    snakemake.params.task,
-    snakemake.params.eval,
-    snakemake.params.ngram,
-    snakemake.output[0],
-)
+from rewild.job import Job, run
+
+
+def main(job: Job) -> None:
+    from rewild import evaluate
+
+    evaluate.run_ngram_index(job.wildcards.task, job.params.task, job.params.eval, job.params.ngram, job.output[0])
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

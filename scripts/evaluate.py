@@ -1,28 +1,22 @@
 """Snakemake `script:` for rule evaluate: one model × one lm-eval task → results/eval/{model}/{task}.json."""
 
-
-from rewild.io import limit_cpu_threads
-from rewild.io import optional_input as _one
+from rewild.job import Job, run
 
 
-def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
-    limit_cpu_threads(snakemake.threads)
+def main(job: Job) -> None:
     from rewild import evaluate
 
-    inp, out, params = snakemake.input, snakemake.output, snakemake.params
-    model = _one(getattr(inp, "model", None))  # trained students and demo models: a folder; else the HF id
     evaluate.run(
-        model_path_or_id=model or str(params.model_id),
-        model_name=str(params.model_name),
-        task_key=str(params.task_key),
-        task=dict(params.task),
-        eval_cfg=dict(params.eval),
-        out_path=str(out.json),
-        config_hash=getattr(params, "config_hash", None),
-        log_path=str(snakemake.log[0]) if len(snakemake.log) else None,
-        revision=getattr(params, "revision", None) or None,
+        model_path=job.optional("model") or str(job.params.model["id"]),  # a built folder, else the Hub id
+        model_name=str(job.params.model_name),
+        settings=dict(job.params.model),
+        task_key=str(job.params.task_key),
+        task=dict(job.params.task),
+        eval_cfg=dict(job.params.eval),
+        out_path=str(job.output.json),
+        config_hash=job.config_hash,
     )
 
 
-if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run(snakemake, main, limit_threads=True)

@@ -91,15 +91,81 @@ def test_task_config_hash_is_machine_independent():
     assert E.task_config_hash(a, ["t"]) == E.task_config_hash(b, ["t"]) != E.task_config_hash(c, ["t"])
 
 
-def test_model_args_for():
-    assert E.model_args_for("hf", "/m", revision=None, on_gpu=False) == {"pretrained": "/m", "dtype": "float32"}
-    gpu = E.model_args_for("hf", "org/m", revision="abc", on_gpu=True, gpus=2)
-    assert gpu == {"pretrained": "org/m", "dtype": "bfloat16", "revision": "abc", "parallelize": True}
-    v = E.model_args_for("vllm", "org/m", revision=None, on_gpu=True, gpus=4, seed=7)
-    assert v["tensor_parallel_size"] == 4 and v["seed"] == 7 and v["dtype"] == "bfloat16"
-    assert E.model_args_for("vllm", "/m", revision=None, on_gpu=False)["dtype"] == "float32"
+STUDENT = {"revision": None, "gpus": 1, "max_model_len": 8192, "trust_remote_code": False}
+
+
+def test_model_args_for_student_on_gpu_caps_the_context_at_the_training_length():
+    v = E.model_args_for("vllm", "results/models/q72-250k", STUDENT, on_gpu=True, seed=7)
+    assert v == {"pretrained": "results/models/q72-250k", "dtype": "bfloat16", "trust_remote_code": False,
+                 "tensor_parallel_size": 1, "seed": 7, "max_model_len": 8192, "gpu_memory_utilization": 0.85}
+    assert E.model_args_for("vllm", "/m", STUDENT, on_gpu=False, seed=1)["dtype"] == "float32"
+    assert E.model_args_for("hf", "/m", STUDENT, on_gpu=False, seed=1) == {
+        "pretrained": "/m", "dtype": "float32", "trust_remote_code": False}
     with pytest.raises(ValueError, match="backend"):
-        E.model_args_for("openai", "/m", revision=None, on_gpu=False)
+        E.model_args_for("openai", "/m", STUDENT, on_gpu=False, seed=1)
+
+
+def test_model_args_for_pins_the_revision_of_model_and_tokenizer():
+    base = {**STUDENT, "revision": "d04e592bb4f6aa9cfee91e2e20afa771667e1d4b"}
+    v = E.model_args_for("vllm", "meta-llama/Llama-3.1-8B", base, on_gpu=True, seed=1)
+    assert v["revision"] == v["tokenizer_revision"] == base["revision"]
+    h = E.model_args_for("hf", "meta-llama/Llama-3.1-8B", base, on_gpu=True, seed=1)
+    assert h["revision"] == base["revision"]  # HFLM loads its tokenizer at `revision`
+    assert "revision" not in E.model_args_for("vllm", "/m", STUDENT, on_gpu=True, seed=1)
+
+
+def test_model_args_for_reference_dgm_uses_its_gpus_and_remote_code():
+    glm = {"revision": "abc123", "gpus": 4, "max_model_len": 8192, "trust_remote_code": True}
+    v = E.model_args_for("vllm", "THUDM/glm-4-9b-chat", glm, on_gpu=True, seed=1)
+    assert v["tensor_parallel_size"] == 4 and v["trust_remote_code"] is True and v["max_model_len"] == 8192
+    h = E.model_args_for("hf", "THUDM/glm-4-9b-chat", glm, on_gpu=True, seed=1)
+    assert h["parallelize"] is True and h["trust_remote_code"] is True
+    assert E.model_args_for("vllm", "/m", glm, on_gpu=False, seed=1)["tensor_parallel_size"] == 1
+
+
+def paper(**eval_overrides):
+    import yaml
+
+    from rewild import config as rc
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["eval"].update(eval_overrides)
+    return rc.validate(cfg)
+
+
+def test_model_settings_in_the_paper_preset():
+    cfg = paper(evaluate_dgms=["glm-4-9b-chat", "qwen2.5-72b-instruct", "llama-2-7b-chat-hf"])
+    cfg["student"]["revision"] = "8b-rev"
+    cfg["dgms"]["glm-4-9b-chat"]["revision"] = "glm-rev"
+    assert E.model_settings(cfg, "base") == {"id": "meta-llama/Llama-3.1-8B", "revision": "8b-rev", "gpus": 1,
+                                             "max_model_len": 8192, "trust_remote_code": False}
+    assert E.model_settings(cfg, "rewild") == {"id": "results/models/rewild", "revision": None, "gpus": 1,
+                                               "max_model_len": 8192, "trust_remote_code": False}
+    assert E.model_settings(cfg, "dgm-glm-4-9b-chat") == {"id": "THUDM/glm-4-9b-chat", "revision": "glm-rev",
+                                                          "gpus": 1, "max_model_len": 8192,
+                                                          "trust_remote_code": True}
+    q72 = E.model_settings(cfg, "dgm-qwen2.5-72b-instruct")
+    assert q72["gpus"] == 4 and q72["max_model_len"] == 20000 and q72["trust_remote_code"] is False
+    assert E.model_settings(cfg, "dgm-llama-2-7b-chat-hf")["max_model_len"] == 2048
+    # a mix that trains at another length is evaluated at that length; CPU evaluation keeps every model on CPU
+    cfg["mixes"]["rewild"]["sft_overrides"] = {"max_length": 4096}
+    assert E.model_settings(cfg, "rewild")["max_model_len"] == 4096
+    cfg["eval"]["gpus"] = 0
+    assert E.model_settings(cfg, "dgm-qwen2.5-72b-instruct")["gpus"] == 0
+    args = E.model_args_for("vllm", "Qwen/Qwen2.5-72B-Instruct", q72, on_gpu=True, seed=1)
+    assert args["tensor_parallel_size"] == 4 and args["max_model_len"] == 20000
+
+
+def test_gpu_evaluation_without_cuda_fails_before_loading(tmp_path, monkeypatch):
+    """gpus > 0 where CUDA cannot give them: a clear error, not an 8B model on CPU until the time limit."""
+    from rewild import engine
+
+    monkeypatch.setattr(engine, "cuda_device_count", lambda: 0)
+    with pytest.raises(engine.DeviceError, match=r"asks for 1 GPU\(s\) but 0 usable"):
+        E.run(model_path="meta-llama/Llama-3.1-8B", model_name="base", settings=STUDENT, task_key="bbh",
+              task={"lm_eval_task": "leaderboard_bbh", "metric": "acc_norm", "num_fewshot": None},
+              eval_cfg={**EVAL_CFG, "backend": "vllm"}, out_path=tmp_path / "x.json", config_hash=None)
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_resolve_include_path(tmp_path, monkeypatch):
@@ -147,7 +213,16 @@ EVAL_CFG = {
     "limit": 6,
     "include_path": str(TASKS),
     "gpus": 0,
+    "cpus": None,
+    "allow_code_execution": False,
+    "evaluate_dgms": [],
 }
+CPU = {"revision": None, "gpus": 0, "max_model_len": 512, "trust_remote_code": False}
+
+
+def run_eval(model, name, key, task, cfg, out, config_hash=None):
+    return E.run(model_path=str(model), model_name=name, settings=CPU, task_key=key,
+                 task={"num_fewshot": None, **task}, eval_cfg=cfg, out_path=out, config_hash=config_hash)
 
 
 @needs_real
@@ -155,16 +230,7 @@ EVAL_CFG = {
 @pytest.mark.parametrize("task,metric", [("demo_mc", "acc"), ("demo_gen", "exact_match")])
 def test_real_lm_eval_run(tmp_path, task, metric):
     out = tmp_path / "eval" / "base" / f"{task}.json"
-    E.run(
-        str(TINY),
-        "base",
-        task,
-        {"lm_eval_task": task, "metric": metric, "num_fewshot": None},
-        EVAL_CFG,
-        out,
-        "cfg-hash",
-        tmp_path / "eval.log",
-    )
+    run_eval(TINY, "base", task, {"lm_eval_task": task, "metric": metric}, EVAL_CFG, out, "cfg-hash")
     body = json.loads(out.read_text())
     assert set(body) == {
         "model",
@@ -217,7 +283,7 @@ def test_group_aggregate_and_saved_sft_template(tmp_path):
 
     out = tmp_path / "grp.json"
     cfg = {**EVAL_CFG, "include_path": str(tasks), "limit": 3}
-    E.run(str(model), "m", "grp", {"lm_eval_task": "demo_grp", "metric": "acc_norm"}, cfg, out, None, None)
+    run_eval(model, "m", "grp", {"lm_eval_task": "demo_grp", "metric": "acc_norm"}, cfg, out)
     body = json.loads(out.read_text())
     assert body["n"] == 6 and body["provenance"]["subtasks"] == ["demo_mc", "demo_mc_b"]
     assert body["score"] == pytest.approx(sum(body["samples"]) / 6)
@@ -229,22 +295,164 @@ def test_group_aggregate_and_saved_sft_template(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM not installed")
 def test_real_lm_eval_run_vllm(tmp_path, monkeypatch):
-    from rewild.generate import CACHE_ENV, CPU_ENV
+    from rewild.engine import CACHE_ENV, CPU_ENV
 
     for k in [*CPU_ENV, *CACHE_ENV]:  # run() sets vLLM's env vars; give them back after the test
         monkeypatch.setenv(k, os.environ[k]) if k in os.environ else monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("REWILD_VLLM_CACHE", str(tmp_path / "vllm-cache"))
     out = tmp_path / "demo_mc.json"
-    E.run(
-        str(TINY),
-        "base",
-        "demo_mc",
-        {"lm_eval_task": "demo_mc", "metric": "acc"},
-        {**EVAL_CFG, "backend": "vllm", "limit": 4},
-        out,
-        None,
-        None,
-    )
+    run_eval(TINY, "base", "demo_mc", {"lm_eval_task": "demo_mc", "metric": "acc"},
+             {**EVAL_CFG, "backend": "vllm", "limit": 4}, out)
     body = json.loads(out.read_text())
     assert body["n"] == 4 and body["provenance"]["backend"] == "vllm"
     assert body["score"] == pytest.approx(sum(body["samples"]) / 4)
+
+
+# ------------------------------------------------------------------------------------- MBPP (unsafe code)
+
+MBPP_REPLICA = REPO / "data" / "replicas" / "google-research-datasets" / "mbpp"
+
+# A stand-in for the `code_eval` metric script that `evaluate.load("code_eval")` takes from the Hub (the prefetch
+# step caches it on the login node; this machine has no Hub). Same interface and the same refusal without
+# HF_ALLOW_CODE_EVAL=1; it runs each candidate with its tests in a fresh interpreter and returns
+# ({"pass@k": ...}, per-candidate results) as the Hub metric does.
+CODE_EVAL_STANDIN = '''
+import os, subprocess, sys
+from math import comb
+
+import datasets
+import evaluate
+
+
+class CodeEval(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="test stand-in for evaluate-metric/code_eval", citation="", inputs_description="",
+            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("string")),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, k=[1, 10, 100], num_workers=4, timeout=3.0):
+        if os.getenv("HF_ALLOW_CODE_EVAL", "0") != "1":
+            raise ValueError("code_eval executes untrusted model-generated code: set HF_ALLOW_CODE_EVAL=1")
+        results = []
+        for candidates, test in zip(predictions, references):
+            row = []
+            for code in candidates:
+                try:
+                    done = subprocess.run([sys.executable, "-c", code + "\\n" + test], capture_output=True,
+                                          timeout=timeout)
+                    row.append(done.returncode == 0)
+                except subprocess.TimeoutExpired:
+                    row.append(False)
+            results.append(row)
+
+        def estimate(n, c, kk):
+            return 1.0 if n - c < kk else 1.0 - comb(n - c, kk) / comb(n, kk)
+
+        out = {f"pass@{kk}": sum(estimate(len(r), sum(r), kk) for r in results) / len(results)
+               for kk in k if all(len(r) >= kk for r in results)}
+        return out, results
+'''
+
+
+def install_code_eval(modules_cache: Path) -> None:
+    """Put the stand-in where evaluate's offline loader looks for a cached Hub metric."""
+    digest = hashlib.sha256(CODE_EVAL_STANDIN.encode()).hexdigest()
+    d = modules_cache / "evaluate_modules" / "metrics" / "evaluate-metric--code_eval" / digest
+    d.mkdir(parents=True)
+    (d / "code_eval.py").write_text(CODE_EVAL_STANDIN)
+    for p in (d, d.parent, d.parent.parent, d.parent.parent.parent):
+        (p / "__init__.py").touch()
+
+
+def mbpp_on_the_replica(tmp_path) -> Path:
+    """lm-eval's installed `mbpp` definition with only its data source redirected to the replica."""
+    import lm_eval
+
+    installed = Path(lm_eval.__file__).parent / "tasks" / "mbpp" / "mbpp.yaml"
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "mbpp.yaml").write_text(f"include: {installed}\ntask: mbpp\ndataset_path: {MBPP_REPLICA}\n")
+    return tasks
+
+
+@pytest.fixture
+def offline_code_eval(tmp_path, monkeypatch):
+    import evaluate
+
+    cache = tmp_path / "hf-modules"
+    install_code_eval(cache)
+    monkeypatch.setenv("HF_MODULES_CACHE", str(cache))
+    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", cache)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for var in ("HF_ALLOW_CODE_EVAL", "HF_EVALUATE_OFFLINE"):  # run() sets them; give them back afterwards
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(evaluate.config, "HF_EVALUATE_OFFLINE", evaluate.config.HF_EVALUATE_OFFLINE)
+    return cache
+
+
+def test_mbpp_replica_has_the_hub_schema():
+    from datasets import load_dataset
+
+    ds = load_dataset(str(MBPP_REPLICA), "full")
+    assert set(ds) == {"train", "test", "validation", "prompt"}
+    for split in ds.values():
+        assert split.column_names == ["task_id", "text", "code", "test_list", "test_setup_code",
+                                      "challenge_test_list"]
+        assert all(len(r["test_list"]) == 3 for r in split)
+
+
+@needs_real
+@pytest.mark.slow
+def test_real_mbpp_task_runs_with_code_execution_allowed(tmp_path, offline_code_eval):
+    """The installed `mbpp` task (unsafe_code: true, pass@1 through code_eval) on its replica: lm-eval gets its
+    confirmation and the metric its HF_ALLOW_CODE_EVAL (before the fix, every MBPP job raised)."""
+    import yaml
+
+    assert yaml.safe_load((Path(__import__("lm_eval").__file__).parent / "tasks/mbpp/mbpp.yaml").read_text()
+                          .replace("!function", ""))["unsafe_code"] is True
+    cfg = {**EVAL_CFG, "include_path": str(mbpp_on_the_replica(tmp_path)), "limit": 3,
+           "allow_code_execution": True}
+    out = tmp_path / "mbpp.json"
+    body = run_eval(TINY, "base", "mbpp", {"lm_eval_task": "mbpp", "metric": "pass_at_1"}, cfg, out)
+    assert body["metric"] == "pass_at_1" and body["n"] == 3 and len(body["samples"]) == 3
+    assert body["score"] == pytest.approx(sum(body["samples"]) / 3)
+    assert set(body["samples"]) <= {0.0, 1.0}
+    p = json.loads(out.read_text())["provenance"]
+    assert p["allow_code_execution"] is True and p["n_shot"] == {"mbpp": 3}
+    assert p["task_env"] == {"HF_ALLOW_CODE_EVAL": "1", "HF_EVALUATE_OFFLINE": "1"}
+
+
+@needs_real
+@pytest.mark.slow
+def test_real_mbpp_task_is_refused_without_the_switch(tmp_path, offline_code_eval):
+    cfg = {**EVAL_CFG, "include_path": str(mbpp_on_the_replica(tmp_path)), "limit": 1}
+    with pytest.raises(Exception, match="unsafe|HF_ALLOW_CODE_EVAL"):
+        run_eval(TINY, "base", "mbpp", {"lm_eval_task": "mbpp", "metric": "pass_at_1"}, cfg, tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_unsafe_code_tasks_read_from_lm_eval_yaml(tmp_path):
+    from rewild import lm_eval_tasks as T
+
+    (tmp_path / "mine.yaml").write_text(f"include: {mbpp_on_the_replica(tmp_path) / 'mbpp.yaml'}\ntask: my_mbpp\n")
+    (tmp_path / "grp.yaml").write_text("group: my_code\ntask:\n  - my_mbpp\n  - demo_mc\n")
+    names = ["mbpp", "mbpp_plus", "humaneval", "leaderboard_bbh", "leaderboard_ifeval", "leaderboard_math_hard",
+             "demo_mc", "my_mbpp", "my_code"]
+    assert T.unsafe_code_tasks(names, str(tmp_path)) == {"mbpp", "mbpp_plus", "humaneval", "my_mbpp", "my_code"}
+
+
+def test_unsafe_task_without_the_switch_is_a_config_error_before_any_job():
+    from rewild.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"eval.tasks.mbpp.*eval.allow_code_execution") as err:
+        paper(allow_code_execution=False)
+    assert err.value.key == "eval.tasks.mbpp"
+    cfg = paper()  # the paper preset allows it (MBPP pass@1 is one of its benchmarks)
+    assert cfg["eval"]["allow_code_execution"] is True
+
+
+def test_code_execution_is_off_by_default():
+    from rewild.config import load_schema
+
+    assert load_schema()["properties"]["eval"]["properties"]["allow_code_execution"]["default"] is False

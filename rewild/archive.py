@@ -803,7 +803,7 @@ def _efficiency_inputs(keep: Mapping[str, bytes], config: Mapping[str, Any]) -> 
 def _check_efficiency(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:
     import pandas as pd
 
-    from . import analyse
+    from . import efficiency
 
     table = "results/tables/efficiency.csv"
     if table not in keep:
@@ -814,15 +814,15 @@ def _check_efficiency(report: VerifyReport, keep: Mapping[str, bytes], config: M
     def compute():
         if not by_dgm:
             raise ValueError("no results/efficiency/*/*.json in the archive")
-        rows = [analyse.efficiency_row(_json(keep, n), d, (dgms.get(d) or {}).get("params_b") or 0.0)
+        rows = [efficiency.efficiency_row(_json(keep, n), d, (dgms.get(d) or {}).get("params_b") or 0.0)
                 for d, names in by_dgm.items() for n in names]
-        return analyse.efficiency_table(pd.DataFrame(rows))
+        return efficiency.efficiency_table(pd.DataFrame(rows))
 
     frame = _check_table(report, keep, table, "results/efficiency/*/*.json", compute)
     corr = "results/tables/efficiency_correlations.csv"
     if frame is not None and corr in keep:
         _check_table(report, keep, corr, table,
-                     lambda: analyse.efficiency_correlations(frame) if len(frame) >= 2 else pd.DataFrame())
+                     lambda: efficiency.efficiency_correlations(frame) if len(frame) >= 2 else pd.DataFrame())
 
 
 def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:

@@ -39,6 +39,9 @@ class Job:
     log: str | None
     config_hash: str | None
     started: str
+    # the folder of the rule's script in the workflow checkout (Snakemake runs a copy from .snakemake/scripts);
+    # None under a test's stand-in for the Snakemake object
+    scriptdir: str | None
 
     def optional(self, name: str) -> str | None:
         """An input that an input function may leave empty (a demo model folder, a held-out split)."""
@@ -57,6 +60,7 @@ def from_snakemake(smk: Any) -> Job:
         log=str(smk.log[0]) if len(smk.log) else None,
         config_hash=getattr(smk.params, "config_hash", None),
         started=now_iso(),
+        scriptdir=str(smk.scriptdir) if hasattr(smk, "scriptdir") else None,
     )
 
 

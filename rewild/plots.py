@@ -1,5 +1,7 @@
 """Figures for the report. Each function draws one figure with labelled axes, a legend and a title, saves it
-as PNG at the given path and returns that path. Agg backend: figures are drawn on headless cluster nodes."""
+as PNG at the given path and returns that path. Agg backend: figures are drawn on headless cluster nodes.
+
+Plots take finished tables and compute nothing beyond what they draw, so this module imports no analysis."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 _LABELS = {
     "avg7": "Avg-7 (mean of 7 benchmarks, 0–1)",
@@ -30,7 +32,8 @@ def _label(metric: str) -> str:
     return _LABELS.get(metric, metric)
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+def save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    """Write `fig` as PNG (parent folders created) and close it; every figure of the report goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -64,7 +67,7 @@ def bar_scores(
     ax.set_ylabel(_label(metric))
     ax.set_title(title or f"{_label(metric).split(' (')[0]} by model")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def scaling_curves(
@@ -80,7 +83,7 @@ def scaling_curves(
     ax.set_ylabel(_label(metric))
     ax.set_title(title or f"Scaling: {_label(metric).split(' (')[0]} vs training-set size")
     ax.legend(title="DGM")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def efficiency_scatter(table: pd.DataFrame, path: str | os.PathLike, title: str | None = None) -> Path:
@@ -101,7 +104,7 @@ def efficiency_scatter(table: pd.DataFrame, path: str | os.PathLike, title: str 
     ax.set_ylabel("throughput (tokens / s)")
     ax.set_title(title or "Generation throughput vs model size × context")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def loss_curve(
@@ -122,7 +125,7 @@ def loss_curve(
     ax.set_ylabel("cross-entropy loss (nats / assistant token)")
     ax.set_title(title or "SFT loss")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def similarity_heatmap_or_bars(
@@ -143,7 +146,7 @@ def similarity_heatmap_or_bars(
         ax.plot([], [], " ", label=f"cell = {metric}")
         ax.legend(loc="upper right", fontsize=7)
         ax.set_title(title or f"Pairwise {_label(metric).split(' (')[0]}")
-        return _save(fig, path)
+        return save(fig, path)
     t = table.sort_values(metric)
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(t) + 1.5))
     err = t[f"{metric}_std"] if f"{metric}_std" in t.columns else None
@@ -153,35 +156,7 @@ def similarity_heatmap_or_bars(
     ax.set_ylabel("DGM")
     ax.set_title(title or f"Similarity to other DGMs' responses ({metric})")
     ax.legend(loc="lower right", fontsize=7)
-    return _save(fig, path)
-
-
-def sdq_scatter(
-    x: Mapping[str, float],
-    y: Mapping[str, float],
-    path: str | os.PathLike,
-    xlabel: str,
-    ylabel: str,
-    title: str | None = None,
-) -> Path:
-    """Intrinsic measure (x) vs extrinsic SDQ (y) per DGM, with Spearman / Kendall in the title."""
-    from rewild.analyse import rank_correlation
-
-    names = sorted(n for n in x if n in y)
-    xs, ys = [x[n] for n in names], [y[n] for n in names]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(xs, ys, color="tab:purple", label="DGM")
-    for n, a, b in zip(names, xs, ys):
-        ax.annotate(n, (a, b), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    corr = ""
-    if len(names) >= 2:
-        rc = rank_correlation(xs, ys)
-        corr = f" (Spearman {rc['spearman']:.2f}, Kendall {rc['kendall']:.2f}, n={rc['n']})"
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title((title or "Intrinsic vs extrinsic SDQ") + corr, fontsize=9)
-    ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def message_figure(path: str | os.PathLike, text: str) -> Path:
@@ -189,4 +164,4 @@ def message_figure(path: str | os.PathLike, text: str) -> Path:
     fig, ax = plt.subplots(figsize=(6, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
-    return _save(fig, path)
+    return save(fig, path)

@@ -1,17 +1,18 @@
-"""Report: the scores table (CSV + Markdown) and the Markdown summary of a run."""
+"""Report: the scores table (CSV + Markdown), the SFT loss figure and the Markdown summary of a run."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from . import analyse, plan
-from .io import atomic_path
+from . import aggregates, paper, plan, plots
+from .io import atomic_path, write_csv
 
 log = logging.getLogger("rewild.report")
 
@@ -53,8 +54,8 @@ def scores_frame(evals: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any], t
     bench = {t: spec.get("benchmark") for t, spec in tasks.items() if spec.get("benchmark")}
     if bench:
         renamed = df.rename(columns=bench)
-        with_aggs = analyse.aggregate_table(renamed)
-        for agg in analyse.AGGREGATES:
+        with_aggs = aggregates.aggregate_table(renamed)
+        for agg in aggregates.AGGREGATES:
             if agg in with_aggs and with_aggs[agg].notna().any():
                 df[agg] = with_aggs[agg].values
     order = {m: i for i, m in enumerate(list(mixes) + [plan.BASE_MODEL])}
@@ -80,8 +81,7 @@ def write_text(path: str | Path, text: str) -> None:
 
 def run_scores(eval_paths: Sequence[str], mixes: Mapping[str, Any], tasks: Mapping[str, Any], out_csv: str, out_md: str) -> pd.DataFrame:
     df = scores_frame(_read(eval_paths), mixes, tasks)
-    with atomic_path(out_csv) as tmp:
-        df.to_csv(tmp, index=False)
+    write_csv(df, out_csv)
     shown = df[[c for c in df.columns if not c.endswith("_stderr")]]
     write_text(out_md, markdown_table(shown))
     log.info("scores table: %d models x %d tasks", len(df), len(tasks))
@@ -104,6 +104,17 @@ def filter_accounting(reports: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         rows.append({"dgm": r["dgm"], "input": r["input"], "kept": r["kept"],
                      **{f"dropped_{k}": v for k, v in r["dropped"].items()}})
     return pd.DataFrame(rows)
+
+
+def sft_metrics_by_mix(paths: Sequence[str | Path]) -> dict[str, dict]:
+    """results/models/{mix}.metrics.json files by mix name."""
+    return {Path(p).name.removesuffix(".metrics.json"): json.loads(Path(p).read_text()) for p in paths}
+
+
+def run_training_curves(sft_metrics: Sequence[str | Path], out_png: str | Path) -> Path:
+    """One figure with every student's training (and held-out) loss curve."""
+    curves = {mix: pd.DataFrame(m["loss_curve"]) for mix, m in sft_metrics_by_mix(sft_metrics).items()}
+    return plots.loss_curve(curves, out_png, title="SFT loss (assistant tokens)")
 
 
 def training_summary(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -142,11 +153,12 @@ def run_summary(
     filter_reports: Sequence[str],
     reference_csv: str | None,
     out_md: str,
-    run_name: str = "rewild",
+    *,
+    run_name: str,
     tables: Mapping[str, str] | None = None,
 ) -> str:
     scores = pd.read_csv(scores_csv)
-    metrics = {Path(p).name.removesuffix(".metrics.json"): json.loads(Path(p).read_text()) for p in sft_metrics}
+    metrics = sft_metrics_by_mix(sft_metrics)
     parts = [
         f"# {run_name}: reproduction summary\n",
         "## Scores\n",
@@ -166,13 +178,8 @@ def run_summary(
         parts += [f"## {title}\n", text + "\n", markdown_table(pd.read_csv(path), floatfmt=".4g")]
     if reference_csv and Path(reference_csv).exists():
         parts.append("## Reproduction vs paper\n")
-        ref = analyse.load_reference(reference_csv)
-        agg_cols = [c for c in ("avg7", "avg8", "avg9") if c in scores.columns]
-        if agg_cols:
-            ours = scores.melt(id_vars=["model"], value_vars=agg_cols, var_name="metric", value_name="ours")
-            cmp = ref.rename(columns={"value": "paper"}).merge(ours, on=["model", "metric"], how="inner")
-            cmp["diff"] = cmp["ours"] - cmp["paper"]
-            cmp = cmp[["table", "model", "metric", "paper", "ours", "diff"]]
+        if paper.aggregate_metrics(scores):
+            cmp = paper.compare_aggregates(scores, paper.load_reference(reference_csv))
             parts.append(markdown_table(cmp) if len(cmp) else "No paper number matches a model of this run.\n")
         else:
             parts.append(

@@ -1,20 +1,15 @@
-from collections import defaultdict
-from pathlib import Path
+"""Snakemake `script:` for rule efficiency_table: per-shard efficiency records → results/tables/efficiency.csv,
+its correlations and the throughput figure (rewild.efficiency)."""
 
-from rewild import analyse
-from rewild.io import now_iso, setup_logging, snakemake_provenance
+from rewild import efficiency
+from rewild.job import Job, run
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-# results/efficiency/{dgm}/{shard}.json: the DGM is the parent folder's name
-by_dgm = defaultdict(list)
-for path in snakemake.input:
-    by_dgm[Path(path).parent.name].append(path)
-analyse.run_efficiency(
-    dict(by_dgm),
-    {d: snakemake.params.dgms[d].get("params_b") or 0.0 for d in by_dgm},
-    snakemake.output.csv,
-    snakemake.output.correlations,
-    snakemake.output.plot,
-)
-snakemake_provenance(snakemake, started)
+
+def main(job: Job) -> None:
+    efficiency.run_efficiency(
+        list(job.input), job.params.dgms, job.output.csv, job.output.correlations, job.output.plot
+    )
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -1,15 +1,23 @@
-from rewild import mix
-from rewild.io import setup_logging
+"""Snakemake `script:` for rule mix: one SFT mix → results/mixes/{mix}/train.parquet, heldout.parquet and its
+manifest (rewild.mix)."""
 
-setup_logging(snakemake.log[0])
-mix.run(
-    snakemake.wildcards.mix,
-    snakemake.params.mix,
-    snakemake.params.sources,
-    snakemake.params.heldout_fraction,
-    snakemake.params.split_seed,
-    snakemake.output.train,
-    snakemake.output.heldout,
-    snakemake.output.manifest,
-    tokenizer_path=snakemake.params.tokenizer,
-)
+from rewild import mix
+from rewild.job import Job, run
+
+
+def main(job: Job) -> None:
+    mix.run(
+        job.wildcards.mix,
+        job.params.mix,
+        job.params.sources,
+        job.params.heldout_fraction,
+        job.params.split_seed,
+        job.output.train,
+        job.output.heldout,
+        job.output.manifest,
+        tokenizer_path=job.params.tokenizer,
+    )
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

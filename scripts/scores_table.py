@@ -1,13 +1,12 @@
-from rewild import report
-from rewild.io import now_iso, setup_logging, snakemake_provenance
+"""Snakemake `script:` for rule scores_table: every eval JSON → results/tables/scores.csv and scores.md."""
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-report.run_scores(
-    list(snakemake.input.evals),
-    snakemake.params.mixes,
-    snakemake.params.tasks,
-    snakemake.output.csv,
-    snakemake.output.md,
-)
-snakemake_provenance(snakemake, started)
+from rewild import report
+from rewild.job import Job, run
+
+
+def main(job: Job) -> None:
+    report.run_scores(list(job.input.evals), job.params.mixes, job.params.tasks, job.output.csv, job.output.md)
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -1,18 +1,24 @@
+"""Snakemake `script:` for rule similarity: the DGMs' merged generations → results/tables/similarity.csv, the
+unaligned conversations and the figure (rewild.similarity)."""
+
 from pathlib import Path
 
-from rewild import analyse
-from rewild.io import now_iso, setup_logging, snakemake_provenance
+from rewild import similarity
+from rewild.job import Job, run
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-analyse.run_similarity(
-    {Path(p).stem: p for p in snakemake.input},
-    snakemake.output.csv,
-    snakemake.output.unaligned,
-    snakemake.output.plot,
-    k=snakemake.params.k,
-    seed=snakemake.params.seed,
-    averaging=snakemake.params.averaging,
-    n_conversations=snakemake.params.n,
-)
-snakemake_provenance(snakemake, started)
+
+def main(job: Job) -> None:
+    similarity.run_similarity(
+        {Path(p).stem: p for p in job.input},
+        job.output.csv,
+        job.output.unaligned,
+        job.output.plot,
+        k=job.params.k,
+        seed=job.params.seed,
+        averaging=job.params.averaging,
+        n_conversations=job.params.n,
+    )
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

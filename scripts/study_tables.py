@@ -1,21 +1,22 @@
-import json
+"""Snakemake `script:` for rule study_tables: the scores table and mix manifests → DGM choice, scaling, blends
+and inheritance tables and their figures (rewild.study)."""
+
 from pathlib import Path
 
-from rewild import analyse
-from rewild.io import now_iso, setup_logging, snakemake_provenance
+from rewild import study
+from rewild.job import Job, run
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-info = {k: dict(v) for k, v in snakemake.params.mix_info.items()}
-for path in snakemake.input.manifests:
-    manifest = json.loads(Path(path).read_text())
-    info[manifest["mix"]]["train_rows"] = manifest["train_rows"]
-analyse.run_study(
-    snakemake.input.scores,
-    info,
-    snakemake.params.tasks,
-    Path(snakemake.output.dgm_choice).parent,
-    Path(snakemake.output.dgm_choice_plot).parent,
-    metric=snakemake.params.metric,
-)
-snakemake_provenance(snakemake, started)
+
+def main(job: Job) -> None:
+    study.run_study(
+        job.input.scores,
+        study.with_train_rows(job.params.mix_info, list(job.input.manifests)),
+        job.params.tasks,
+        Path(job.output.dgm_choice).parent,
+        Path(job.output.dgm_choice_plot).parent,
+        metric=job.params.metric,
+    )
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -1,17 +1,25 @@
-from rewild import report
-from rewild.io import now_iso, setup_logging, snakemake_provenance
+"""Snakemake `script:` for rule summary: the run's tables and accounting → results/report/summary.md."""
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-report.run_summary(
-    snakemake.input.scores,
-    list(snakemake.input.sft_metrics),
-    list(snakemake.input.prompt_stats),
-    list(snakemake.input.filter_reports),
-    snakemake.input.reference,
-    snakemake.output[0],
-    run_name=snakemake.params.run_name,
-    tables={k: snakemake.input[k] for k in ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
-            if k in snakemake.input.keys()},
-)
-snakemake_provenance(snakemake, started)
+from rewild import report
+from rewild.job import Job, run
+
+STUDY_TABLES = ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
+
+
+def main(job: Job) -> None:
+    report.run_summary(
+        job.input.scores,
+        list(job.input.sft_metrics),
+        list(job.input.prompt_stats),
+        list(job.input.filter_reports),
+        job.input.reference,
+        job.output[0],
+        run_name=job.params.run_name,
+        # the input function adds the efficiency table only where the run generated responses; a Namedlist's
+        # names are attributes (`in` would test its values)
+        tables={k: getattr(job.input, k) for k in STUDY_TABLES if hasattr(job.input, k)},
+    )
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

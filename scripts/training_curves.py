@@ -1,16 +1,12 @@
-import json
-from pathlib import Path
+"""Snakemake `script:` for rule training_curves: every student's metrics.json → results/plots/sft_loss.png."""
 
-import pandas as pd
+from rewild import report
+from rewild.job import Job, run
 
-from rewild import plots
-from rewild.io import now_iso, setup_logging, snakemake_provenance
 
-started = now_iso()
-setup_logging(snakemake.log[0])
-curves = {}
-for path in snakemake.input:
-    metrics = json.loads(Path(path).read_text())
-    curves[Path(path).name.removesuffix(".metrics.json")] = pd.DataFrame(metrics["loss_curve"])
-plots.loss_curve(curves, snakemake.output[0], title="SFT loss (assistant tokens)")
-snakemake_provenance(snakemake, started)
+def main(job: Job) -> None:
+    report.run_training_curves(list(job.input), job.output[0])
+
+
+if __name__ == "__main__":
+    run(snakemake, main)

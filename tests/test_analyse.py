@@ -1,8 +1,10 @@
-"""Tests of rewild.analyse / rewild.plots: the paper's own numbers where it prints them, hand-computed cases
-elsewhere. Fast, no network, no GPU."""
+"""Tests of the paper's analyses (rewild.aggregates, style, similarity, preference, study, efficiency, paper) and
+of rewild.plots and the scores table: the paper's own numbers where it prints them, hand-computed cases elsewhere.
+Fast, no network, no GPU."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rewild import analyse as A
-from rewild import plots as P
+from rewild import aggregates, efficiency, paper, plots, preference, report, similarity, study, style
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "paper" / "reference.csv"
 
@@ -22,7 +23,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "data" / "paper" / "referen
 
 @pytest.fixture(scope="module")
 def ref() -> pd.DataFrame:
-    return A.load_reference(REFERENCE)
+    return paper.load_reference(REFERENCE)
 
 
 def _headline(ref: pd.DataFrame) -> pd.DataFrame:
@@ -32,10 +33,10 @@ def _headline(ref: pd.DataFrame) -> pd.DataFrame:
 
 def test_aggregate_definitions_match_spec() -> None:
     seven = ["bbh", "gpqa", "math", "musr", "ifeval_ps", "mmlu_pro", "mixeval"]
-    assert A.AGGREGATES["avg7"] == seven
-    assert sorted(A.AGGREGATES["avg8"]) == sorted(seven + ["ifeval_il"])
-    assert sorted(A.AGGREGATES["avg9"]) == sorted(seven + ["mtbench", "alpaca_lc"])
-    assert set(A.BENCHMARKS) == set(seven + ["ifeval_il", "mtbench", "alpaca_lc"])
+    assert aggregates.AGGREGATES["avg7"] == seven
+    assert sorted(aggregates.AGGREGATES["avg8"]) == sorted(seven + ["ifeval_il"])
+    assert sorted(aggregates.AGGREGATES["avg9"]) == sorted(seven + ["mtbench", "alpaca_lc"])
+    assert set(aggregates.BENCHMARKS) == set(seven + ["ifeval_il", "mtbench", "alpaca_lc"])
 
 
 @pytest.mark.parametrize(
@@ -46,13 +47,13 @@ def test_avg8_reproduces_headline_table(ref: pd.DataFrame, model: str, paper: fl
     # All four rows reproduce with Avg-8 = Avg-7 set + IFEval inst-loose (no judge scores): 0.39175, 0.369375,
     # 0.35775, 0.360625. Compare within half a unit of the 3rd decimal (float-safe rounding check).
     row = _headline(ref).set_index("model").loc[model].to_dict()
-    ours = A.aggregate(row, "avg8")
+    ours = aggregates.aggregate(row, "avg8")
     assert abs(ours - paper) <= 0.0005 + 1e-12
     assert row["avg8"] == paper  # the reference file holds the paper's printed value
 
 
 def test_avg8_table_and_avg7_of_rewild_matches_math_candidate(ref: pd.DataFrame) -> None:
-    t = A.aggregate_table(_headline(ref).drop(columns=["avg8"])).set_index("model")
+    t = aggregates.aggregate_table(_headline(ref).drop(columns=["avg8"])).set_index("model")
     assert t.loc["rewild", "avg8"] == pytest.approx(0.39175)
     assert t.loc["tulu3-sft", "avg8"] == pytest.approx(0.369375)
     # The final Re-Wild (PersonaHub algebra) Avg-7 of 0.372 in §4 is the headline row's Avg-7: 2.602/7 = 0.3717.
@@ -61,68 +62,56 @@ def test_avg8_table_and_avg7_of_rewild_matches_math_candidate(ref: pd.DataFrame)
     assert round(t.loc["rewild", "avg7"], 3) == paper
     # Avg-9 rescales MT-Bench by 1/10 and AlpacaEval-LC by 1/100.
     r = _headline(ref).set_index("model").loc["rewild"]
-    expected9 = (sum(r[b] for b in A.AGGREGATES["avg7"]) + r["mtbench"] / 10 + r["alpaca_lc"] / 100) / 9
+    expected9 = (sum(r[b] for b in aggregates.AGGREGATES["avg7"]) + r["mtbench"] / 10 + r["alpaca_lc"] / 100) / 9
     assert t.loc["rewild", "avg9"] == pytest.approx(expected9)
     assert 0 < t.loc["rewild", "avg9"] < 1
 
 
 def test_aggregate_missing_benchmark_is_named() -> None:
-    scores = {b: 0.5 for b in A.AGGREGATES["avg7"]}
-    assert A.aggregate(scores, "avg7") == pytest.approx(0.5)
-    with pytest.raises(A.MissingBenchmarkError, match="ifeval_il"):
-        A.aggregate(scores, "avg8")
-    with pytest.raises(A.MissingBenchmarkError, match=r"mtbench.*alpaca_lc|alpaca_lc.*mtbench"):
-        A.aggregate(scores, "avg9")
-    with pytest.raises(A.MissingBenchmarkError, match="gpqa"):
-        A.aggregate({**scores, "gpqa": float("nan")}, "avg7")
+    scores = {b: 0.5 for b in aggregates.AGGREGATES["avg7"]}
+    assert aggregates.aggregate(scores, "avg7") == pytest.approx(0.5)
+    with pytest.raises(aggregates.MissingBenchmarkError, match="ifeval_il"):
+        aggregates.aggregate(scores, "avg8")
+    with pytest.raises(aggregates.MissingBenchmarkError, match=r"mtbench.*alpaca_lc|alpaca_lc.*mtbench"):
+        aggregates.aggregate(scores, "avg9")
+    with pytest.raises(aggregates.MissingBenchmarkError, match="gpqa"):
+        aggregates.aggregate({**scores, "gpqa": float("nan")}, "avg7")
     with pytest.raises(KeyError, match="avg10"):
-        A.aggregate(scores, "avg10")
+        aggregates.aggregate(scores, "avg10")
 
 
 def test_aggregate_table_never_partial() -> None:
-    full = {b: 0.4 for b in A.AGGREGATES["avg7"]}
+    full = {b: 0.4 for b in aggregates.AGGREGATES["avg7"]}
     df = pd.DataFrame(
         [
             {"model": "a", **full, "ifeval_il": 0.8},
             {"model": "b", **{**full, "math": np.nan}, "ifeval_il": 0.8},
         ]
     )
-    t = A.aggregate_table(df).set_index("model")
+    t = aggregates.aggregate_table(df).set_index("model")
     assert t.loc["a", "avg7"] == pytest.approx(0.4)
     assert t.loc["a", "avg8"] == pytest.approx((0.4 * 7 + 0.8) / 8)
     assert math.isnan(t.loc["b", "avg7"]) and math.isnan(t.loc["b", "avg8"])
     assert t["avg9"].isna().all()  # no judge columns at all
 
 
-def test_ci95_hand_computed() -> None:
-    m, lo, hi = A.ci95([1.0, 2.0, 3.0, 4.0])
-    se = np.std([1, 2, 3, 4], ddof=1) / 2  # = 0.6455
-    assert m == 2.5
-    assert lo == pytest.approx(2.5 - 1.959964 * se, abs=1e-6)
-    assert hi == pytest.approx(2.5 + 1.959964 * se, abs=1e-6)
-    m1, lo1, hi1 = A.ci95([0.7])
-    assert m1 == 0.7 and math.isnan(lo1) and math.isnan(hi1)
-    with pytest.raises(ValueError):
-        A.ci95([])
-
-
 def test_aggregate_ci_combines_standard_errors() -> None:
     rng = np.random.default_rng(0)
-    per = {b: rng.integers(0, 2, size=50 + 10 * i).astype(float) for i, b in enumerate(A.AGGREGATES["avg7"])}
+    per = {b: rng.integers(0, 2, size=50 + 10 * i).astype(float) for i, b in enumerate(aggregates.AGGREGATES["avg7"])}
     per["mtbench"] = rng.integers(1, 11, size=80).astype(float)  # 1–10 scale
     per["alpaca_lc"] = rng.uniform(0, 100, size=60)  # percent
-    m, lo, hi = A.aggregate_ci(per, "avg9")
-    scaled = {b: np.asarray(v) * A.SCALE.get(b, 1.0) for b, v in per.items()}
-    members = A.AGGREGATES["avg9"]
+    m, lo, hi = aggregates.aggregate_ci(per, "avg9")
+    scaled = {b: np.asarray(v) * aggregates.SCALE.get(b, 1.0) for b, v in per.items()}
+    members = aggregates.AGGREGATES["avg9"]
     exp_m = np.mean([scaled[b].mean() for b in members])
     exp_se = math.sqrt(sum(scaled[b].var(ddof=1) / scaled[b].size for b in members)) / len(members)
     assert m == pytest.approx(exp_m)
     assert hi - m == pytest.approx(1.959964 * exp_se, rel=1e-6)
     assert m - lo == pytest.approx(hi - m)
     # The aggregate's point estimate is the same as `aggregate` of the benchmark means.
-    assert m == pytest.approx(A.aggregate({b: np.mean(v) for b, v in per.items()}, "avg9"))
-    with pytest.raises(A.MissingBenchmarkError, match="ifeval_il"):
-        A.aggregate_ci(per, "avg8")
+    assert m == pytest.approx(aggregates.aggregate({b: np.mean(v) for b, v in per.items()}, "avg9"))
+    with pytest.raises(aggregates.MissingBenchmarkError, match="ifeval_il"):
+        aggregates.aggregate_ci(per, "avg8")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -139,24 +128,24 @@ def _style(ref: pd.DataFrame, model: str) -> dict[str, float]:
     "a, b, paper", [("l8b:l70", "l70", 0.904), ("l8b:q72", "q72", 1.052), ("l8b:q72", "l8b:l70", 2.61)]
 )
 def test_mpf_reproduces_paper(ref: pd.DataFrame, a: str, b: str, paper: float) -> None:
-    ours = A.mpf(_style(ref, a), _style(ref, b))
+    ours = style.mpf(_style(ref, a), _style(ref, b))
     assert round(ours, 3 if paper != 2.61 else 2) == paper
     # Leaving `len` out does not reproduce the paper: it is part of the mean.
-    without_len = A.mpf(_style(ref, a), _style(ref, b), keys=A.STYLE_TAGS)
+    without_len = style.mpf(_style(ref, a), _style(ref, b), keys=style.STYLE_TAGS)
     assert round(without_len, 3) != round(ours, 3)
     assert ref.query("table == 'style_mpf' and model == @a + '/' + @b")["value"].item() == paper
 
 
 def test_proportional_frequency_zero_rules(ref: pd.DataFrame) -> None:
-    pf = A.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "q72"))
+    pf = style.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "q72"))
     assert pf["h2"] == 1.0  # 0/0: neither uses h2
     assert pf["strong"] == pytest.approx(808 / 741)
-    pf2 = A.proportional_frequency(_style(ref, "l8b:l70"), _style(ref, "l8b:q72"))
+    pf2 = style.proportional_frequency(_style(ref, "l8b:l70"), _style(ref, "l8b:q72"))
     assert pf2["h2"] == math.inf  # 13/0
-    assert A.mpf(_style(ref, "l8b:l70"), _style(ref, "l8b:q72")) == math.inf
-    assert A.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "l8b:l70"))["h2"] == 0.0  # 0/13
+    assert style.mpf(_style(ref, "l8b:l70"), _style(ref, "l8b:q72")) == math.inf
+    assert style.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "l8b:l70"))["h2"] == 0.0  # 0/13
     with pytest.raises(KeyError):
-        A.proportional_frequency({"strong": 1}, {"em": 1})
+        style.proportional_frequency({"strong": 1}, {"em": 1})
 
 
 def test_markdown_tag_counts_hand_example() -> None:
@@ -165,7 +154,7 @@ def test_markdown_tag_counts_hand_example() -> None:
         "## Sub\n\n### Subsub\n\n#### Four\n\n1. x\n2. y\n\nPara __b__ _e_ and ***both***.",
         "```\n**not bold in code**\n\n# not a heading\n```\n",
     ]
-    c = A.markdown_tag_counts(texts)
+    c = style.markdown_tag_counts(texts)
     assert c["h1"] == 1 and c["h2"] == 1 and c["h3"] == 1 and c["h4"] == 1
     assert c["ol"] == 1 and c["ul"] == 1
     assert c["strong"] == 3  # **bold**, __b__, ***both***
@@ -173,7 +162,7 @@ def test_markdown_tag_counts_hand_example() -> None:
     assert c["p"] == 2  # the two prose paragraphs; list items and the fenced code block are not <p>
     assert c["len"] == pytest.approx(np.mean([len(t) for t in texts]))
     assert c["n"] == 3
-    empty = A.markdown_tag_counts([])
+    empty = style.markdown_tag_counts([])
     assert empty["n"] == 0 and math.isnan(empty["len"])
 
 
@@ -202,7 +191,7 @@ def _frame(rows: list[tuple[str, int, str, str | None]]) -> pd.DataFrame:
 
 def test_first_assistant_turns_reads_conversation_and_messages() -> None:
     df = _frame([("h1", 0, "English", "hello there"), ("h2", 1, "French", None)])
-    t = A.first_assistant_turns(df)
+    t = similarity.first_assistant_turns(df)
     assert t["text"].tolist()[0] == "hello there" and pd.isna(t["text"].tolist()[1])
     assert t["language"].tolist() == ["English", "French"]
     m = pd.DataFrame(
@@ -213,9 +202,9 @@ def test_first_assistant_turns_reads_conversation_and_messages() -> None:
                           {"role": "user", "content": "u2"}, {"role": "assistant", "content": "second"}]],
         }
     )
-    assert A.first_assistant_turns(m)["text"].item() == "first"
+    assert similarity.first_assistant_turns(m)["text"].item() == "first"
     with pytest.raises(KeyError, match="row_id"):
-        A.first_assistant_turns(df.drop(columns=["row_id"]))
+        similarity.first_assistant_turns(df.drop(columns=["row_id"]))
 
 
 def test_align_responses_reports_unaligned_and_never_reuses_rows() -> None:
@@ -227,7 +216,7 @@ def test_align_responses_reports_unaligned_and_never_reuses_rows() -> None:
     c = _frame([("x", 0, "English", "c0"), ("dup", 1, "English", "c1"), ("dup", 2, "English", "c2"),
                 ("dup", 2, "English", "c2-again"), ("y", 3, "English", "c3"), ("z", 4, "English", "c4"),
                 ("w", 5, "English", "c5")])
-    aligned, unaligned = A.align_responses({"a": a, "b": b, "c": c})
+    aligned, unaligned = similarity.align_responses({"a": a, "b": b, "c": c})
     # Only (dup,1) and (x,0) are present once and non-empty everywhere; texts come from each DGM's own row.
     assert list(zip(aligned["conversation_hash"], aligned["row_id"])) == [("dup", 1), ("x", 0)]
     assert aligned["a"].tolist() == ["a1", "a0"]
@@ -246,27 +235,27 @@ def test_align_responses_reports_unaligned_and_never_reuses_rows() -> None:
 def test_align_responses_all_aligned_gives_empty_report() -> None:
     a = _frame([("x", 0, "English", "a0")])
     b = _frame([("x", 0, "English", "b0")])
-    aligned, unaligned = A.align_responses({"a": a, "b": b})
+    aligned, unaligned = similarity.align_responses({"a": a, "b": b})
     assert len(aligned) == 1 and unaligned.empty
     assert list(unaligned.columns) == ["conversation_hash", "row_id", "reason", "n_dgms_affected"]
 
 
 def test_similarity_scores_identical_disjoint_and_meteor_flag() -> None:
-    s = A.similarity_scores("the cat sat on the mat", ["the cat sat on the mat", "dogs bark loudly"])
+    s = similarity.similarity_scores("the cat sat on the mat", ["the cat sat on the mat", "dogs bark loudly"])
     assert s["rouge1"] == pytest.approx(0.5)  # 1.0 and 0.0
     assert s["rouge1_std"] == pytest.approx(0.5)  # population std of [1, 0]
     assert s["rougeL"] == pytest.approx(0.5)
     assert 0.45 < s["meteor"] < 0.5  # METEOR of an exact match is just under 1 (fragmentation penalty)
     assert s["n_refs"] == 2
-    _, has_syn = A.wordnet_or_fallback()
+    _, has_syn = similarity.wordnet_or_fallback()
     assert s["meteor_synonyms"] is has_syn
     # Stemming: "cats running" vs "cat runs" match on stems for ROUGE (use_stemmer) and METEOR.
-    st = A.similarity_scores("cats running", ["cat runs"])
+    st = similarity.similarity_scores("cats running", ["cat runs"])
     assert st["rouge1"] == pytest.approx(1.0)
     assert st["meteor"] > 0.4
-    assert A.similarity_scores("", ["x y"])["rouge1"] == 0.0
+    assert similarity.similarity_scores("", ["x y"])["rouge1"] == 0.0
     with pytest.raises(ValueError):
-        A.similarity_scores("x", [])
+        similarity.similarity_scores("x", [])
 
 
 def test_meteor_fallback_without_wordnet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,20 +264,20 @@ def test_meteor_fallback_without_wordnet(monkeypatch: pytest.MonkeyPatch) -> Non
     def not_found(*args, **kwargs):
         raise LookupError("no wordnet here")
 
-    monkeypatch.setattr(A, "_WORDNET", None)
+    monkeypatch.setattr(similarity, "_WORDNET", None)
     monkeypatch.setattr(nltk.data, "find", not_found)
-    wn, has_syn = A.wordnet_or_fallback()
+    wn, has_syn = similarity.wordnet_or_fallback()
     assert has_syn is False and wn.synsets("car") == []
-    s = A.similarity_scores("the automobile is red", ["the car is red"])
+    s = similarity.similarity_scores("the automobile is red", ["the car is red"])
     assert s["meteor_synonyms"] is False
     assert 0 < s["meteor"] < 1  # runs on exact + stem matches; car/automobile do not match without WordNet
-    monkeypatch.setattr(A, "_WORDNET", None)  # let later tests detect the real situation again
+    monkeypatch.setattr(similarity, "_WORDNET", None)  # let later tests detect the real situation again
 
 
 def test_ema_matches_notebook_example() -> None:
     # The released notebook's own example: 10, 20, 30 with alpha 0.3 -> 13.0 -> 18.1.
-    assert A.ema([10, 20, 30], 0.3) == pytest.approx(18.1)
-    assert A.ema([5.0]) == 5.0
+    assert similarity.ema([10, 20, 30], 0.3) == pytest.approx(18.1)
+    assert similarity.ema([5.0]) == 5.0
 
 
 def _aligned_for_similarity() -> pd.DataFrame:
@@ -318,11 +307,11 @@ def _aligned_for_similarity() -> pd.DataFrame:
 
 def test_similarity_table_mean_vs_ema_and_english_filter() -> None:
     aligned = _aligned_for_similarity()
-    mean_t = A.similarity_table(aligned, k=2, seed=1, averaging="mean").set_index("dgm")
-    ema_t = A.similarity_table(aligned, k=2, seed=1, averaging="ema").set_index("dgm")
+    mean_t = similarity.similarity_table(aligned, k=2, seed=1, averaging="mean").set_index("dgm")
+    ema_t = similarity.similarity_table(aligned, k=2, seed=1, averaging="ema").set_index("dgm")
     assert set(mean_t.index) == {"m1", "m2", "m3", "m4"}
     assert (mean_t["n_conversations"] == 5).all()  # the German row is excluded
-    assert (A.similarity_table(aligned, k=2, seed=1, english_only=False)["n_conversations"] == 6).all()
+    assert (similarity.similarity_table(aligned, k=2, seed=1, averaging="mean", english_only=False)["n_conversations"] == 6).all()
     # Same references in both modes, different averages (the EMA overweights the last conversations).
     assert (mean_t["references"] == ema_t["references"]).all()
     assert not np.allclose(mean_t["rouge1"], ema_t["rouge1"])
@@ -331,24 +320,24 @@ def test_similarity_table_mean_vs_ema_and_english_filter() -> None:
     refs = mean_t.loc["m1", "references"].split(",")
     assert len(refs) == 2 and "m1" not in refs
     eng = aligned[aligned["language"] == "English"]
-    per = [A.similarity_scores(h, [r[o] for o in refs]) for h, (_, r) in zip(eng["m1"], eng.iterrows())]
+    per = [similarity.similarity_scores(h, [r[o] for o in refs]) for h, (_, r) in zip(eng["m1"], eng.iterrows())]
     assert mean_t.loc["m1", "rouge1"] == pytest.approx(np.mean([p["rouge1"] for p in per]))
     assert mean_t.loc["m1", "rouge1_conv_std"] == pytest.approx(np.std([p["rouge1"] for p in per], ddof=1))
-    assert ema_t.loc["m1", "rouge1"] == pytest.approx(A.ema([p["rouge1"] for p in per], 0.3))
-    assert A.similarity_table(aligned, k=2, seed=1, n_conversations=2)["n_conversations"].eq(2).all()
+    assert ema_t.loc["m1", "rouge1"] == pytest.approx(similarity.ema([p["rouge1"] for p in per], 0.3))
+    assert similarity.similarity_table(aligned, k=2, seed=1, averaging="mean", n_conversations=2)["n_conversations"].eq(2).all()
     with pytest.raises(ValueError):
-        A.similarity_table(aligned, k=2, seed=1, averaging="median")  # type: ignore[arg-type]
+        similarity.similarity_table(aligned, k=2, seed=1, averaging="median")  # type: ignore[arg-type]
 
 
 def test_choose_references_seeded_excludes_self() -> None:
     names = [f"d{i}" for i in range(26)]
-    r1 = A.choose_references(names, 5, seed=7)
-    assert r1 == A.choose_references(list(reversed(names)), 5, seed=7)  # order-independent
+    r1 = similarity.choose_references(names, 5, seed=7)
+    assert r1 == similarity.choose_references(list(reversed(names)), 5, seed=7)  # order-independent
     assert all(len(v) == 5 and d not in v and len(set(v)) == 5 for d, v in r1.items())
-    assert r1 != A.choose_references(names, 5, seed=8)
-    assert A.choose_references(["a", "b"], 5, seed=0) == {"a": ["b"], "b": ["a"]}
+    assert r1 != similarity.choose_references(names, 5, seed=8)
+    assert similarity.choose_references(["a", "b"], 5, seed=0) == {"a": ["b"], "b": ["a"]}
     with pytest.raises(ValueError):
-        A.choose_references(["a"], 1, seed=0)
+        similarity.choose_references(["a"], 1, seed=0)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -359,14 +348,14 @@ def test_choose_references_seeded_excludes_self() -> None:
 def test_pref_rate_strict_and_ties() -> None:
     a = {1: 8, 2: 5, 3: 7, 4: 6, 5: 9}
     b = {1: 7, 2: 5, 3: 9, 4: 6, 6: 1}
-    assert A.pref_rate(a, b) == pytest.approx(25.0)  # q1 only, of 4 common questions
-    assert A.pref_rate(b, a) == pytest.approx(25.0)  # q3
+    assert preference.pref_rate(a, b) == pytest.approx(25.0)  # q1 only, of 4 common questions
+    assert preference.pref_rate(b, a) == pytest.approx(25.0)  # q3
     # Paper: 40% vs 22.5% on 80 questions => 32 wins, 18 losses, 30 ties.
     x = {q: (2 if q < 32 else 0 if q < 50 else 1) for q in range(80)}
     y = {q: 1 for q in range(80)}
-    assert A.pref_rate(x, y) == pytest.approx(40.0) and A.pref_rate(y, x) == pytest.approx(22.5)
+    assert preference.pref_rate(x, y) == pytest.approx(40.0) and preference.pref_rate(y, x) == pytest.approx(22.5)
     with pytest.raises(ValueError):
-        A.pref_rate({1: 1}, {2: 1})
+        preference.pref_rate({1: 1}, {2: 1})
 
 
 def test_flip_count_paper_mtbench(ref: pd.DataFrame) -> None:
@@ -374,13 +363,13 @@ def test_flip_count_paper_mtbench(ref: pd.DataFrame) -> None:
     students = {"l8b:l70": j["l8b:l70"], "l8b:q72": j["l8b:q72"]}
     dgms = {"l70": j["l70"], "q72": j["q72"]}
     pairs = [("l8b:l70", "l70"), ("l8b:q72", "q72")]
-    assert A.flip_count(students, dgms, pairs) == 0
+    assert preference.flip_count(students, dgms, pairs) == 0
     paper = ref.query("table == 'judge' and metric == 'flip_count'")["value"].item()
-    assert A.flip_count(students, dgms, pairs) == paper
-    assert A.flip_count(students, {"l70": 7.9, "q72": 7.83}, pairs) == 1
-    assert A.flip_count(students, {"l70": 7.83, "q72": 7.83}, pairs) == 0  # a tie is not a reversal
+    assert preference.flip_count(students, dgms, pairs) == paper
+    assert preference.flip_count(students, {"l70": 7.9, "q72": 7.83}, pairs) == 1
+    assert preference.flip_count(students, {"l70": 7.83, "q72": 7.83}, pairs) == 0  # a tie is not a reversal
     # Three pairs, DGM order fully reversed by the students: all 3 pairwise orders flip.
-    assert A.flip_count({"s1": 1, "s2": 2, "s3": 3}, {"d1": 3, "d2": 2, "d3": 1},
+    assert preference.flip_count({"s1": 1, "s2": 2, "s3": 3}, {"d1": 3, "d2": 2, "d3": 1},
                         [("s1", "d1"), ("s2", "d2"), ("s3", "d3")]) == 3
 
 
@@ -388,7 +377,7 @@ def test_per_question_flip_count() -> None:
     students = {"s1": {1: 5, 2: 5, 3: 9}, "s2": {1: 6, 2: 4, 3: 9}}
     dgms = {"d1": {1: 7, 2: 7, 3: 1}, "d2": {1: 6, 2: 8, 3: 2}}
     # q1: students s1<s2, DGMs d1>d2 -> flip; q2: s1>s2, d1<d2 -> flip; q3: students tie -> no flip.
-    assert A.per_question_flip_count(students, dgms, [("s1", "d1"), ("s2", "d2")]) == 2
+    assert preference.per_question_flip_count(students, dgms, [("s1", "d1"), ("s2", "d2")]) == 2
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -399,13 +388,13 @@ def test_per_question_flip_count() -> None:
 def test_ordering_agreement() -> None:
     dgm = {"bbh": {"a": 0.5, "b": 0.4, "c": 0.3}, "gpqa": {"a": 0.3, "b": 0.2, "c": 0.1}}
     same = {"bbh": {"a": 0.45, "b": 0.44, "c": 0.1}, "gpqa": {"a": 0.9, "b": 0.5, "c": 0.2}}
-    assert A.ordering_agreement(dgm, same) == 1.0
+    assert study.ordering_agreement(dgm, same) == 1.0
     flipped = {"bbh": {"a": 0.1, "b": 0.2, "c": 0.3}, "gpqa": {"a": 0.3, "b": 0.2, "c": 0.1}}
-    assert A.ordering_agreement(dgm, flipped) == pytest.approx(0.5)  # bbh all 3 disagree, gpqa all 3 agree
+    assert study.ordering_agreement(dgm, flipped) == pytest.approx(0.5)  # bbh all 3 disagree, gpqa all 3 agree
     tied = {"bbh": {"a": 0.1, "b": 0.1, "c": 0.3}, "gpqa": {"a": 0.3, "b": 0.2, "c": 0.1}}
-    assert A.ordering_agreement(dgm, tied) == pytest.approx(3 / 5)  # a=b tie skipped; 3 of 5 pairs agree
+    assert study.ordering_agreement(dgm, tied) == pytest.approx(3 / 5)  # a=b tie skipped; 3 of 5 pairs agree
     with pytest.raises(KeyError):
-        A.ordering_agreement(dgm, {"bbh": same["bbh"]})
+        study.ordering_agreement(dgm, {"bbh": same["bbh"]})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -422,12 +411,12 @@ def _eff_rows() -> pd.DataFrame:
             ("l2", 7.0, 2048, 5000, 8_000_000, 2_000_000, 250.0, 1),
             ("m", 8.0, 8192, 5000, 6_000_000, 3_000_000, 600.0, 1),
         ],
-        columns=list(A.EFFICIENCY_COLUMNS),
+        columns=list(efficiency.EFFICIENCY_COLUMNS),
     )
 
 
 def test_efficiency_table_hand_computed() -> None:
-    t = A.efficiency_table(_eff_rows()).set_index("dgm")
+    t = efficiency.efficiency_table(_eff_rows()).set_index("dgm")
     q = t.loc["q72"]
     assert q["n_shards"] == 2 and q["n_conversations"] == 5000
     assert q["tok_s"] == pytest.approx(10_000_000 / 3000)  # pooled: 3333.3 tok/s
@@ -442,18 +431,18 @@ def test_efficiency_table_hand_computed() -> None:
     bad = _eff_rows()
     bad.loc[0, "wall_seconds"] = 0
     with pytest.raises(ValueError, match="q72"):
-        A.efficiency_table(bad)
+        efficiency.efficiency_table(bad)
     with pytest.raises(KeyError, match="gpus"):
-        A.efficiency_table(_eff_rows().drop(columns=["gpus"]))
+        efficiency.efficiency_table(_eff_rows().drop(columns=["gpus"]))
     mixed = _eff_rows()
     mixed.loc[1, "max_model_len"] = 8192
     with pytest.raises(ValueError, match="max_model_len"):
-        A.efficiency_table(mixed)
+        efficiency.efficiency_table(mixed)
 
 
 def test_efficiency_correlations_and_paper_extremes(ref: pd.DataFrame) -> None:
-    t = A.efficiency_table(_eff_rows())
-    c = A.efficiency_correlations(t).set_index("metric")
+    t = efficiency.efficiency_table(_eff_rows())
+    c = efficiency.efficiency_correlations(t).set_index("metric")
     # Bigger context×params => slower here, monotonically: Spearman exactly +1 for time, −1 for tok/s.
     assert c.loc["time", "spearman"] == pytest.approx(1.0)
     assert c.loc["tok_s", "spearman"] == pytest.approx(-1.0)
@@ -461,25 +450,6 @@ def test_efficiency_correlations_and_paper_extremes(ref: pd.DataFrame) -> None:
     e = ref[ref["table"] == "efficiency"].set_index(["model", "metric"])["value"]
     assert e[("llama-2-7b-chat", "tok_s")] / e[("q72", "tok_s")] == pytest.approx(11.81, abs=0.01)
     assert e[("all", "io_ratio_mean")] == 4.68
-
-
-def test_correlations_against_scipy() -> None:
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=25)
-    y = x + rng.normal(size=25)
-    y[3] = y[4]  # a tie
-    assert A.pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0])
-    assert A.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
-    assert A.kendall(x, y) == pytest.approx(stats.kendalltau(x, y)[0])
-
-
-def test_rank_correlation_hand() -> None:
-    rc = A.rank_correlation({"a": 1, "b": 2, "c": 3, "z": 9}, {"a": 10, "b": 30, "c": 20})
-    assert rc["n"] == 3
-    assert rc["spearman"] == pytest.approx(0.5)  # ranks (1,2,3) vs (1,3,2): 1 − 6·2/(3·8)
-    assert rc["kendall"] == pytest.approx(1 / 3)  # 2 concordant, 1 discordant
-    assert A.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1])["kendall"] == pytest.approx(-1.0)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -509,31 +479,23 @@ def test_paper_tables_are_internally_consistent(ref: pd.DataFrame) -> None:
 def test_dgm_choice_scaling_blend_tables(ref: pd.DataFrame) -> None:
     scores = _long_scores(ref)
     in_choice = set(ref.loc[ref["table"] == "dgm_choice", "model"])
-    choice = A.dgm_choice_table(scores[scores["model"].isin(in_choice)], size=250_000)
+    choice = study.dgm_choice_table(scores[scores["model"].isin(in_choice)], size=250_000)
     assert choice["dgm"].tolist() == ["q72", "l8i", "l70", "q7", "crp", "jmb"]  # paper's Avg-7 order
     assert choice["rank"].tolist() == [1, 2, 3, 4, 5, 6]
     assert choice.set_index("dgm").loc["q72", "alpaca_lc"] == 41.0
-    sc = A.scaling_table(scores[scores["dgm"].isin(["gpt", "l8i", "l70", "q72"])]).set_index("dgm")
+    sc = study.scaling_table(scores[scores["dgm"].isin(["gpt", "l8i", "l70", "q72"])]).set_index("dgm")
     assert list(sc.columns) == ["100000", "250000", "500000", "delta_first_last"]
     assert sc.loc["l8i", "delta_first_last"] == pytest.approx(0.016)
     assert sc.loc["gpt", "delta_first_last"] == pytest.approx(-0.002)  # GPT responses do not scale
-    b = A.blend_table(scores, {"q72+l70": ["q72", "l70"], "l8i+q7": ["l8i", "q7"]}, size=500_000).set_index("blend")
+    b = study.blend_table(scores, {"q72+l70": ["q72", "l70"], "l8i+q7": ["l8i", "q7"]}, size=500_000).set_index("blend")
     assert b.loc["q72+l70", "delta_vs_best"] == pytest.approx(0.363 - 0.367)
     assert b.loc["q72+l70", "parent_mean"] == pytest.approx(0.364)
     assert b.loc["l8i+q7", "delta_vs_mean"] == pytest.approx(0.358 - 0.363)
     assert (b["delta_vs_best"] < 0).all()  # the paper's finding: blends do not beat their best parent
     with pytest.raises(KeyError, match="nope"):
-        A.blend_table(scores, {"nope": ["q72"]}, size=500_000)
+        study.blend_table(scores, {"nope": ["q72"]}, size=500_000)
     with pytest.raises(ValueError):
-        A.dgm_choice_table(scores)  # several sizes per DGM without a size
-
-
-def test_sdq_correlation_table() -> None:
-    intrinsic = pd.DataFrame({"dgm": ["a", "b", "c", "d"], "rouge1": [0.1, 0.2, 0.3, 0.4],
-                              "judge": [4.0, 3.0, 2.0, 1.0], "note": ["x"] * 4})
-    t = A.sdq_correlation_table(intrinsic, {"a": 0.30, "b": 0.31, "c": 0.32, "d": 0.33}).set_index("intrinsic")
-    assert list(t.index) == ["rouge1", "judge"]
-    assert t.loc["rouge1", "spearman"] == pytest.approx(1.0) and t.loc["judge", "kendall"] == pytest.approx(-1.0)
+        study.dgm_choice_table(scores)  # several sizes per DGM without a size
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -542,7 +504,7 @@ def test_sdq_correlation_table() -> None:
 
 
 def test_reference_file_contents(ref: pd.DataFrame) -> None:
-    assert list(ref.columns) == list(A.REFERENCE_COLUMNS)
+    assert list(ref.columns) == list(paper.REFERENCE_COLUMNS)
     assert (ref["note"].str.len() > 0).all()
     h = ref[ref["table"] == "headline"]
     assert len(h) == 4 * 11  # 4 models × (10 benchmarks + Avg-8)
@@ -564,7 +526,7 @@ def test_compare_to_reference(ref: pd.DataFrame) -> None:
             {"table": "not_in_paper", "model": "x", "metric": "y", "value": 1.0},
         ]
     )
-    cmp = A.compare_to_reference(ours, ref, model_map={"ReWild-ours": "rewild"})
+    cmp = paper.compare_to_reference(ours, ref, model_map={"ReWild-ours": "rewild"})
     assert len(cmp) == len(ref)  # one row per paper number; ours NaN where we have none
     r = cmp.set_index(["table", "model", "metric"])
     assert r.loc[("headline", "rewild", "avg8"), "diff"] == pytest.approx(0.008)
@@ -577,11 +539,11 @@ def test_load_reference_rejects_duplicates(tmp_path: Path) -> None:
     p = tmp_path / "ref.csv"
     p.write_text("table,model,metric,value,note\nt,m,x,1,a\nt,m,x,2,b\n")
     with pytest.raises(ValueError, match="duplicate"):
-        A.load_reference(p)
+        paper.load_reference(p)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 9. Plots and run_* wrappers
+# 9. Plots
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -593,58 +555,123 @@ def test_plots_write_pngs(tmp_path: Path, ref: pd.DataFrame) -> None:
     import matplotlib
 
     assert matplotlib.get_backend().lower() == "agg"
-    scores = A.aggregate_table(_headline(ref).drop(columns=["avg8"]))
+    scores = aggregates.aggregate_table(_headline(ref).drop(columns=["avg8"]))
     scores["avg8_lo"], scores["avg8_hi"] = scores["avg8"] - 0.01, scores["avg8"] + 0.01
     ref8 = dict(zip(_headline(ref)["model"], _headline(ref)["avg8"]))
     long = _long_scores(ref)
-    eff = A.efficiency_table(_eff_rows())
-    sim = A.similarity_table(_aligned_for_similarity(), k=2, seed=0)
+    eff = efficiency.efficiency_table(_eff_rows())
+    sim = similarity.similarity_table(_aligned_for_similarity(), k=2, seed=0, averaging="mean")
     mat = pd.DataFrame([[1.0, 0.3], [0.3, 1.0]], index=["a", "b"], columns=["a", "b"])
     loss = pd.DataFrame({"step": [1, 2, 3, 4], "loss": [2.0, 1.5, 1.2, 1.1], "eval_loss": [None, 1.6, None, 1.3]})
     out = [
-        P.bar_scores(scores, tmp_path / "bars.png", metric="avg8", reference=ref8),
-        P.scaling_curves(long[long["dgm"].isin(["gpt", "q72", "l70", "l8i"])], tmp_path / "scaling.png"),
-        P.efficiency_scatter(eff, tmp_path / "eff.png"),
-        P.loss_curve({"rewild": loss}, tmp_path / "loss.png"),
-        P.similarity_heatmap_or_bars(sim, tmp_path / "sim_bars.png"),
-        P.similarity_heatmap_or_bars(mat, tmp_path / "sim_heat.png"),
-        P.sdq_scatter({"a": 0.1, "b": 0.2, "c": 0.3}, {"a": 0.3, "b": 0.35, "c": 0.32}, tmp_path / "sub" / "sdq.png",
-                      xlabel="ROUGE-1 (0–1)", ylabel="Avg-7 (0–1)"),
+        plots.bar_scores(scores, tmp_path / "bars.png", metric="avg8", reference=ref8),
+        plots.scaling_curves(long[long["dgm"].isin(["gpt", "q72", "l70", "l8i"])], tmp_path / "scaling.png"),
+        plots.efficiency_scatter(eff, tmp_path / "eff.png"),
+        plots.loss_curve({"rewild": loss}, tmp_path / "loss.png"),
+        plots.similarity_heatmap_or_bars(sim, tmp_path / "sim_bars.png"),
+        plots.similarity_heatmap_or_bars(mat, tmp_path / "sim_heat.png"),
     ]
     assert all(_is_png(Path(p)) for p in out), out
 
 
-def test_run_scores_and_efficiency_wrappers(tmp_path: Path) -> None:
-    import json
 
+# --------------------------------------------------------------------------------------------------------------
+# 10. The run_* wrappers the rules call
+# --------------------------------------------------------------------------------------------------------------
+
+PAPER_TASKS = {"bbh": 0.5, "gpqa": 0.3, "math": 0.1, "musr": 0.4, "ifeval": 0.35, "mmlu_pro": 0.3, "mixeval": 0.6}
+
+
+def test_scores_table_ranks_paper_benchmarks_and_keeps_stderr(tmp_path: Path) -> None:
+    """report.run_scores (rule scores_table): one row per model, task scores and stderrs, and Avg-7 only where
+    every member benchmark is present; the Markdown drops the stderr columns."""
+    tasks = {t: {"lm_eval_task": f"leaderboard_{t}", "metric": "acc", "benchmark": "ifeval_ps" if t == "ifeval" else t}
+             for t in PAPER_TASKS}
+    mixes = {"gpt-250k": {"components": [{"dgm": "gpt", "rows": 250_000}]},
+             "blend": {"components": [{"dgm": "gpt", "rows": 10}, {"source": "tulu3", "rows": 10}]}}
     paths = []
-    for task, score in [("bbh", 0.5), ("gpqa", 0.3), ("math", 0.1), ("musr", 0.4), ("mmlu_pro", 0.3),
-                        ("mixeval", 0.6)]:
-        p = tmp_path / f"{task}.json"
-        p.write_text(json.dumps({"model": "m", "task": task, "score": score, "samples": [score, score + 0.1]}))
-        paths.append(p)
-    p = tmp_path / "ifeval.json"
-    p.write_text(json.dumps({"model": "m", "task": "ifeval", "score": 0.35, "samples": [0.3, 0.4],
-                             "metrics": {"prompt_level_strict_acc,none": 0.35, "inst_level_loose_acc,none": 0.5}}))
-    paths.append(p)
-    t = A.run_scores(paths, tmp_path / "scores.csv", tmp_path / "scores.png")
-    row = pd.read_csv(tmp_path / "scores.csv").set_index("model").loc["m"]
-    assert row["ifeval_il"] == 0.5 and row["ifeval_ps"] == 0.35
-    assert row["avg7"] == pytest.approx((0.5 + 0.3 + 0.1 + 0.4 + 0.35 + 0.3 + 0.6) / 7)
-    assert row["avg8"] == pytest.approx((0.5 + 0.3 + 0.1 + 0.4 + 0.35 + 0.5 + 0.3 + 0.6) / 8)
-    assert math.isnan(row["avg9"])
-    assert row["avg7_lo"] < row["avg7"] < row["avg7_hi"]
-    assert _is_png(tmp_path / "scores.png") and len(t) == 1
+    for model, shift in (("blend", 0.05), ("base", 0.0), ("gpt-250k", 0.1)):
+        for task, score in PAPER_TASKS.items():
+            if model == "blend" and task == "math":
+                continue  # a model lacking one benchmark gets no Avg-7, never a partial mean
+            p = tmp_path / "eval" / model / f"{task}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps({"model": model, "task": task, "score": score + shift, "stderr": 0.01}))
+            paths.append(str(p))
+    with pytest.raises(ValueError, match="math"):
+        report.run_scores(paths[:6], mixes, tasks, str(tmp_path / "x.csv"), str(tmp_path / "x.md"))
+    t = report.run_scores(paths, mixes, tasks, str(tmp_path / "scores.csv"), str(tmp_path / "scores.md"))
+    assert t["model"].tolist() == ["gpt-250k", "blend", "base"]  # plan order, the untrained student last
+    assert t["dgm"].tolist() == ["gpt", "gpt + tulu3", "(untrained)"]
+    row = pd.read_csv(tmp_path / "scores.csv").set_index("model")
+    assert row.loc["base", "avg7"] == pytest.approx(sum(PAPER_TASKS.values()) / 7)
+    assert row.loc["gpt-250k", "avg7"] == pytest.approx(sum(PAPER_TASKS.values()) / 7 + 0.1)
+    assert math.isnan(row.loc["blend", "avg7"]) and math.isnan(row.loc["blend", "math"])
+    assert row.loc["base", "bbh_stderr"] == 0.01 and "avg8" not in row.columns  # no IFEval inst-loose task
+    md = (tmp_path / "scores.md").read_text()
+    assert md.splitlines()[0].startswith("| model | dgm | bbh |") and "stderr" not in md
 
-    shards = {}
-    for dgm, (pb, L) in {"big": (70, 8192), "small": (7, 2048)}.items():
-        fp = tmp_path / f"{dgm}.json"
-        fp.write_text(json.dumps({"shard": "s00000", "n_conversations": 100, "input_tokens": 10_000 * pb,
-                                  "output_tokens": 2_000 * pb, "wall_seconds": 10.0 * pb,
-                                  "engine": {"max_model_len": L, "tensor_parallel_size": 1 + (pb > 10)}}))
-        shards[dgm] = [fp]
-    e = A.run_efficiency(shards, {"big": 70, "small": 7}, tmp_path / "eff.csv", tmp_path / "corr.csv",
-                         tmp_path / "eff.png").set_index("dgm")
+
+def _efficiency_record(path: Path, pb: float | None, L: int) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = pb or 1.0
+    path.write_text(json.dumps({"shard": path.stem, "params_b": pb, "n_conversations": 100,
+                                "input_tokens": int(10_000 * size), "output_tokens": int(2_000 * size),
+                                "wall_seconds": 10.0 * size,
+                                "engine": {"max_model_len": L, "tensor_parallel_size": 1 + (size > 10)}}))
+    return str(path)
+
+
+def test_run_efficiency_groups_shards_by_their_dgm_folder(tmp_path: Path) -> None:
+    eff = tmp_path / "results" / "efficiency"
+    paths = [_efficiency_record(eff / "big" / "s00000.json", 70, 8192),
+             _efficiency_record(eff / "small" / "s00000.json", 7, 2048),
+             _efficiency_record(eff / "small" / "s00001.json", 7, 2048)]
+    dgms = {"big": {"params_b": 70}, "small": {"params_b": 7}, "unused": {"params_b": None}}
+    e = efficiency.run_efficiency(paths, dgms, tmp_path / "eff.csv", tmp_path / "corr.csv",
+                                  tmp_path / "eff.png").set_index("dgm")
     assert e.loc["big", "gpus"] == 2 and e.loc["big", "tok_s"] == pytest.approx(1200.0)
+    assert e.loc["small", "n_shards"] == 2 and e.loc["small", "n_conversations"] == 200
     assert e.loc["small", "io_ratio"] == pytest.approx(5.0)
     assert len(pd.read_csv(tmp_path / "corr.csv")) == 2 and _is_png(tmp_path / "eff.png")
+
+
+def test_efficiency_of_a_dgm_without_a_configured_size(tmp_path: Path) -> None:
+    """A DGM with `params_b: null` (the schema default) still gets its throughput row; its proxy is 0."""
+    p = _efficiency_record(tmp_path / "efficiency" / "noname" / "s00000.json", None, 4096)
+    e = efficiency.run_efficiency([p], {"noname": {"params_b": None}}, tmp_path / "e.csv", tmp_path / "c.csv",
+                                  tmp_path / "e.png")
+    assert e["params_b"].item() == 0.0 and e["context_x_params"].item() == 0.0
+    assert e["tok_s"].item() == pytest.approx(1200.0)
+
+
+def test_run_similarity_writes_table_unaligned_and_figure(tmp_path: Path) -> None:
+    aligned = _aligned_for_similarity()
+    gens = {}
+    for d in ("m1", "m2", "m3"):
+        rows = aligned[["conversation_hash", "row_id", "language"]].copy()
+        rows["conversation"] = [_conv("q", t) for t in aligned[d]]
+        if d == "m3":
+            rows = rows.iloc[1:]  # one conversation m3 never answered
+        gens[d] = tmp_path / f"{d}.parquet"
+        rows.to_parquet(gens[d])
+    t = similarity.run_similarity(gens, tmp_path / "sim.csv", tmp_path / "un.csv", tmp_path / "sim.png",
+                                  k=2, seed=0, averaging="mean", n_conversations=500)
+    assert set(t["dgm"]) == {"m1", "m2", "m3"} and (t["n_conversations"] == 4).all()  # 5 English, h0 unaligned
+    un = pd.read_csv(tmp_path / "un.csv")
+    assert un["conversation_hash"].tolist() == ["h0"] and un["reason"].item() == "missing in m3"
+    assert _is_png(tmp_path / "sim.png")
+
+
+def test_training_curves_and_summary_read_metrics_by_mix(tmp_path: Path) -> None:
+    metrics = []
+    for mix, losses in (("gpt-all", [2.5, 2.0, 1.7]), ("blend", [2.4, 2.2])):
+        p = tmp_path / "models" / f"{mix}.metrics.json"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"loss_curve": [{"step": i + 1, "loss": v} for i, v in enumerate(losses)],
+                                 "optimizer_steps": len(losses)}))
+        metrics.append(str(p))
+    assert set(report.sft_metrics_by_mix(metrics)) == {"gpt-all", "blend"}
+    assert _is_png(report.run_training_curves(metrics, tmp_path / "plots" / "sft_loss.png"))
+    s = report.training_summary(report.sft_metrics_by_mix(metrics)).set_index("mix")
+    assert s.loc["gpt-all", "last_loss"] == 1.7 and s.loc["blend", "first_loss"] == 2.4

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from rewild_testlib import REPO, SNAKEMAKE, run_snakemake, workdir_copy
-from rewild import analyse, archive, report
+from rewild import archive, efficiency, report, study
 from rewild import config as rc
 from rewild import plan
 
@@ -75,10 +75,10 @@ def build_results(root: Path, cfg: dict) -> None:
                 "input_tokens": 1000 + 37 * k, "output_tokens": 300 + 11 * k, "wall_seconds": 3.5 + k,
                 "gpus": 0, "provenance": {"revision": None, "git_commit": "0" * 40},
             })))
-    analyse.run_efficiency(eff, {d: cfg["dgms"][d].get("params_b") or 0.0 for d in eff},
-                           root / "results/tables/efficiency.csv",
-                           root / "results/tables/efficiency_correlations.csv")
-    (root / "results/plots").mkdir(parents=True)
+    efficiency.run_efficiency([p for paths in eff.values() for p in paths], cfg["dgms"],
+                              root / "results/tables/efficiency.csv",
+                              root / "results/tables/efficiency_correlations.csv",
+                              root / "results/plots/efficiency.png")
     (root / "results/plots/efficiency.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
 
     stats = [write_json(root / f"results/prompts/{s}.stats.json",
@@ -91,8 +91,8 @@ def build_results(root: Path, cfg: dict) -> None:
                            "optimizer_steps": 2, "effective_batch": 8, "tokens_seen": 4096, "resumes": 0,
                            "wall_seconds": 12.0, "eval_loss": 2.1})
                for m in plan.all_mixes(cfg)]
-    analyse.run_study(root / "results/tables/scores.csv", plan.mix_info(cfg), list(tasks), root / "results/tables",
-                      root / "results/plots")
+    study.run_study(root / "results/tables/scores.csv", plan.mix_info(cfg), list(tasks), root / "results/tables",
+                    root / "results/plots", metric=cfg["analyses"]["metric"])
     from rewild import plots
     import pandas as pd
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
-from rewild import analyse
 from rewild import config as rc
+from rewild import study
 from rewild.plan import mix_info
 
 
@@ -14,7 +16,7 @@ from rewild.plan import mix_info
 def plan(paper_config):
     rc.validate(paper_config)
     info = mix_info(paper_config)
-    for name, entry in info.items():
+    for entry in info.values():
         entry["train_rows"] = {"100k": 98_700, "250k": 246_750, "500k": 493_500}.get(entry["size_label"], 500_000)
     return paper_config, info
 
@@ -41,7 +43,7 @@ def test_study_reproduces_the_papers_orderings(plan, tmp_path):
     scores = pd.DataFrame([{"model": m, "dgm": "", "avg7": v, "bbh": v} for m, v in avg7.items()])
     path = tmp_path / "scores.csv"
     scores.to_csv(path, index=False)
-    out = analyse.run_study(path, info, ["bbh"], tmp_path, tmp_path)
+    out = study.run_study(path, info, ["bbh"], tmp_path, tmp_path, metric=None)
     choice = out["dgm_choice"]
     assert list(choice["dgm"][:3]) == [q72, l8i, l70]  # spec §5 DGM choice at 250k: Q72 .364 > L8I .363 > L70
     scaling = out["scaling"].set_index("dgm")
@@ -67,7 +69,32 @@ def test_inheritance_from_reference_models(tmp_path, demo_config):
         {"model": "dgm-tiny-random", "demo-mc": 0.25, "demo-gen": 0.0},
     ]
     pd.DataFrame(rows).to_csv(tmp_path / "s.csv", index=False)
-    out = analyse.run_study(tmp_path / "s.csv", info, ["demo-mc", "demo-gen"], tmp_path, tmp_path)
+    out = study.run_study(tmp_path / "s.csv", info, ["demo-mc", "demo-gen"], tmp_path, tmp_path, metric=None)
     # demo-mc: DGM order smollm2 > tiny agrees with students; demo-gen: disagrees -> 1 of 2
     assert out["inheritance"]["ordering_agreement"].iloc[0] == pytest.approx(0.5)
     assert out["dgm_choice"]["dgm"].iloc[0] == "smollm2-135m"
+
+
+def test_train_rows_come_from_the_mix_manifests(plan, tmp_path):
+    """The scaling axis is the number of conversations the mix step kept, read from each manifest."""
+    _, info = plan
+    manifests = []
+    for mix, rows in (("qwen2.5-72b-instruct-100k", 97_312), ("qwen2.5-72b-instruct-250k", 243_001)):
+        p = tmp_path / mix / "manifest.json"
+        p.parent.mkdir()
+        p.write_text(json.dumps({"mix": mix, "train_rows": rows, "heldout_rows": 10}))
+        manifests.append(p)
+    out = study.with_train_rows(info, manifests)
+    assert out["qwen2.5-72b-instruct-100k"]["train_rows"] == 97_312
+    assert out["qwen2.5-72b-instruct-250k"]["train_rows"] == 243_001
+    assert out["qwen2.5-72b-instruct-500k"]["train_rows"] == 493_500  # no manifest: the plan's value stays
+    assert info["qwen2.5-72b-instruct-100k"]["train_rows"] == 98_700  # the plan itself is not changed
+
+
+def test_study_metric_prefers_the_configured_one():
+    scores = pd.DataFrame({"model": ["a"], "dgm": ["x"], "bbh": [0.3], "bbh_stderr": [0.01], "avg7": [0.4]})
+    assert study.study_metric(scores, None) == "avg7"
+    assert study.study_metric(scores, "bbh") == "bbh"
+    assert study.study_metric(scores.drop(columns=["avg7"]), None) == "bbh"  # the first task, never a stderr
+    with pytest.raises(KeyError, match="gpqa"):
+        study.study_metric(scores, "gpqa")

@@ -1,0 +1,57 @@
+"""Judge preference between students and their DGMs (WildChat-50M §6, Table 4): PrefRt and FlipCt."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .stats import is_missing
+
+
+def pref_rate(a: Mapping[Any, float], b: Mapping[Any, float]) -> float:
+    """PrefRt(A, B): percent of the questions both were scored on where A's score is strictly higher.
+
+    Ties count for neither side, so PrefRt(A, B) + PrefRt(B, A) <= 100 (the paper: 40% vs 22.5%).
+    """
+    common = [q for q in a if q in b and not is_missing(a[q]) and not is_missing(b[q])]
+    if not common:
+        raise ValueError("pref_rate: no question scored for both models")
+    return 100.0 * sum(float(a[q]) > float(b[q]) for q in common) / len(common)
+
+
+def flip_count(
+    students: Mapping[str, float], dgms: Mapping[str, float], pairs: Sequence[tuple[str, str]]
+) -> int:
+    """Number of pairwise ranking reversals between students and the DGMs they were trained on.
+
+    `pairs` lists (student, its DGM). For every two pairs, a flip is when the students are strictly ordered
+    one way and their DGMs strictly the other way; ties on either side are not flips.
+    """
+    flips = 0
+    for i in range(len(pairs)):
+        for j in range(i + 1, len(pairs)):
+            (si, di), (sj, dj) = pairs[i], pairs[j]
+            s = np.sign(float(students[si]) - float(students[sj]))
+            d = np.sign(float(dgms[di]) - float(dgms[dj]))
+            flips += int(s * d < 0)
+    return flips
+
+
+def per_question_flip_count(
+    students: Mapping[str, Mapping[Any, float]],
+    dgms: Mapping[str, Mapping[Any, float]],
+    pairs: Sequence[tuple[str, str]],
+) -> int:
+    """`flip_count` summed over the questions every student and DGM in `pairs` was scored on."""
+    names = [s for s, _ in pairs] + [d for _, d in pairs]
+    tables = [students[s] for s, _ in pairs] + [dgms[d] for _, d in pairs]
+    common = set.intersection(*(set(t) for t in tables))
+    if not common:
+        raise ValueError(f"per_question_flip_count: no question common to {names}")
+    return sum(
+        flip_count({s: students[s][q] for s, _ in pairs}, {d: dgms[d][q] for _, d in pairs}, pairs)
+        for q in sorted(common, key=str)
+    )
+

@@ -6,7 +6,7 @@ from snakemake.utils import min_version
 
 from rewild import config as rc
 from rewild import plan, resources
-from rewild import judge as rj
+from rewild.judge import plan as judge_plan
 
 min_version("9.0")
 
@@ -76,7 +76,7 @@ def final_outputs():
         ]
         + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
         + (["results/tables/similarity.csv"] if len(DGMS) > 1 else [])
-        + rj.judge_targets(config)
+        + judge_plan.judge_targets(config)
     )
 
 

@@ -1,31 +1,100 @@
 # LLM judge: MT-Bench-style grading of students and DGMs (paper §5), PrefRt / FlipCt (§6 "Judge preference") and
 # intrinsic SDQ judgments of DGM responses on the 12 factors of the paper's judgment mode (beyond the paper).
-# Outside `rule all` unless eval.judge.enabled: final_outputs() in common.smk adds JUDGE_TARGETS.
+# Outside `rule all` unless eval.judge.enabled: final_outputs() in common.smk adds the judge tables.
 #
 # Wildcard `model`: a student (mix name or `base`) or `dgm-<dgm>` for a generated DGM judged as a model (the
 # naming of reference models in results/eval/), whether or not that DGM is in eval.evaluate_dgms:
 #   results/judge/{model}/answers.jsonl|answers.json|mtbench.jsonl|mtbench.json
 #   results/judge/dgm/{dgm}/sdq.jsonl|sdq.json      (judgments of the DGM's generated data)
-# The input functions live in rewild/judge.py (plan helpers); the rules call them through one-line lambdas.
+# The logic lives in rewild/judge/plan.py; the input, params and resource functions below only call it.
+# `judge_plan` (rewild.judge.plan) is imported in common.smk, which final_outputs() needs.
+
+JUDGE_TARGETS = judge_plan.judge_targets(config)
+# generated DGMs answer MT-Bench (JUDGE_MODELS); every DGM with responses (the GPT source too) gets SDQ judgments
+SDQ_DGMS = judge_plan.judged_dgms(config, generated_only=False)
+JUDGE_MODELS = judge_plan.judged_models(config)
+JUDGE_RUBRICS = judge_plan.rubrics_input(config, workflow.basedir)
 
 
-from rewild import judge as rj
+# ------------------------------------------------------------------------------- input / params functions
 
-JUDGE = rj.judge_settings(config["eval"]["judge"])
-JUDGE_TARGETS = rj.judge_targets(config)
-# generated DGMs answer MT-Bench; every DGM with responses (the GPT source too) gets SDQ judgments
-JUDGE_DGMS = rj.judged_dgms(config)
-SDQ_DGMS = rj.judged_dgms(config, generated_only=False)
-JUDGE_STUDENTS = rj.judged_students(config)
-JUDGE_MODELS = rj.judged_models(config)
-DEFAULT_RUBRICS = os.path.join(workflow.basedir, "data", "judge", "rubrics.yaml")
-JUDGE_RUBRICS = JUDGE["rubrics"] or DEFAULT_RUBRICS
+
+def judge_questions(wildcards):
+    return judge_plan.questions_input(config)
+
+
+def judge_subject_model(wildcards):
+    return judge_plan.subject_model_input(config, wildcards.model)
+
+
+def judge_server_model(wildcards):
+    return judge_plan.server_model_input(config)
+
+
+def judge_subject_settings(wildcards):
+    return judge_plan.subject_settings(config, wildcards.model)
+
+
+def judge_answers_hash(wildcards):
+    return judge_plan.answers_config_hash(config, wildcards.model)
+
+
+def judge_grade_hash(wildcards):
+    return judge_plan.stage_config_hash(config, "grade")
+
+
+def judge_sdq_hash(wildcards):
+    return judge_plan.stage_config_hash(config, "sdq")
+
+
+def judge_answers_gpus(wildcards):
+    return judge_plan.answers_gpus(config, wildcards.model)
+
+
+def judge_answers_threads(wildcards):
+    return judge_plan.answers_threads(config, wildcards.model)
+
+
+def judge_answers_mem_mb(wildcards, attempt):
+    return judge_plan.answers_mem_mb(config, wildcards.model, attempt)
+
+
+def judge_answers_runtime(wildcards, attempt):
+    return judge_plan.answers_runtime(config, wildcards.model) * attempt
+
+
+def judge_mem_mb(wildcards, attempt):
+    return judge_plan.judge_mem_mb(config, attempt)
+
+
+def judge_grade_runtime(wildcards, attempt):
+    return judge_plan.judge_runtime(config, "grade") * attempt
+
+
+def judge_sdq_runtime(wildcards, attempt):
+    return judge_plan.judge_runtime(config, "sdq") * attempt
+
+
+# computed when judge_tables is in the DAG: extrinsic_mixes fails for a grid of sizes without extrinsic_size
+def judge_table_pairs(wildcards):
+    return judge_plan.table_pairs(config)
+
+
+def judge_learned_from(wildcards):
+    return judge_plan.learned_from_map(config)
+
+
+def judge_extrinsic_mixes(wildcards):
+    return judge_plan.table_extrinsic_mixes(config)
+
+
+# ------------------------------------------------------------------------------- rules
 
 
 rule judge_answers:
     input:
-        questions=lambda wc: rj.questions_input(config),
-        model=lambda wc: rj.subject_model_input(config, wc.model),
+        questions=judge_questions,
+        model=judge_subject_model,
     output:
         answers="results/judge/{model}/answers.jsonl",
         meta="results/judge/{model}/answers.json",
@@ -37,27 +106,27 @@ rule judge_answers:
         model=_alternatives(JUDGE_MODELS),
     conda:
         conda_env("vllm")
-    threads: 2
+    threads: judge_answers_threads
     resources:
-        gpu=lambda wc: rj.subject_settings(config, wc.model)["gpus"],
+        gpu=judge_answers_gpus,
+        mem_mb=judge_answers_mem_mb,
+        runtime=judge_answers_runtime,
     params:
         subject="{model}",
-        model=lambda wc: rj.subject_settings(config, wc.model),
-        judge=rj.stage_params(JUDGE, "answers"),
+        model=judge_subject_settings,
+        judge=judge_plan.stage_params(config, "answers"),
         cache_dir=".cache/vllm",
         # provenance only (equal settings, equal hash: adds no invalidation)
-        config_hash=lambda wc: plan.section_hash(
-            rj.subject_settings(config, wc.model), rj.stage_params(JUDGE, "answers")
-        ),
+        config_hash=judge_answers_hash,
     script:
         "../scripts/judge_answers.py"
 
 
 rule judge:
     input:
-        questions=lambda wc: rj.questions_input(config),
+        questions=judge_questions,
         answers="results/judge/{model}/answers.jsonl",
-        server_model=lambda wc: rj.server_model_input(config),
+        server_model=judge_server_model,
     output:
         grades="results/judge/{model}/mtbench.jsonl",
         summary="results/judge/{model}/mtbench.json",
@@ -69,15 +138,17 @@ rule judge:
         model=_alternatives(JUDGE_MODELS),
     conda:
         conda_env("vllm")
-    threads: 2
+    threads: judge_plan.judge_threads(config)
     resources:
-        gpu=lambda wc: rj.server_gpus(config),
+        gpu=judge_plan.server_gpus(config),
+        mem_mb=judge_mem_mb,
+        runtime=judge_grade_runtime,
     params:
         subject="{model}",
-        judge=rj.stage_params(JUDGE, "grade"),
+        judge=judge_plan.stage_params(config, "grade"),
         progress="results/.progress/judge/{model}.jsonl",
         cache_dir=".cache/vllm",
-        config_hash=lambda wc: plan.section_hash(rj.stage_params(JUDGE, "grade")),
+        config_hash=judge_grade_hash,
     script:
         "../scripts/judge.py"
 
@@ -86,7 +157,7 @@ rule sdq_judge:
     input:
         generations="results/generations/{dgm}.parquet",
         rubrics=JUDGE_RUBRICS,
-        server_model=lambda wc: rj.server_model_input(config),
+        server_model=judge_server_model,
     output:
         judgments="results/judge/dgm/{dgm}/sdq.jsonl",
         summary="results/judge/dgm/{dgm}/sdq.json",
@@ -98,15 +169,17 @@ rule sdq_judge:
         dgm=_alternatives(SDQ_DGMS),
     conda:
         conda_env("vllm")
-    threads: 2
+    threads: judge_plan.judge_threads(config)
     resources:
-        gpu=lambda wc: rj.server_gpus(config),
+        gpu=judge_plan.server_gpus(config),
+        mem_mb=judge_mem_mb,
+        runtime=judge_sdq_runtime,
     params:
         dgm="{dgm}",
-        judge=rj.stage_params(JUDGE, "sdq"),
+        judge=judge_plan.stage_params(config, "sdq"),
         progress="results/.progress/sdq/{dgm}.jsonl",
         cache_dir=".cache/vllm",
-        config_hash=lambda wc: plan.section_hash(rj.stage_params(JUDGE, "sdq")),
+        config_hash=judge_sdq_hash,
     script:
         "../scripts/sdq_judge.py"
 
@@ -164,13 +237,9 @@ rule judge_tables:
     params:
         models=JUDGE_MODELS,
         sdq_dgms=SDQ_DGMS,
-        pairs=lambda wc: rj.student_dgm_pairs(
-            plan.all_mixes(config), JUDGE_STUDENTS, JUDGE_DGMS
-        ),
-        learned_from=lambda wc: rj.learned_from_map(config, JUDGE_STUDENTS),
-        extrinsic_mixes=lambda wc: rj.extrinsic_mixes(
-            plan.all_mixes(config), SDQ_DGMS, JUDGE["extrinsic_size"]
-        ),
-        extrinsic_metric=JUDGE["extrinsic_metric"],
+        pairs=judge_table_pairs,
+        learned_from=judge_learned_from,
+        extrinsic_mixes=judge_extrinsic_mixes,
+        extrinsic_metric=config["eval"]["judge"]["extrinsic_metric"],
     script:
-        "../scripts/judge.py"
+        "../scripts/judge_tables.py"

@@ -17,17 +17,50 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from rewild import analyse
-from rewild import io as rio
-from rewild import judge as J
-
+import yaml
 from rewild_testlib import REPO, TEST_MODELS, run_snakemake, workdir_copy
 
+from rewild import engine, preference, stats
+from rewild import io as rio
+from rewild.judge import answers as A
+from rewild.judge import client as C
+from rewild.judge import mtbench as M
+from rewild.judge import parse as P
+from rewild.judge import plan as JP
+from rewild.judge import sdq as S
+from rewild.judge import server as SV
+from rewild.judge import tables as T
+
 QUESTIONS = REPO / "data" / "judge" / "mtbench_demo.jsonl"
+RUBRICS = REPO / "data" / "judge" / "rubrics.yaml"
 SMOLLM2 = TEST_MODELS["smollm2"]  # built at session start (conftest), so CI runs the real judge
 SECRET = "sk-rewild-TEST-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_ENV = "REWILD_JUDGE_TEST_KEY"
+
+
+def validated(judge: dict) -> dict:
+    """The demo config with `eval.judge` = `judge`, validated: every judge setting filled from the schema."""
+    from rewild import config as rc
+
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg["eval"]["judge"] = judge
+    return rc.validate(cfg)
+
+
+def judge_settings(**judge) -> dict:
+    """Validated `eval.judge` settings (what the rules hand the stage entries, every stage's keys included)."""
+    return validated(judge)["eval"]["judge"]
+
+
+# one SDQ judgment's settings as the schema's defaults give them (sdq.run_sdq passes them from eval.judge)
+SDQ_KW = dict(
+    scale="", max_tokens=10, temperature=0.2, top_logprobs=10, max_chars=8000, prefill=False, seed=0, cache=None
+)
+GRADE_KW = dict(max_tokens=1024, temperature=0.0, seed=0, cache=None)
+
+
+def _client(base_url: str, key_env: str | None = KEY_ENV, **kw) -> C.JudgeClient:
+    return C.JudgeClient(base_url, "stub-judge", key_env, **{"timeout_s": 10, "max_retries": 0, "concurrency": 1, **kw})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -66,7 +99,7 @@ KEY_ENV = "REWILD_JUDGE_TEST_KEY"
     ],
 )
 def test_parse_score_reads_the_rating(text, expected):
-    assert J.parse_score(text) == pytest.approx(expected)
+    assert P.parse_score(text) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -90,13 +123,13 @@ def test_parse_score_reads_the_rating(text, expected):
     ],
 )
 def test_parse_score_survives_malformed_output(text, reason):
-    score, why = J.parse_score_detail(text)
+    score, why = P.parse_score_detail(text)
     assert score is None and why == reason
 
 
 def test_parse_score_never_raises_on_junk():
     for junk in ["[[", "]]", "[[]]", "Rating:", "Score: [[", "\x00\x01", "١٠", "NaN", "∞/10", "[[1e9]]", 7, 7.5]:
-        s = J.parse_score(junk)
+        s = P.parse_score(junk)
         assert s is None or 1 <= s <= 10
 
 
@@ -121,11 +154,11 @@ def test_digit_distribution_llama_style_single_tokens():
         _entry(":", {":": 0.99}),
         _entry(" 7", {" 7": 0.5, " 8": 0.3, " 10": 0.1, " 6": 0.05, " the": 0.05}),
     ]
-    probs, info = J.digit_distribution(content)
+    probs, info = P.digit_distribution(content)
     assert info["position"] == 2 and info["digit_mass"] == pytest.approx(0.95)
     assert probs[7] == pytest.approx(0.5 / 0.95) and probs[10] == pytest.approx(0.1 / 0.95)
     assert sum(probs.values()) == pytest.approx(1.0)
-    assert J.expected_score(probs) == pytest.approx((0.5 * 7 + 0.3 * 8 + 0.1 * 10 + 0.05 * 6) / 0.95)
+    assert P.expected_score(probs) == pytest.approx((0.5 * 7 + 0.3 * 8 + 0.1 * 10 + 0.05 * 6) / 0.95)
 
 
 def test_digit_distribution_splits_one_and_ten_for_digit_tokenizers():
@@ -137,45 +170,45 @@ def test_digit_distribution_splits_one_and_ten_for_digit_tokenizers():
         _entry("1", {"1": 0.6, "9": 0.3, "8": 0.1}),
         _entry("0", {"0": 0.75, "\n": 0.25}),
     ]
-    probs, info = J.digit_distribution(content)
+    probs, info = P.digit_distribution(content)
     assert info["position"] == 3 and info["ten_split"] == pytest.approx(0.75)
     assert probs[10] == pytest.approx(0.45) and probs[1] == pytest.approx(0.15)
     assert probs[9] == pytest.approx(0.3) and probs[8] == pytest.approx(0.1)
-    assert J.expected_score(probs) == pytest.approx(0.45 * 10 + 0.15 * 1 + 0.3 * 9 + 0.1 * 8)
+    assert P.expected_score(probs) == pytest.approx(0.45 * 10 + 0.15 * 1 + 0.3 * 9 + 0.1 * 8)
 
 
 def test_digit_distribution_one_without_continuation_counts_as_one():
     content = [_entry(" 7", {" 7": 0.6, " 1": 0.4})]
-    probs, info = J.digit_distribution(content, prefilled=True)
+    probs, info = P.digit_distribution(content, prefilled=True)
     assert info["ten_split"] == "unknown"
     assert probs[1] == pytest.approx(0.4) and probs[10] == 0.0
 
 
 def test_digit_distribution_prefilled_starts_at_first_generated_token():
     content = [_entry(" ", {" ": 0.7, " [": 0.3}), _entry("8", {"8": 0.8, "9": 0.2}), _entry("\n", {"\n": 1.0})]
-    probs, info = J.digit_distribution(content, prefilled=True)
+    probs, info = P.digit_distribution(content, prefilled=True)
     assert info["position"] == 1
-    assert J.expected_score(probs) == pytest.approx(8.2)
+    assert P.expected_score(probs) == pytest.approx(8.2)
 
 
 def test_digit_distribution_absent_or_useless():
-    assert J.digit_distribution(None)[0] is None
-    assert J.digit_distribution([])[1]["reason"] == "no_logprobs"
+    assert P.digit_distribution(None)[0] is None
+    assert P.digit_distribution([])[1]["reason"] == "no_logprobs"
     no_marker = [_entry("Seven", {"Seven": 1.0})]
-    assert J.digit_distribution(no_marker)[1]["reason"] == "no_marker"
+    assert P.digit_distribution(no_marker)[1]["reason"] == "no_marker"
     no_digits = [_entry("Score", {"Score": 1.0}), _entry(":", {":": 1.0}), _entry(" good", {" good": 0.9, " ok": 0.1})]
-    probs, info = J.digit_distribution(no_digits)
+    probs, info = P.digit_distribution(no_digits)
     assert probs is None and info["reason"] == "no_digit_candidates"
     # "0" and "11" are not scores
-    probs, _ = J.digit_distribution([_entry("0", {"0": 0.5, "11": 0.3, "5": 0.2})], prefilled=True)
+    probs, _ = P.digit_distribution([_entry("0", {"0": 0.5, "11": 0.3, "5": 0.2})], prefilled=True)
     assert probs[5] == pytest.approx(1.0)
 
 
 def test_expected_score_bounds():
     for d in range(1, 11):
-        assert J.expected_score({d: 1.0}) == d
+        assert P.expected_score({d: 1.0}) == d
     with pytest.raises(ValueError):
-        J.expected_score({})
+        P.expected_score({})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -184,18 +217,20 @@ def test_expected_score_bounds():
 
 
 def test_sdq_prompt_contains_the_response_and_the_rubric():
-    rubrics, scale = J.load_rubrics()
-    assert [J.factor_slug(f) for f in J.FACTORS] == list(rubrics)  # all 12 paper factors, in order
+    rubrics, scale = S.load_rubrics(RUBRICS)
+    assert [S.factor_slug(f) for f in S.FACTORS] == list(rubrics)  # all 12 paper factors, in order
     f = rubrics["factuality"]
-    msgs = J.build_sdq_messages(f, "What is the capital of France?", "UNIQUE-RESPONSE-TEXT Paris.", scale=scale)
+    msgs = S.build_sdq_messages(
+        f, "What is the capital of France?", "UNIQUE-RESPONSE-TEXT Paris.", scale=scale, max_chars=8000, prefill=False
+    )
     assert msgs[0]["role"] == "system" and "Factuality" in msgs[0]["content"] and f["rubric"] in msgs[0]["content"]
     assert "Score: <1-10>" in msgs[0]["content"]
     assert "UNIQUE-RESPONSE-TEXT Paris." in msgs[1]["content"]  # the released code's bug: response missing
     assert "What is the capital of France?" in msgs[1]["content"]
     assert len(msgs) == 2
-    pre = J.build_sdq_messages(f, "q", "r", prefill=True)
+    pre = S.build_sdq_messages(f, "q", "r", scale=scale, max_chars=8000, prefill=True)
     assert pre[-1] == {"role": "assistant", "content": "Score:"}
-    long = J.build_sdq_messages(f, "q", "x" * 500, max_chars=100)
+    long = S.build_sdq_messages(f, "q", "x" * 500, scale=scale, max_chars=100, prefill=False)
     assert (
         "x" * 100 in long[1]["content"]
         and "x" * 101 not in long[1]["content"]
@@ -204,39 +239,41 @@ def test_sdq_prompt_contains_the_response_and_the_rubric():
 
 
 def test_grade_prompts_turn1_turn2_and_reference():
-    qs = J.load_questions(QUESTIONS)
+    qs = M.load_questions(QUESTIONS)
     q = next(x for x in qs if x.get("reference"))
-    m1 = J.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 0)
+    m1 = M.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 0)
     text1 = m1[-1]["content"]
     assert q["turns"][0] in text1 and "FIRST-ANSWER" in text1 and "SECOND-ANSWER" not in text1
     assert "[[rating]]" in text1 and q["reference"][0] in text1
-    m2 = J.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 1)
+    m2 = M.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 1)
     text2 = m2[-1]["content"]
     assert all(s in text2 for s in (q["turns"][0], q["turns"][1], "FIRST-ANSWER", "SECOND-ANSWER", q["reference"][1]))
     plain = next(x for x in qs if not x.get("reference"))
-    assert "reference" not in J.build_grade_messages(plain, ["a", "b"], 0)[-1]["content"].lower()
+    assert "reference" not in M.build_grade_messages(plain, ["a", "b"], 0)[-1]["content"].lower()
 
 
 def test_answer_messages_condition_turn2_on_own_answer():
-    q = {"question_id": 1, "turns": ["Q1", "Q2"]}
-    assert J.answer_messages(q, [], 0) == [{"role": "user", "content": "Q1"}]
-    assert J.answer_messages(q, ["MY-A1"], 1) == [
+    turns = ["Q1", "Q2"]
+    assert A.conversation(turns, [], 0) == [{"role": "user", "content": "Q1"}]
+    assert A.conversation(turns, ["MY-A1"], 1) == [
         {"role": "user", "content": "Q1"},
         {"role": "assistant", "content": "MY-A1"},
         {"role": "user", "content": "Q2"},
     ]
-    assert J.answer_temperature({"category": "writing"}) == 0.7
-    assert J.answer_temperature({"category": "math"}) == 0.0
-    assert J.answer_temperature({"category": "math"}, 0.3) == 0.3
+    assert M.answer_temperature({"category": "writing"}, None) == 0.7
+    assert M.answer_temperature({"category": "math"}, None) == 0.0
+    assert M.answer_temperature({"category": "unknown-category"}, None) == 0.7
+    assert M.answer_temperature({"category": "math"}, 0.0) == 0.0  # an override of 0 is an override
+    assert M.answer_temperature({"category": "math"}, 0.3) == 0.3
 
 
 def test_load_questions_validates(tmp_path):
-    qs = J.load_questions(QUESTIONS)
+    qs = M.load_questions(QUESTIONS)
     assert len(qs) == 8 and all(len(q["turns"]) == 2 for q in qs)
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"question_id": 1, "turns": ["a"]}\n{"question_id": 1, "turns": ["b"]}\n')
     with pytest.raises(ValueError, match="duplicate"):
-        J.load_questions(bad)
+        M.load_questions(bad)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -290,7 +327,7 @@ def stub():
         def log_message(self, *args):  # keep test output clean
             pass
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
                 state.requests.append(body)
@@ -315,20 +352,55 @@ def stub():
         server.server_close()
 
 
-def _settings(stub, **kw):
-    return {
-        "base_url": stub.base_url,
-        "model": "stub-judge",
-        "api_key_env": KEY_ENV,
-        "concurrency": 3,
-        "max_retries": 2,
-        "timeout_s": 10,
-        **kw,
-    }
+class _Files(list):
+    """What a Snakemake job sees as `snakemake.input`/`output`: every file in order, and each name as an attribute."""
+
+    def __init__(self, **named):
+        super().__init__(str(x) for v in named.values() for x in (v if isinstance(v, list) else [v]))
+        self.__dict__.update(named)
+
+
+class _Params(dict):
+    """`snakemake.params`: names as attributes (a missing one is an AttributeError, as getattr expects)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def run_script(name: str, rule: str, *, input: dict, output: dict, params: dict, log: Path, config: dict) -> None:
+    """scripts/<name> as Snakemake runs it: as __main__ with a `snakemake` object, through rewild.job.run."""
+    import runpy
+    from types import SimpleNamespace
+
+    smk = SimpleNamespace(
+        rule=rule,
+        input=_Files(**input),
+        output=_Files(**output),
+        params=_Params(params),
+        wildcards=SimpleNamespace(),
+        threads=1,
+        config=config,
+        log=[str(log)],
+    )
+    runpy.run_path(str(REPO / "scripts" / name), init_globals={"snakemake": smk}, run_name="__main__")
+
+
+def _config(stub, **kw) -> dict:
+    """A validated config whose judge is the stub."""
+    judge = dict(base_url=stub.base_url, model="stub-judge", api_key_env=KEY_ENV, concurrency=3, max_retries=2)
+    return validated({**judge, "timeout_s": 10, **kw})
+
+
+def _stage(stub, stage: str, **kw) -> dict:
+    """What a rule hands one stage's entry: only that stage's judge settings (plan.stage_params)."""
+    return JP.stage_params(_config(stub, **kw), stage)
 
 
 def _answers(tmp_path, n=4):
-    qs = J.load_questions(QUESTIONS)[:n]
+    qs = M.load_questions(QUESTIONS)[:n]
     recs = [
         {
             "question_id": q["question_id"],
@@ -368,19 +440,28 @@ def _all_text(root: Path) -> str:
 
 
 def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, stub, monkeypatch, caplog):
+    """scripts/judge.py as rule judge runs it (rewild.job.run: rule log, provenance) against the stub judge."""
     monkeypatch.setenv(KEY_ENV, SECRET)
     caplog.set_level("DEBUG")
     log = tmp_path / "logs" / "judge.log"
-    out = J.run_grade(
-        QUESTIONS,
-        _answers(tmp_path),
-        "mymodel",
-        _settings(stub, concurrency=1),
-        tmp_path / "out" / "mtbench.jsonl",
-        tmp_path / "out" / "mtbench.json",
-        progress_path=tmp_path / "progress.jsonl",
-        log_path=log,
+    cfg = _config(stub, concurrency=1)
+    run_script(
+        "judge.py",
+        "judge",
+        input={"questions": QUESTIONS, "answers": _answers(tmp_path)},
+        output={"grades": tmp_path / "out" / "mtbench.jsonl", "summary": tmp_path / "out" / "mtbench.json"},
+        params={
+            "subject": "mymodel",
+            "judge": JP.stage_params(cfg, "grade"),
+            "progress": str(tmp_path / "progress.jsonl"),
+            "cache_dir": str(tmp_path / "cache"),
+            "config_hash": JP.stage_config_hash(cfg, "grade"),
+        },
+        log=log,
+        config=cfg,
     )
+    out = rio.read_json(tmp_path / "out" / "mtbench.json")
+    assert "mt-bench grading: 8/8 done" in log.read_text()  # the package logs into the rule's log
     recs = rio.read_jsonl(tmp_path / "out" / "mtbench.jsonl")
     assert len(recs) == 8 and {r["turn"] for r in recs} == {1, 2}
     assert all(r["score"] is None or 1 <= r["score"] <= 10 for r in recs)
@@ -401,13 +482,14 @@ def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, s
 def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeypatch, caplog):
     monkeypatch.setenv(KEY_ENV, SECRET)
     gens = _generations(tmp_path / "gens.parquet", 6, empty={2})
-    out = J.run_sdq(
+    out = S.run_sdq(
         gens,
         "dgm-a",
-        _settings(stub, sdq_n=4, sdq_factors=["factuality", "readability"]),
+        _stage(stub, "sdq", sdq_n=4, sdq_factors=["factuality", "readability"]),
         tmp_path / "sdq.jsonl",
         tmp_path / "sdq.json",
-        log_path=tmp_path / "sdq.log",
+        rubrics_path=RUBRICS,
+        cache_dir=tmp_path / "cache",
     )
     recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
     assert len(recs) == 8 and out["n_responses"] == 4 and out["sample"]["skipped_empty"] >= 0
@@ -423,13 +505,16 @@ def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeyp
     assert SECRET not in _all_text(tmp_path) + caplog.text
 
     # text fallback (no logprobs) and a refused request (over the judge's context) are counted, not fatal
-    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=0)
-    rubric = J.load_rubrics()[0]["factuality"]
-    r = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "NO-LOGPROBS"}, "factuality", rubric)
+    client = _client(stub.base_url)
+    rubric = S.load_rubrics(RUBRICS)[0]["factuality"]
+    item = {"row_id": 1, "prompt": "p", "response": "NO-LOGPROBS"}
+    r = S.sdq_judge_one(client, item, "factuality", rubric, **SDQ_KW)
     assert r["method"] == "text" and r["score"] == 6.0 and r["reason"].startswith("logprobs:")
-    r = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "REFUSE-ME"}, "factuality", rubric)
+    item = {"row_id": 1, "prompt": "p", "response": "REFUSE-ME"}
+    r = S.sdq_judge_one(client, item, "factuality", rubric, **SDQ_KW)
     assert r["score"] is None and r["error"] and "maximum context length" in r["error"]
-    pre = J.sdq_judge_one(client, {"row_id": 1, "prompt": "p", "response": "x"}, "factuality", rubric, prefill=True)
+    item = {"row_id": 1, "prompt": "p", "response": "x"}
+    pre = S.sdq_judge_one(client, item, "factuality", rubric, **{**SDQ_KW, "prefill": True})
     assert (
         stub.requests[-1]["continue_final_message"] is True and stub.requests[-1]["messages"][-1]["content"] == "Score:"
     )
@@ -438,22 +523,22 @@ def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeyp
 
 def test_client_errors_never_carry_the_key(stub, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
-    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=0)
+    client = _client(stub.base_url)
     echo = {
         "error": {"message": f"Incorrect API key provided: {SECRET}. Also {SECRET[:3]}...{SECRET[-4:]} {SECRET[5:30]}"}
     }
     stub.script.append((401, echo))
-    with pytest.raises(J.JudgeError) as exc:
+    with pytest.raises(C.JudgeError) as exc:
         client.chat([{"role": "user", "content": "hi"}], max_tokens=5, temperature=0)
     assert "401" in str(exc.value) and SECRET not in str(exc.value) and SECRET[5:30] not in str(exc.value)
     assert SECRET not in repr(client) and SECRET not in json.dumps(client.describe())
     # retries: 503 twice, then success
-    client = J.JudgeClient(stub.base_url, "stub-judge", KEY_ENV, max_retries=3, backoff_s=0.01)
+    client = _client(stub.base_url, max_retries=3, backoff_s=0.01)
     stub.script += [(503, {"error": "busy"}), (503, {"error": "busy"})]
     resp = client.chat(
         [{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0
     )
-    assert J.first_choice(resp)[0]
+    assert C.first_choice(resp)[0]
     # the key is read at call time: unset → no header (a warning names the variable, not a value)
     monkeypatch.delenv(KEY_ENV)
     client.chat(
@@ -461,38 +546,71 @@ def test_client_errors_never_carry_the_key(stub, monkeypatch):
     )
     assert stub.auth[-1] is None
     # nothing listening: a clear JudgeError after the retries
-    dead = J.JudgeClient(f"http://127.0.0.1:{J.free_port()}/v1", "x", None, max_retries=1, backoff_s=0.01, timeout_s=2)
-    with pytest.raises(J.JudgeError, match="gave up after 2 attempts"):
+    dead = _client(f"http://127.0.0.1:{SV.free_port()}/v1", None, max_retries=1, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(C.JudgeError, match="gave up after 2 attempts"):
         dead.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0)
 
 
 def test_all_requests_refused_stops_the_job(tmp_path, stub):
     qs = [{"question_id": 1, "category": "writing", "turns": ["REFUSE-ME", "again"]}]
     ans = [{"question_id": 1, "choices": [{"index": 0, "turns": ["a", "b"]}]}]
-    client = J.JudgeClient(stub.base_url, "stub-judge", None, max_retries=0)
-    with pytest.raises(J.JudgeError, match="every judge request was refused"):
-        J.grade(client, qs, ans)
+    client = _client(stub.base_url, None)
+    with pytest.raises(C.JudgeError, match="every judge request was refused"):
+        M.grade(client, qs, ans, **GRADE_KW)
 
 
 def test_response_cache_resumes_without_new_requests(tmp_path, stub):
-    client = J.JudgeClient(stub.base_url, "stub-judge", None)
-    qs = J.load_questions(QUESTIONS)[:2]
+    client = _client(stub.base_url, None, concurrency=8)
+    qs = M.load_questions(QUESTIONS)[:2]
     ans = rio.read_jsonl(_answers(tmp_path, 2))
-    cache = J.ResponseCache(tmp_path / "cache.jsonl", "fp")
-    first = J.grade(client, qs, ans, cache=cache)
+    cache = C.ResponseCache(tmp_path / "cache.jsonl", "fp")
+    first = M.grade(client, qs, ans, **{**GRADE_KW, "cache": cache})
     n = len(stub.requests)
-    again = J.grade(client, qs, ans, cache=J.ResponseCache(tmp_path / "cache.jsonl", "fp"))
+    again = M.grade(client, qs, ans, **{**GRADE_KW, "cache": C.ResponseCache(tmp_path / "cache.jsonl", "fp")})
     assert len(stub.requests) == n and again == first
-    J.grade(client, qs, ans, cache=J.ResponseCache(tmp_path / "cache.jsonl", "other-judge"))
+    M.grade(client, qs, ans, **{**GRADE_KW, "cache": C.ResponseCache(tmp_path / "cache.jsonl", "other-judge")})
     assert len(stub.requests) == 2 * n
 
 
 def test_stage_params_hold_no_secret_and_no_switch(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    for stage in J.STAGE_KEYS:
-        p = J.stage_params({"enabled": True, "model": "m"}, stage)
+    cfg = validated({"enabled": True, "model": "m"})
+    for stage in JP.STAGE_KEYS:
+        p = JP.stage_params(cfg, stage)
         assert "enabled" not in p and SECRET not in json.dumps(p)
-    assert J.stage_params({}, "grade")["api_key_env"] == "OPENAI_API_KEY"
+    assert JP.stage_params(validated({}), "grade")["api_key_env"] == "OPENAI_API_KEY"
+
+
+def test_judge_settings_come_from_the_schema():
+    """A config silent about the judge gives each stage the schema's defaults, serve_local's included: the package
+    has no defaults of its own to disagree with them."""
+    from rewild import config as rc
+
+    schema = rc.load_schema()["properties"]["eval"]["properties"]["judge"]["properties"]
+    defaults = {k: v["default"] for k, v in schema.items() if "default" in v}
+    serve_defaults = {k: v["default"] for k, v in schema["serve_local"]["properties"].items() if "default" in v}
+    assert serve_defaults == {
+        "revision": None,
+        "served_model_name": None,
+        "max_model_len": 4096,
+        "dtype": "auto",
+        "gpus": 1,
+        "startup_timeout_s": 900,
+        "extra_args": [],
+    }
+    cfg = validated({"serve_local": {"model": "smollm2-135m"}})
+    for stage, keys in JP.STAGE_KEYS.items():
+        p = JP.stage_params(cfg, stage)
+        assert set(p) == set(keys)
+        for k in keys:
+            expect = {"model": "smollm2-135m", **serve_defaults} if k == "serve_local" else defaults[k]
+            assert p[k] == expect, (stage, k)
+    import rewild.judge.client
+    import rewild.judge.mtbench
+    import rewild.judge.server
+
+    for mod in (rewild.judge.client, rewild.judge.mtbench, rewild.judge.server):
+        assert not [n for n in vars(mod) if n.endswith("_DEFAULTS")]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -503,14 +621,14 @@ def test_stage_params_hold_no_secret_and_no_switch(monkeypatch):
 def test_sample_is_seeded_and_shared_across_dgms(tmp_path):
     a = _generations(tmp_path / "a.parquet", 40)
     b = _generations(tmp_path / "b.parquet", 40, skip={5, 17})  # b lost two rows
-    sa, _ = J.sample_responses(a, 10, seed=3)
-    sa2, _ = J.sample_responses(a, 10, seed=3)
-    sb, _ = J.sample_responses(b, 10, seed=3)
+    sa, _ = S.sample_responses(a, 10, seed=3)
+    sa2, _ = S.sample_responses(a, 10, seed=3)
+    sb, _ = S.sample_responses(b, 10, seed=3)
     assert [x["row_id"] for x in sa] == [x["row_id"] for x in sa2]
     assert len({x["row_id"] for x in sa} & {x["row_id"] for x in sb}) >= 8
-    assert [x["row_id"] for x in J.sample_responses(a, 10, seed=4)[0]] != [x["row_id"] for x in sa]
+    assert [x["row_id"] for x in S.sample_responses(a, 10, seed=4)[0]] != [x["row_id"] for x in sa]
     assert sa[0]["prompt"].startswith("prompt ") and sa[0]["response"].startswith("**Answer**")
-    few, info = J.sample_responses(_generations(tmp_path / "c.parquet", 5, empty={0, 1}), 10)
+    few, info = S.sample_responses(_generations(tmp_path / "c.parquet", 5, empty={0, 1}), 10, seed=0)
     assert len(few) == 3 and info["skipped_empty"] == 2
 
 
@@ -533,7 +651,7 @@ def test_preference_table_matches_analyse(tmp_path):
     for s in grades:
         summaries[s] = tmp_path / f"{s}.json"
         rio.write_json(summaries[s], {"score": 6.0, "metrics": {"n_scored": 1}, "n": 8})
-    table = J.run_preference(
+    table = T.run_preference(
         paths,
         summaries,
         [("s-a", "a"), ("s-b", "b")],
@@ -542,11 +660,11 @@ def test_preference_table_matches_analyse(tmp_path):
         tmp_path / "mt.png",
         learned_from={"s-a": "a", "s-b": "b"},
     )
-    pq_a = J.per_question_scores(_grades(grades["s-a"]))
+    pq_a = T.per_question_scores(_grades(grades["s-a"]))
     assert pq_a == {"1": 8.0, "2": 6.0, "3": 4.0, "4": 6.0}  # a turn without a score is left out
-    pq_b = J.per_question_scores(_grades(grades["s-b"]))
+    pq_b = T.per_question_scores(_grades(grades["s-b"]))
     row = table[(table["kind"] == "student_vs_student")].iloc[0]
-    assert row["prefrt_a_over_b"] == pytest.approx(analyse.pref_rate(pq_a, pq_b))
+    assert row["prefrt_a_over_b"] == pytest.approx(preference.pref_rate(pq_a, pq_b))
     assert row["prefrt_a_over_b"] == pytest.approx(100 / 3) and row["prefrt_b_over_a"] == 0.0  # 2 ties
     assert row["n_questions"] == 3 and row["dgm_a"] == "a" and row["dgm_b"] == "b"
     sd = table[table["kind"] == "student_vs_dgm"].set_index("a")
@@ -554,9 +672,9 @@ def test_preference_table_matches_analyse(tmp_path):
     # means: s-a 6.0 > s-b 5.667, a 8.25 < b 8.625 → one flip
     flip = table[table["kind"] == "flipct"].iloc[0]
     assert flip["flipct"] == 1 and bool(row["flip"]) is True
-    assert flip["flipct_per_question"] == analyse.per_question_flip_count(
+    assert flip["flipct_per_question"] == preference.per_question_flip_count(
         {"s-a": pq_a, "s-b": pq_b},
-        {"a": J.per_question_scores(_grades(grades["dgm-a"])), "b": J.per_question_scores(_grades(grades["dgm-b"]))},
+        {"a": T.per_question_scores(_grades(grades["dgm-a"])), "b": T.per_question_scores(_grades(grades["dgm-b"]))},
         [("s-a", "a"), ("s-b", "b")],
     )
     on_disk = pd.read_csv(tmp_path / "pref.csv")
@@ -594,23 +712,8 @@ def _sdq_records(dgm: str, base: float, n: int = 3) -> list[dict]:
     return recs
 
 
-class _Files(list):
-    """What a Snakemake job sees as `snakemake.input`/`output`: every file in order, and each name as an attribute."""
-
-    def __init__(self, **named):
-        super().__init__(str(x) for v in named.values() for x in (v if isinstance(v, list) else [v]))
-        self.__dict__.update(named)
-
-
-class _Params(dict):
-    __getattr__ = dict.__getitem__
-
-
 def test_judge_tables_script_writes_tables_and_their_provenance(tmp_path):
-    """scripts/judge.py as the judge_tables rule runs it: both table families, then the provenance sidecar."""
-    import runpy
-    from types import SimpleNamespace
-
+    """scripts/judge_tables.py as the judge_tables rule runs it: both table families, then the provenance sidecar."""
     subjects = {"s-a": {1: (8, 8), 2: (5, 7)}, "dgm-a": {1: (9, 9), 2: (8, 8)}}  # DGMs graded as dgm-<key>
     grades, summaries = [], []
     for name, g in subjects.items():
@@ -624,19 +727,35 @@ def test_judge_tables_script_writes_tables_and_their_provenance(tmp_path):
         rio.write_jsonl(sdq[-1], _sdq_records(d, base))
     scores = tmp_path / "scores.csv"
     pd.DataFrame({"model": ["s-a", "b-all"], "dgm": ["a", "b"], "demo-mc": [0.4, 0.6]}).to_csv(scores, index=False)
-    out = {k: tmp_path / f"{k}{ext}" for k, ext in (("preference", ".csv"), ("mtbench", ".csv"),
-           ("mtbench_plot", ".png"), ("intrinsic", ".csv"), ("correlation", ".csv"), ("plot", ".png"),
-           ("provenance", ".json"))}
-    smk = SimpleNamespace(
-        rule="judge_tables",
-        input=_Files(grades=grades, summaries=summaries, sdq=sdq, scores=scores),
-        output=_Files(**out),
-        params=_Params(models=list(subjects), sdq_dgms=["a", "b"], pairs=[["s-a", "a"]],
-                       learned_from={"s-a": "a"}, extrinsic_mixes={"a": "s-a", "b": "b-all"},
-                       extrinsic_metric="demo-mc"),
-        log=[str(tmp_path / "judge_tables.log")],
+    out = {
+        k: tmp_path / f"{k}{ext}"
+        for k, ext in (
+            ("preference", ".csv"),
+            ("mtbench", ".csv"),
+            ("mtbench_plot", ".png"),
+            ("intrinsic", ".csv"),
+            ("correlation", ".csv"),
+            ("plot", ".png"),
+            ("provenance", ".json"),
+        )
+    }
+    params = dict(
+        models=list(subjects),
+        sdq_dgms=["a", "b"],
+        pairs=[["s-a", "a"]],
+        learned_from={"s-a": "a"},
+        extrinsic_mixes={"a": "s-a", "b": "b-all"},
+        extrinsic_metric="demo-mc",
     )
-    runpy.run_path(str(REPO / "scripts" / "judge.py"))["main"](smk)
+    run_script(
+        "judge_tables.py",
+        "judge_tables",
+        input=dict(grades=grades, summaries=summaries, sdq=sdq, scores=scores),
+        output=out,
+        params=params,
+        log=tmp_path / "judge_tables.log",
+        config=validated({}),
+    )
     assert set(pd.read_csv(out["intrinsic"])["dgm"]) == {"a", "b"}
     assert "student_vs_dgm" in set(pd.read_csv(out["preference"])["kind"])
     record = json.loads(out["provenance"].read_text())
@@ -665,9 +784,9 @@ def test_sdq_tables_and_correlation(tmp_path):
         "c-all": {"components": [{"dgm": "c", "select": {"first_fraction": 1.0}}]},
         "blend": {"components": [{"dgm": "a", "select": {"random_n": 3}}, {"dgm": "b", "select": {"random_n": 3}}]},
     }
-    by_dgm = J.extrinsic_mixes(mixes, ["a", "b", "c"])
+    by_dgm = JP.extrinsic_mixes(mixes, ["a", "b", "c"], None)
     assert by_dgm == {"a": "a-all", "b": "b-all", "c": "c-all"}
-    intrinsic, corr = J.run_sdq_tables(
+    intrinsic, corr = T.run_sdq_tables(
         sdq, scores, by_dgm, "demo-mc", tmp_path / "int.csv", tmp_path / "corr.csv", tmp_path / "sdq.png"
     )
     row = intrinsic.set_index("dgm").loc["a"]
@@ -678,11 +797,11 @@ def test_sdq_tables_and_correlation(tmp_path):
     assert c.loc["sdq_overall", "spearman"] == pytest.approx(1.0) and c.loc["sdq_overall", "n"] == 3
     assert c.loc["sdq_overall", "kendall"] == pytest.approx(1.0) and set(c["extrinsic"]) == {"demo-mc"}
     assert "n_judgments" not in c.index
-    expect = analyse.sdq_correlation_table(intrinsic[["dgm", "factuality"]], {"a": 0.2, "b": 0.3, "c": 0.5})
+    expect = stats.rank_correlation_table(intrinsic[["dgm", "factuality"]], {"a": 0.2, "b": 0.3, "c": 0.5}, "dgm")
     assert c.loc["factuality", "spearman"] == pytest.approx(expect.iloc[0]["spearman"])
     assert (tmp_path / "sdq.png").stat().st_size > 1000
     # one DGM only: no correlation, but no crash either
-    _, one = J.run_sdq_tables(
+    _, one = T.run_sdq_tables(
         {"a": sdq["a"]},
         scores,
         {"a": "a-all"},
@@ -693,23 +812,36 @@ def test_sdq_tables_and_correlation(tmp_path):
     )
     assert one["spearman"].isna().all()
     with pytest.raises(KeyError, match="avg7"):
-        J.extrinsic_scores(scores, by_dgm, "avg7")
+        T.extrinsic_scores(scores, by_dgm, "avg7")
     grid = {**mixes, "a-big": {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]}}
     with pytest.raises(ValueError, match="extrinsic_size"):
-        J.extrinsic_mixes(grid, ["a"])
-    assert J.extrinsic_mixes(grid, ["a"], size="big") == {"a": "a-big"}
+        JP.extrinsic_mixes(grid, ["a"], None)
+    assert JP.extrinsic_mixes(grid, ["a"], size="big") == {"a": "a-big"}
 
 
 # --------------------------------------------------------------------------------------------------------------
 # serve_local without vLLM: the bounded wait, early exit, termination
 # --------------------------------------------------------------------------------------------------------------
 
+# serve_local's settings as the schema's defaults give them, on CPU (endpoint() passes them from the config)
+SERVE_KW = dict(
+    served_model_name="judge",
+    max_model_len=4096,
+    dtype="auto",
+    gpus=0,
+    revision=None,
+    extra_args=[],
+    seed=0,
+    api_key_env=None,
+)
+
 
 def test_server_command_is_cpu_safe():
-    cmd = J.server_command("m", port=1234, max_model_len=1024, dtype="bfloat16", on_gpu=False)
+    kw = dict(served_model_name="judge", revision=None, seed=0, extra_args=[])
+    cmd = SV.server_command("m", port=1234, max_model_len=1024, dtype="bfloat16", gpus=0, on_gpu=False, **kw)
     assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     assert cmd[cmd.index("--dtype") + 1] == "float32" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
-    gpu = J.server_command("m", port=1, dtype="bfloat16", gpus=4, on_gpu=True)
+    gpu = SV.server_command("m", port=1, max_model_len=1024, dtype="bfloat16", gpus=4, on_gpu=True, **kw)
     assert gpu[gpu.index("--dtype") + 1] == "bfloat16" and gpu[gpu.index("--tensor-parallel-size") + 1] == "4"
 
 
@@ -721,20 +853,52 @@ def test_serve_local_bounded_startup_and_cleanup(tmp_path, monkeypatch):
         "-c",
         f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)",
     ]
-    monkeypatch.setattr(J, "server_command", lambda *a, **k: sleeper)
+    monkeypatch.setattr(SV, "server_command", lambda *a, **k: sleeper)
     t0 = time.time()
-    with pytest.raises(J.JudgeError, match="not ready after 3 s"):
-        with J.serve_local("x", cache_dir=tmp_path / "cache", log_path=log, startup_timeout_s=3):
-            pass
+    with (
+        pytest.raises(C.JudgeError, match="not ready after 3 s"),
+        SV.serve_local("x", **SERVE_KW, cache_dir=tmp_path / "cache", server_log=log, startup_timeout_s=3),
+    ):
+        pass
     assert time.time() - t0 < 30
     pid = int(pidfile.read_text())
     time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     crasher = [sys.executable, "-c", "import sys; print('engine exploded: no KV cache'); sys.exit(3)"]
-    monkeypatch.setattr(J, "server_command", lambda *a, **k: crasher)
-    with pytest.raises(J.JudgeError, match="exited with code 3(.|\n)*engine exploded"):
-        with J.serve_local("x", cache_dir=tmp_path / "cache", log_path=log, startup_timeout_s=60):
-            pass
+    monkeypatch.setattr(SV, "server_command", lambda *a, **k: crasher)
+    with (
+        pytest.raises(C.JudgeError, match="exited with code 3(.|\n)*engine exploded"),
+        SV.serve_local("x", **SERVE_KW, cache_dir=tmp_path / "cache", server_log=log, startup_timeout_s=60),
+    ):
+        pass
+
+
+def test_gpu_judge_without_cuda_fails_fast(tmp_path, monkeypatch):
+    """A judge (server or answering model) asking for GPUs where CUDA is not usable is an error naming the
+    setting, before any process starts or model loads; it used to log a warning and run on CPU."""
+    assert not engine.cuda_available()  # this machine has no GPU
+    started = []
+    monkeypatch.setattr(SV, "server_command", lambda *a, **k: started.append(a) or [sys.executable, "-c", "pass"])
+    t0 = time.time()
+    with (
+        pytest.raises(engine.DeviceError, match="serve_local.gpus"),
+        SV.serve_local(
+            "x", **{**SERVE_KW, "gpus": 1}, cache_dir=tmp_path / "cache", server_log=None, startup_timeout_s=60
+        ),
+    ):
+        pass
+    assert not started and time.time() - t0 < 5
+    settings = JP.subject_settings(validated({}), "base")
+    with pytest.raises(engine.DeviceError, match="1 GPU"):
+        A.answer_all(
+            tmp_path / "no-such-model",
+            {**settings, "gpus": 1},
+            [A.Question(1, ["hi"], 0.0)],
+            max_model_len=512,
+            max_tokens=8,
+            seed=0,
+            cache_dir=tmp_path / "cache",
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -747,20 +911,54 @@ def _dry_run(tmp_path: Path, cfg: dict, name: str) -> dict:
 
     workdir, cfg_path = workdir_copy(tmp_path, cfg, name)
     snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        f'include: "{REPO / "Snakefile"}"\n\n\n'
-        "rule judge_all:\n    input:\n        JUDGE_TARGETS,\n"
-    )
+    snakefile.write_text(f'include: "{REPO / "Snakefile"}"\n\n\nrule judge_all:\n    input:\n        JUDGE_TARGETS,\n')
     args = ["-s", str(snakefile), "-d", str(workdir), "--configfile", str(cfg_path), "--replace-workflow-config"]
     proc = run_snakemake(args + ["-n", "--cores", "1", "--quiet", "rules", "--", "judge_all"])
     return job_counts(proc.stdout) if "Job stats:" in proc.stdout else {}
+
+
+def test_judge_rules_call_named_functions():
+    """rules/judge.smk holds no logic: input, params and resource functions are named and call rewild.judge.plan."""
+    text = (REPO / "rules" / "judge.smk").read_text()
+    assert "lambda" not in text
+    for rule in ("judge_answers", "judge", "sdq_judge", "judge_tables"):
+        body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
+        assert "log:" in body and "benchmark:" in body, rule
+    for rule in ("judge_answers", "judge", "sdq_judge"):
+        body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
+        assert all(k in body for k in ("threads:", "gpu=", "mem_mb=", "runtime=")), rule
+
+
+def test_judge_job_shapes_come_from_config(paper_config):
+    """Paper preset with a 4-GPU served judge: the judge jobs ask for their GPUs, CPUs, memory and time (not the
+    profile's 4,000 MB / 60 min), and a student's answers job its evaluation GPUs; an API judge needs no GPU."""
+    from rewild import config as rc
+
+    cfg = paper_config
+    cfg["eval"]["judge"] = {"enabled": True, "questions": "q.jsonl", "serve_local": {"model": "org/judge", "gpus": 4}}
+    rc.validate(cfg)
+    assert JP.server_gpus(cfg) == 4 and JP.judge_threads(cfg) == 32
+    assert JP.judge_mem_mb(cfg, 1) == (8 + 4 * 32) * 1024 and JP.judge_mem_mb(cfg, 2) == 2 * (8 + 4 * 32) * 1024
+    assert JP.judge_runtime(cfg, "grade") > 30 and JP.judge_runtime(cfg, "sdq") > JP.judge_runtime(cfg, "grade")
+    # 500 responses x 12 factors at 8 requests in flight, 5 s each: 6,000 / 8 x 5 s = 63 min, plus the load
+    assert JP.judge_runtime(cfg, "sdq") == 30 + 63
+    student = next(m for m in JP.judged_students(cfg) if m != "base")
+    assert JP.answers_gpus(cfg, student) == cfg["eval"]["gpus"] == 1 and JP.answers_threads(cfg, student) == 8
+    dgm = JP.judged_models(cfg)[-1]
+    key = JP.subject_dgm(dgm)
+    assert JP.answers_gpus(cfg, dgm) == cfg["dgms"][key]["gpus"]
+    assert JP.answers_mem_mb(cfg, dgm, 1) > 4000 and JP.answers_runtime(cfg, dgm) >= 60
+    api = paper_config
+    api["eval"]["judge"] = {"enabled": True, "model": "gpt-4o-mini-2024-07-18", "base_url": "https://api/v1"}
+    rc.validate(api)
+    assert JP.server_gpus(api) == 0 and JP.judge_threads(api) == 2 and JP.judge_mem_mb(api, 1) == 4096
 
 
 def test_judge_rules_dry_run(tmp_path, demo_config):
     """rules/judge.smk on the demo config: every rule and the tables in the DAG, enabled only by config."""
     from rewild import plan
 
-    assert J.DGM_PREFIX == plan.REFERENCE_PREFIX  # results/judge/dgm-x/ next to results/eval/dgm-x/
+    assert JP.DGM_PREFIX == plan.REFERENCE_PREFIX  # results/judge/dgm-x/ next to results/eval/dgm-x/
     cfg = demo_config
     wheel = (cfg["student"].get("local_build") or {}).get("wheel")
     if wheel and not os.path.isabs(wheel):  # workdir_copy fixes the DGMs' wheel paths only
@@ -790,7 +988,7 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
 # Slow: a real vLLM OpenAI-compatible server (SmolLM2-135M-Instruct on CPU)
 # --------------------------------------------------------------------------------------------------------------
 
-ANSWER_RUNNER = "import json, sys; from rewild.judge import run_answers; run_answers(**json.loads(sys.argv[1]))"
+ANSWER_RUNNER = "import json, sys; from rewild.judge.mtbench import run_answers; run_answers(**json.loads(sys.argv[1]))"
 
 
 @pytest.mark.slow
@@ -804,26 +1002,27 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     cache = REPO / ".cache" / "vllm-test"
     qpath = tmp_path / "questions.jsonl"
-    rio.write_jsonl(qpath, J.load_questions(QUESTIONS)[:2])
+    rio.write_jsonl(qpath, M.load_questions(QUESTIONS)[:2])
     t0 = time.time()
     # 1. answers with vLLM offline (a subprocess, as under Snakemake): turn 2 sees the model's own turn-1 answer
+    cfg = validated({"answer_max_tokens": 40, "answer_max_model_len": 1024})
+    cfg["eval"]["gpus"] = 0
     args = {
         "questions_path": str(qpath),
         "subject": "dgm-smollm2",
         "model": str(SMOLLM2),
-        "model_settings": {"gpus": 0, "dtype": "auto"},
-        "judge": {"answer_max_tokens": 40, "answer_max_model_len": 1024, "seed": 0},
+        "model_settings": JP.subject_settings(cfg, "base"),  # what a student's answers job receives
+        "judge": JP.stage_params(cfg, "answers"),
         "out_jsonl": str(tmp_path / "answers.jsonl"),
         "out_meta": str(tmp_path / "answers.json"),
         "cache_dir": str(cache),
-        "log_path": str(tmp_path / "answers.log"),
     }
     proc = subprocess.run(
         [sys.executable, "-c", ANSWER_RUNNER, json.dumps(args)], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     answers = rio.read_jsonl(tmp_path / "answers.jsonl")
-    assert len(answers) == 2 and all(len(J.answer_turns(a)) == 2 for a in answers)
+    assert len(answers) == 2 and all(len(M.answer_turns(a)) == 2 for a in answers)
     assert all(a["finish_reasons"][0] in ("stop", "length") for a in answers)
     t_answers = time.time() - t0
 
@@ -831,34 +1030,27 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     gens = _generations(tmp_path / "gens.parquet", 5)
     log = tmp_path / "judge.log"
     rio.setup_logging(log)
-    with J.serve_local(
+    with SV.serve_local(
         SMOLLM2,
-        served_model_name="judge",
-        max_model_len=1024,
-        gpus=0,
+        **{**SERVE_KW, "max_model_len": 1024, "api_key_env": KEY_ENV},
         cache_dir=cache,
-        log_path=log,
+        server_log=log,
         startup_timeout_s=240,
-        api_key_env=KEY_ENV,
     ) as url:
         t_up = time.time() - t0
-        settings = {
-            "base_url": url,
-            "model": "judge",
-            "api_key_env": KEY_ENV,
-            "concurrency": 6,
-            "grade_max_tokens": 32,
-            "timeout_s": 120,
-        }
-        graded = J.run_grade(
+        settings = judge_settings(
+            base_url=url, model="judge", api_key_env=KEY_ENV, concurrency=6, grade_max_tokens=32, timeout_s=120
+        )
+        graded = M.run_grade(
             qpath,
             tmp_path / "answers.jsonl",
             "dgm-smollm2",
             settings,
             tmp_path / "mtbench.jsonl",
             tmp_path / "mtbench.json",
+            cache_dir=cache,
         )
-        sdq = J.run_sdq(
+        sdq = S.run_sdq(
             gens,
             "smollm2",
             {
@@ -870,6 +1062,8 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
             },
             tmp_path / "sdq.jsonl",
             tmp_path / "sdq.json",
+            rubrics_path=RUBRICS,
+            cache_dir=cache,
         )
     t_total = time.time() - t0
     print(f"answers {t_answers:.0f} s, server up at {t_up:.0f} s, total {t_total:.0f} s")
@@ -897,7 +1091,7 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
             assert 1 <= r["score"] <= 10
     assert SECRET not in _all_text(tmp_path)
     # the server is gone
-    with pytest.raises(Exception):
-        import urllib.request
+    import urllib.request
 
+    with pytest.raises(OSError):  # connection refused (URLError)
         urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=2)

@@ -1,0 +1,155 @@
+"""A model answers multi-turn questions with vLLM offline, as judged benchmarks need (MT-Bench; later AlpacaEval
+and MixEval): turn k+1 is asked with the model's own answers to turns 1..k in the conversation.
+
+One `generate` call per turn index over all questions. Each request carries its own seed (run seed, question key,
+turn), so an answer does not depend on batching. A prompt that leaves no room in the context gets "" with finish
+"no response". The engine (tokenizer, vLLM, templating, CPU/GPU environment) comes from the engine layer's public
+names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rewild import chat_template, engine
+
+log = logging.getLogger("rewild.judge")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question to answer: `key` (an integer, part of each request's seed), the user turns, the sampling
+    temperature of its answers."""
+
+    key: int
+    turns: Sequence[str]
+    temperature: float
+
+
+@dataclass
+class Answered:
+    turns: list[str]
+    finish_reasons: list[str]
+    output_tokens: list[int]
+
+
+def conversation(turns: Sequence[str], answers: Sequence[str], turn: int) -> list[dict]:
+    """Chat for turn `turn` (0-based): the user turns with the model's own earlier answers between."""
+    msgs: list[dict] = []
+    for t in range(turn + 1):
+        msgs.append({"role": "user", "content": str(turns[t])})
+        if t < turn:
+            msgs.append({"role": "assistant", "content": answers[t]})
+    return msgs
+
+
+def model_context_limit(model: str, revision: str | None, trust_remote_code: bool) -> int | None:
+    """The model's own context (max_position_embeddings), or None when its config cannot be read."""
+    try:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+    except Exception:
+        return None
+    cfg = getattr(cfg, "text_config", None) or cfg
+    v = getattr(cfg, "max_position_embeddings", None)
+    return int(v) if v else None
+
+
+def answer_all(
+    model: str | os.PathLike,
+    settings: Mapping[str, Any],
+    questions: Sequence[Question],
+    *,
+    max_model_len: int,
+    max_tokens: int,
+    seed: int,
+    cache_dir: str | os.PathLike,
+    llm: Any = None,
+    tokenizer: Any = None,
+) -> tuple[list[Answered], dict]:
+    """Answer every turn of every question with `model` (a folder or Hub id). `settings`: revision, chat_template,
+    dtype, gpus, trust_remote_code, engine_overrides, engine (rewild.judge.plan.subject_settings). The context is
+    `max_model_len` capped at the model's own. Returns (one Answered per question, stats)."""
+    model = str(model)
+    what = f"answering with {model} (its gpus setting)"
+    engine.require_device(settings["gpus"], what)  # before any load: a GPU job without CUDA fails at once
+    limit = model_context_limit(model, settings["revision"], bool(settings["trust_remote_code"]))
+    L = int(min(max_model_len, limit) if limit else max_model_len)
+    spec = {
+        "hf_id": model,
+        "revision": settings["revision"],
+        "gpus": int(settings["gpus"]),
+        "max_model_len": L,
+        "dtype": settings["dtype"],
+        "trust_remote_code": bool(settings["trust_remote_code"]),
+        "engine_overrides": dict(settings["engine_overrides"]),
+    }
+    local = model if Path(model).is_dir() else None  # a Hub id keeps its revision
+    if tokenizer is None:
+        tokenizer = engine.load_tokenizer(spec, local)
+    template = chat_template.for_inference(settings["chat_template"])
+    engine_seconds = 0.0
+    if llm is None:
+        t0 = time.perf_counter()
+        llm = engine.load_engine(
+            {**spec, "quantization": None},
+            settings["engine"],  # the validated generation.engine section (engine settings of any vLLM job)
+            seed=seed,
+            batch_conversations=max(1, len(questions)),
+            cache_dir=cache_dir,
+            what=what,
+            model_path=local,
+        )
+        engine_seconds = time.perf_counter() - t0
+    from vllm import SamplingParams
+
+    done = [Answered([], [], []) for _ in questions]
+    stats = {"requests": 0, "input_tokens": 0, "output_tokens": 0, "no_room": 0, "generate_seconds": 0.0}
+    n_turns = max((len(q.turns) for q in questions), default=0)
+    for turn in range(n_turns):
+        asked = [i for i, q in enumerate(questions) if turn < len(q.turns)]
+        texts = [
+            engine.render_text(conversation(questions[i].turns, done[i].turns, turn), tokenizer, template)
+            for i in asked
+        ]
+        batch: list[tuple[int, list[int], Any]] = []
+        for i, ids in zip(asked, engine.encode_batch(tokenizer, texts, add_special_tokens=False)):
+            room = min(int(max_tokens), L - len(ids))
+            if room <= 0:
+                done[i].turns.append("")
+                done[i].finish_reasons.append(engine.FINISH_NONE)
+                done[i].output_tokens.append(0)
+                stats["no_room"] += 1
+                continue
+            params = SamplingParams(
+                max_tokens=room,
+                temperature=float(questions[i].temperature),
+                seed=engine.request_seed(seed, questions[i].key, turn),
+            )
+            batch.append((i, ids, params))
+        if not batch:
+            continue
+        tg = time.perf_counter()
+        outputs = llm.generate(
+            [{"prompt_token_ids": ids} for _, ids, _ in batch], [p for _, _, p in batch], use_tqdm=False
+        )
+        stats["generate_seconds"] += time.perf_counter() - tg
+        for (i, ids, _), out in zip(batch, outputs):
+            content, finish, _, n_out = engine.answer_from_output(out)
+            done[i].turns.append(content)
+            done[i].finish_reasons.append(finish)
+            done[i].output_tokens.append(n_out)
+            stats["requests"] += 1
+            stats["input_tokens"] += len(ids)
+            stats["output_tokens"] += n_out
+        log.info("turn %d: %d answers in %.1f s", turn + 1, len(batch), time.perf_counter() - tg)
+    stats["engine_seconds"] = round(engine_seconds, 3)
+    stats["max_model_len"] = L
+    return done, stats

@@ -1,0 +1,294 @@
+"""The judge's OpenAI-compatible `/chat/completions` client (plain HTTP, stdlib only), shared by every judged
+benchmark.
+
+The API key is read from the environment variable *named* by `api_key_env` at each call and goes only into the
+request's Authorization header: it is never logged, never stored in params or results, and `redact` removes it
+from any error text (a server may echo it). Retries with backoff on 408/409/425/429/5xx and connection errors; a
+400/413/422 (e.g. a prompt over the judge's context) fails only that request (`JudgeRequestError`, recorded by the
+caller); 401/403/404 stop the job (`JudgeError`). `ResponseCache` keeps a job's completed responses so that a
+resumed job does not pay twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewild import io as rio
+
+log = logging.getLogger("rewild.judge")
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+ITEM_STATUS = {400, 413, 422}
+BACKOFF_S = 1.0  # first retry delay; doubles per attempt up to a minute
+
+
+def read_api_key(env_name: str | None) -> str | None:
+    """The key from the environment variable named `env_name`, read now (never cached, never logged)."""
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    return value or None
+
+
+def redact(text: Any, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret (and any 8+ character piece of it a server might echo, e.g. its tail) masked."""
+    out = "" if text is None else str(text)
+    for s in secrets:
+        if not s:
+            continue
+        out = out.replace(s, "***")
+        if len(s) >= 16:  # "Incorrect API key provided: sk-abc...wxyz": mask long fragments too
+            for k in range(0, len(s) - 8 + 1, 4):
+                frag = s[k : k + 8]
+                if frag in out:
+                    out = out.replace(frag, "***")
+    return out
+
+
+class JudgeError(RuntimeError):
+    """The judge cannot be used at all (bad endpoint, authentication, server gone): stops the job."""
+
+
+class JudgeRequestError(RuntimeError):
+    """One request was refused (e.g. over the judge's context): that item is recorded as failed."""
+
+
+@dataclass
+class JudgeClient:
+    """OpenAI-compatible `/chat/completions` client. Holds the *name* of the key's variable, never the key."""
+
+    base_url: str
+    model: str
+    api_key_env: str | None
+    timeout_s: float
+    max_retries: int
+    concurrency: int
+    backoff_s: float = BACKOFF_S
+    _warned_no_key: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Mapping[str, Any], base_url: str | None = None, model: str | None = None
+    ) -> JudgeClient:
+        """The client of validated `eval.judge` settings; `base_url` / `model` override the configured ones."""
+        url = base_url or settings["base_url"]
+        name = model or settings["model"]
+        if not url:
+            raise JudgeError("eval.judge: no base_url and no serve_local: nowhere to send judge requests")
+        if not name:
+            raise JudgeError("eval.judge.model is not set")
+        return cls(
+            base_url=str(url),
+            model=str(name),
+            api_key_env=settings["api_key_env"],
+            timeout_s=float(settings["timeout_s"]),
+            max_retries=int(settings["max_retries"]),
+            concurrency=int(settings["concurrency"]),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def describe(self) -> dict[str, Any]:
+        """What results record about the judge (no key: only whether one was set, and its variable's name)."""
+        return {
+            "base_url": redact(self.base_url, [read_api_key(self.api_key_env)]),
+            "model": self.model,
+            "api_key_env": self.api_key_env,
+            "api_key_set": read_api_key(self.api_key_env) is not None,
+        }
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        elif not self._warned_no_key and self.api_key_env:
+            self._warned_no_key = True
+            log.warning(
+                "environment variable %s is not set: sending judge requests without an API key", self.api_key_env
+            )
+        return headers
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None = None,
+        logprobs: bool = False,
+        top_logprobs: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict:
+        """One chat completion; returns the response JSON (first choice in `choices[0]`)."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "max_tokens": int(max_tokens),
+            "temperature": float(temperature),
+        }
+        if seed is not None:
+            body["seed"] = int(seed)
+        if logprobs:
+            body["logprobs"] = True
+            if top_logprobs:
+                body["top_logprobs"] = int(top_logprobs)
+        if extra:
+            body.update(extra)
+        return self.post(body)
+
+    def post(self, body: Mapping[str, Any]) -> dict:
+        data = json.dumps(body).encode("utf-8")
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            key = read_api_key(self.api_key_env)  # at call time: a rotated key is picked up, nothing is cached
+            req = urllib.request.Request(self.endpoint, data=data, headers=self.headers(key), method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                try:
+                    detail = exc.read().decode("utf-8", "replace")[:800]
+                except Exception:  # pragma: no cover
+                    detail = ""
+                detail = redact(detail, [key])
+                msg = f"judge HTTP {status} from {redact(self.endpoint, [key])}: {detail}"
+                if status in ITEM_STATUS:
+                    raise JudgeRequestError(msg) from None
+                if status not in RETRY_STATUS:
+                    raise JudgeError(msg) from None
+                last = msg
+                retry_after = exc.headers.get("Retry-After") if exc.headers else None
+                wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:  # socket.timeout is TimeoutError
+                last = redact(f"judge request to {self.endpoint} failed: {type(exc).__name__}: {exc}", [key])
+                wait = None
+            except json.JSONDecodeError as exc:
+                last = f"judge returned invalid JSON: {exc}"
+                wait = None
+            if attempt < self.max_retries:
+                delay = wait if wait is not None else min(60.0, self.backoff_s * 2**attempt) * (1 + random.random() / 4)
+                log.warning("%s; retry %d/%d in %.1f s", last, attempt + 1, self.max_retries, delay)
+                time.sleep(delay)
+        raise JudgeError(f"{last} (gave up after {self.max_retries + 1} attempts)")
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], what: str = "requests") -> list[Any]:
+        """fn over items with `concurrency` threads, results in input order, progress in the log."""
+        n = len(items)
+        if n == 0:
+            return []
+        done = [0]
+        lock = threading.Lock()
+        t0 = time.perf_counter()
+        step = max(1, n // 10)
+
+        def wrapped(item: Any) -> Any:
+            out = fn(item)
+            with lock:
+                done[0] += 1
+                k = done[0]
+            if k % step == 0 or k == n:
+                dt = time.perf_counter() - t0
+                log.info("%s: %d/%d done in %.1f s (%.2f/s)", what, k, n, dt, k / max(dt, 1e-9))
+            return out
+
+        if self.concurrency <= 1:
+            return [wrapped(x) for x in items]
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, n))
+        try:
+            results = list(pool.map(wrapped, items))
+        except BaseException:  # a fatal judge error or SIGTERM: drop the queued requests, do not wait for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
+
+
+def first_choice(response: Mapping[str, Any]) -> tuple[str | None, list[dict] | None, str | None]:
+    """(text, logprob entries of the generated tokens, finish_reason) of a chat completion."""
+    choices = response.get("choices") or []
+    if not choices:
+        return None, None, None
+    c = choices[0]
+    msg = c.get("message") or {}
+    text = msg.get("content")
+    lp = c.get("logprobs") or {}
+    content = lp.get("content") if isinstance(lp, Mapping) else None
+    return text, content, c.get("finish_reason")
+
+
+def judge_fingerprint(model: str, serve_local: Mapping[str, Any] | None) -> str:
+    """What identifies the judge for the response cache: the model name and, when served here, how."""
+    return rio.stable_hash([model, serve_local])
+
+
+class ResponseCache:
+    """Completed judge responses of a job (append-only JSONL outside the declared outputs): a resumed job does
+    not pay twice for requests already answered. Keyed by the hash of the judge's fingerprint and the request
+    body (which has no key)."""
+
+    def __init__(self, path: str | os.PathLike | None, fingerprint: str) -> None:
+        self.path = Path(path) if path else None
+        self.fingerprint = fingerprint
+        self.entries: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        if self.path and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: ignore it
+                    continue
+                self.entries[rec["key"]] = rec["response"]
+            if self.entries:
+                log.info("resume: %d judge responses already cached in %s", len(self.entries), self.path)
+
+    def key(self, body: Mapping[str, Any]) -> str:
+        return rio.stable_hash({"fingerprint": self.fingerprint, "body": body})
+
+    def get(self, key: str) -> dict | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, response: dict) -> None:
+        with self.lock:
+            self.entries[key] = response
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a") as fh:
+                    fh.write(json.dumps({"key": key, "response": response}) + "\n")
+
+    def clear(self) -> None:
+        if self.path and self.path.exists():
+            self.path.unlink()
+
+
+def cached_chat(client: JudgeClient, cache: ResponseCache | None, **kwargs: Any) -> dict:
+    """`client.chat(**kwargs)`, answered from `cache` when this request was already answered."""
+    if cache is None:
+        return client.chat(**kwargs)
+    key = cache.key({"model": client.model, **kwargs})
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    resp = client.chat(**kwargs)
+    cache.put(key, resp)
+    return resp
+
+
+def check_not_all_failed(records: Sequence[Mapping[str, Any]]) -> None:
+    """A refused request is recorded and counted; every request refused means the judge is unusable."""
+    if records and all(r.get("error") for r in records):
+        raise JudgeError(f"every judge request was refused; first error: {records[0]['error']}")

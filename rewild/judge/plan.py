@@ -1,0 +1,287 @@
+"""What the judge rules (rules/judge.smk) need from a validated config: the targets `rule all` adds, the subjects
+and DGMs judged, each job's inputs and `params:` (which judge settings each stage depends on), and job shapes.
+
+A subject is the `model` wildcard of the judge rules: a student (mix name or `base`) or `dgm-<key>` for a generated
+DGM judged as a model (the naming of reference models in results/eval/).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rewild import plan as workflow
+from rewild import report, resources
+from rewild.config import ConfigError
+
+DGM_PREFIX = workflow.REFERENCE_PREFIX  # a DGM judged as a model is `dgm-<key>` (mixes cannot be named so)
+
+JUDGE_TABLES = (
+    "results/tables/judge_preference.csv",
+    "results/tables/judge_mtbench.csv",
+    "results/plots/judge_mtbench.png",
+    "results/tables/sdq_intrinsic.csv",
+    "results/tables/sdq_vs_extrinsic.csv",
+    "results/plots/sdq_vs_extrinsic.png",
+)
+RUBRICS = Path("data") / "judge" / "rubrics.yaml"  # eval.judge.rubrics null: the shipped rubrics
+
+# The judge settings each stage's `params:` carry: a changed key reruns only the stages it affects. `enabled`
+# (a switch) is in none of them, and the key's variable travels by name only.
+CLIENT_KEYS = ("base_url", "model", "api_key_env", "serve_local", "concurrency", "timeout_s", "max_retries")
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "answers": ("seed", "answer_max_tokens", "answer_max_model_len", "answer_temperature"),
+    "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
+    "sdq": CLIENT_KEYS
+    + (
+        "sdq_n",
+        "sdq_seed",
+        "sdq_factors",
+        "sdq_max_tokens",
+        "sdq_temperature",
+        "sdq_top_logprobs",
+        "sdq_max_chars",
+        "sdq_prefill",
+    ),
+}
+
+
+def judge_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    return config["eval"]["judge"]
+
+
+def stage_params(config: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    """The subset of `eval.judge` one stage depends on (never a key: only the variable's name)."""
+    judge = judge_section(config)
+    return {k: judge[k] for k in STAGE_KEYS[stage]}
+
+
+# ---------------------------------------------------------------------------------------------- who is judged
+
+
+def judged_dgms(config: Mapping[str, Any], generated_only: bool) -> list[str]:
+    """DGMs in `eval.judge.dgms` ("all" or a list); generated_only drops source DGMs (no model to answer with)."""
+    chosen = judge_section(config)["dgms"]
+    names = list(config["dgms"]) if chosen == "all" else list(chosen)
+    unknown = [d for d in names if d not in config["dgms"]]
+    if unknown:
+        raise ConfigError("eval.judge.dgms", f"names DGMs {unknown}, which are not in 'dgms'")
+    if generated_only:
+        names = [d for d in names if config["dgms"][d]["kind"] == "model"]
+    return names
+
+
+def judged_students(config: Mapping[str, Any]) -> list[str]:
+    """Students whose MT-Bench answers are judged: every trained mix, and `base` when it is evaluated."""
+    names = list(workflow.all_mixes(config))
+    if config["eval"]["evaluate_base"]:
+        names.append(workflow.BASE_MODEL)
+    return names
+
+
+def judged_models(config: Mapping[str, Any]) -> list[str]:
+    """The `model` wildcard values of the judge rules: students, then `dgm-<key>` for each judged generated DGM."""
+    return judged_students(config) + [DGM_PREFIX + d for d in judged_dgms(config, generated_only=True)]
+
+
+def subject_dgm(subject: str) -> str | None:
+    """`dgm-<key>` names a DGM (results/judge/dgm-<key>/, as results/eval/dgm-<key>/); else a student."""
+    return subject[len(DGM_PREFIX) :] if subject.startswith(DGM_PREFIX) else None
+
+
+def judge_targets(config: Mapping[str, Any]) -> list[str]:
+    """What `rule all` adds when eval.judge.enabled (common.smk's final_outputs())."""
+    return list(JUDGE_TABLES) if judge_section(config)["enabled"] else []
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def questions_input(config: Mapping[str, Any]) -> str:
+    q = judge_section(config)["questions"]
+    if not q:
+        raise ConfigError(
+            "eval.judge.questions",
+            "is not set: point it at a FastChat question.jsonl "
+            "(MT-Bench: 80 two-turn questions; demo: data/judge/mtbench_demo.jsonl)",
+        )
+    return str(q)
+
+
+def rubrics_input(config: Mapping[str, Any], workflow_dir: str | os.PathLike) -> str:
+    """eval.judge.rubrics, or the rubrics shipped with the workflow (wherever it runs from)."""
+    return str(judge_section(config)["rubrics"] or Path(workflow_dir) / RUBRICS)
+
+
+def subject_model_input(config: Mapping[str, Any], subject: str) -> str | list:
+    """The model folder a rule builds (demo DGMs and student, trained students); [] for Hub models."""
+    dgm = subject_dgm(subject)
+    if dgm is not None:
+        return workflow.local_model_dir(config, dgm) or []
+    if subject == workflow.BASE_MODEL:
+        return workflow.local_model_dir(config, workflow.STUDENT) or []
+    return f"results/models/{subject}"
+
+
+def server_model_input(config: Mapping[str, Any]) -> str | list:
+    """serve_local naming a locally built demo model: its folder is an input (so it is built first)."""
+    serve = judge_section(config)["serve_local"]
+    return (workflow.local_model_dir(config, serve["model"]) or []) if serve else []
+
+
+# ---------------------------------------------------------------------------------------------- params
+
+
+def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
+    """What answering needs to load a subject: id or folder, revision, template override, GPUs, engine settings."""
+    dgm = subject_dgm(subject)
+    if dgm is not None:
+        d = config["dgms"][dgm]
+        return {
+            "model_id": workflow.model_id(config, dgm),
+            "revision": d["revision"],
+            "chat_template": d["chat_template"],
+            "gpus": d["gpus"],
+            "dtype": d["dtype"],
+            "trust_remote_code": d["trust_remote_code"],
+            "engine_overrides": d["engine_overrides"],
+            "engine": workflow.generation_params(config, dgm)["engine"],
+        }
+    base = subject == workflow.BASE_MODEL
+    return {
+        "model_id": workflow.student_id(config) if base else f"results/models/{subject}",
+        "revision": config["student"]["revision"] if base else None,
+        # the untrained student gets the template its students are trained with; trained ones saved theirs
+        "chat_template": config["student"]["chat_template"] if base else None,
+        "gpus": config["eval"]["gpus"],
+        "dtype": "auto",
+        "trust_remote_code": False,
+        "engine_overrides": {},
+        "engine": config["generation"]["engine"],
+    }
+
+
+def answers_config_hash(config: Mapping[str, Any], subject: str) -> str:
+    """Provenance only: the hash of exactly the settings a judge_answers job receives."""
+    return workflow.section_hash(subject_settings(config, subject), stage_params(config, "answers"))
+
+
+def stage_config_hash(config: Mapping[str, Any], stage: str) -> str:
+    return workflow.section_hash(stage_params(config, stage))
+
+
+def learned_from_map(config: Mapping[str, Any]) -> dict[str, str]:
+    """{student: the DGM (or blend) it learned from} for the MT-Bench table."""
+    mixes = workflow.all_mixes(config)
+    return {s: report.learned_from(s, mixes) for s in judged_students(config)}
+
+
+def extrinsic_mixes(mixes: Mapping[str, Mapping[str, Any]], dgms: Sequence[str], size: str | None) -> dict[str, str]:
+    """{dgm: its single-source mix} for the extrinsic score; with several mixes per DGM `size` picks `{dgm}-{size}`."""
+    found: dict[str, list[str]] = {}
+    for mix, spec in mixes.items():
+        d = workflow.mix_dgm(spec)
+        if d is None or d not in dgms:
+            continue
+        if size is not None and mix != f"{d}-{size}":
+            continue
+        found.setdefault(d, []).append(mix)
+    many = {d: m for d, m in found.items() if len(m) > 1}
+    if many:
+        raise ValueError(f"eval.judge.extrinsic_size: several single-source mixes per DGM {many}; set the size to use")
+    return {d: m[0] for d, m in found.items()}
+
+
+def student_dgm_pairs(
+    mixes: Mapping[str, Mapping[str, Any]], students: Sequence[str], dgms: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(student, the DGM it learned from) for every single-DGM student whose DGM is judged."""
+    out = []
+    for s in students:
+        spec = mixes.get(s)
+        d = workflow.mix_dgm(spec) if spec else None
+        if d is not None and d in dgms:
+            out.append((s, d))
+    return out
+
+
+def table_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (student, DGM) pairs of the preference table."""
+    return student_dgm_pairs(
+        workflow.all_mixes(config), judged_students(config), judged_dgms(config, generated_only=True)
+    )
+
+
+def table_extrinsic_mixes(config: Mapping[str, Any]) -> dict[str, str]:
+    """{dgm: mix} whose student's score is the DGM's extrinsic SDQ (eval.judge.extrinsic_size)."""
+    return extrinsic_mixes(
+        workflow.all_mixes(config), judged_dgms(config, generated_only=False), judge_section(config)["extrinsic_size"]
+    )
+
+
+# ---------------------------------------------------------------------------------------------- job shapes
+# As rewild.resources does for the other GPU rules: GPUs from config, CPUs as threads, memory and time limits
+# that grow with the attempt (the profile caps them at the site's limits).
+
+CLIENT_JOB_THREADS = 2  # a judge job talking to an external endpoint: HTTP threads and JSON only
+CLIENT_JOB_MEM_GB = 4  # ... and its memory (answers, grades and the response cache of one model)
+SERVER_JOB_MEM_GB_PER_GPU = 32  # a served judge: the model's shards pass through host memory while loading
+MTBENCH_REQUESTS = 160  # MT-Bench: 80 questions x 2 turns, one grading request each
+SECONDS_PER_REQUEST = {"grade": 30.0, "sdq": 5.0}  # a slow judge's latency (1,024-token verdicts; 10 tokens)
+LOAD_MINUTES = 30  # starting vLLM (or the judge server) on a large model, and writing outputs
+
+
+def answers_gpus(config: Mapping[str, Any], subject: str) -> int:
+    return int(subject_settings(config, subject)["gpus"])
+
+
+def server_gpus(config: Mapping[str, Any]) -> int:
+    serve = judge_section(config)["serve_local"]
+    return int(serve["gpus"]) if serve else 0
+
+
+def answers_threads(config: Mapping[str, Any], subject: str) -> int:
+    gpus = answers_gpus(config, subject)
+    return resources.CPUS_PER_GPU * gpus if gpus else CLIENT_JOB_THREADS
+
+
+def answers_mem_mb(config: Mapping[str, Any], subject: str, attempt: int) -> int:
+    """A DGM answers with its generation job's memory; a student with an evaluation job's (an 8B model)."""
+    dgm = subject_dgm(subject)
+    if dgm is not None:
+        return resources.generate_mem_mb(config, dgm, attempt)
+    return resources.eval_mem_mb(config, attempt)
+
+
+def answers_runtime(config: Mapping[str, Any], subject: str) -> int:
+    """Minutes: the model load, then every turn's answers (MT-Bench: 160 requests in two batches)."""
+    del config, subject  # one budget fits every subject: batched generation of 80 answers is minutes on a GPU
+    return 2 * LOAD_MINUTES
+
+
+def judge_threads(config: Mapping[str, Any]) -> int:
+    gpus = server_gpus(config)
+    return resources.CPUS_PER_GPU * gpus if gpus else CLIENT_JOB_THREADS
+
+
+def judge_mem_mb(config: Mapping[str, Any], attempt: int) -> int:
+    """An external judge needs the client's memory; a served one 8 GB plus 32 GB per GPU (as an evaluation)."""
+    if not judge_section(config)["serve_local"]:
+        return resources.gb_to_mb(CLIENT_JOB_MEM_GB) * int(attempt)
+    return resources.gb_to_mb(8 + SERVER_JOB_MEM_GB_PER_GPU * server_gpus(config)) * int(attempt)
+
+
+def judge_runtime(config: Mapping[str, Any], stage: str) -> int:
+    """Minutes of one grading (`grade`) or SDQ (`sdq`) job: its requests at the configured concurrency with a slow
+    judge's latency, plus the start of a served judge."""
+    judge = judge_section(config)
+    if stage == "grade":
+        requests = MTBENCH_REQUESTS
+    else:
+        n_factors = 12 if judge["sdq_factors"] == "all" else len(judge["sdq_factors"])
+        requests = judge["sdq_n"] * n_factors
+    minutes = requests * SECONDS_PER_REQUEST[stage] / judge["concurrency"] / 60
+    return int(LOAD_MINUTES + math.ceil(minutes))

@@ -9,14 +9,12 @@ change a job's result: a setting in them reruns exactly the jobs it changes when
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 from collections.abc import Mapping
 from importlib import metadata
-from importlib import resources as package_files
-from pathlib import Path
 from typing import Any
 
+from . import chat_template
 from .io import stable_hash
 
 BASE_MODEL = "base"  # the untrained student, evaluated as a reference
@@ -24,8 +22,16 @@ REFERENCE_PREFIX = "dgm-"  # a DGM evaluated as is: model name dgm-{dgm}
 STUDENT = "student"  # name of the student's folder among locally built models
 DEMO_MODELS_DIR = "results/demo_models"
 
-# Settings that cannot change a result: kept out of `params:` so changing them reruns nothing.
+# Settings that cannot change a result (cadence, job size, labels): kept out of `params:` so changing them
+# reruns nothing (docs/settings.md has the whole table). Jobs read them from the validated config.
 RESULT_NEUTRAL_GENERATION = ("checkpoint_every",)
+RESULT_NEUTRAL_DGM = ("abbrev", "runtime_per_shard_min")  # a table label; a Slurm time limit
+RESULT_NEUTRAL_SFT = ("cpus",)
+# the Trainer's checkpoint, log and progress cadence, and checkpoint retention
+RESULT_NEUTRAL_TRL = ("save_strategy", "save_steps", "save_total_limit", "logging_strategy", "logging_steps",
+                      "logging_first_step", "disable_tqdm", "report_to")
+# job size, and which models are evaluated (that adds or removes evaluation jobs, it changes none)
+RESULT_NEUTRAL_EVAL = ("cpus", "evaluate_base", "evaluate_dgms")
 
 # Libraries whose version changes a stage's results; their versions travel in that stage's params.
 STAGE_LIBRARIES = {
@@ -189,29 +195,13 @@ def section_hash(*sections: Any) -> str:
     return stable_hash(sections)[:16]
 
 
-def template_path(name_or_path: str) -> Path | None:
-    """A chat template's file: the path itself, else a packaged template (llama3, chatml); None if neither."""
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    packaged = Path(str(package_files.files("rewild") / "templates" / f"{name_or_path}.jinja"))
-    return packaged if packaged.is_file() else None
-
-
-def file_sha256(path: str) -> str:
-    """Hash of a chat template (validation has checked that it resolves)."""
-    p = template_path(path)
-    if p is None:
-        raise FileNotFoundError(f"chat template {path!r} is neither a file nor a packaged template")
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
 def dgm_params(config: Mapping[str, Any], dgm: str) -> dict:
     """A DGM's registry entry plus what the engine loads (`model_id`) and its template override's hash."""
-    entry = {k: v for k, v in config["dgms"][dgm].items() if k != "generation_overrides"}
+    drop = ("generation_overrides", *RESULT_NEUTRAL_DGM)
+    entry = {k: v for k, v in config["dgms"][dgm].items() if k not in drop}
     entry["model_id"] = model_id(config, dgm)
     if entry["chat_template"]:
-        entry["chat_template_sha256"] = file_sha256(entry["chat_template"])
+        entry["chat_template_sha256"] = chat_template.sha256(entry["chat_template"])
     return entry
 
 
@@ -231,19 +221,36 @@ def generation_params(config: Mapping[str, Any], dgm: str) -> dict:
 def student_params(config: Mapping[str, Any]) -> dict:
     student = dict(config["student"])
     if student["chat_template"]:
-        student["chat_template_sha256"] = file_sha256(student["chat_template"])
+        student["chat_template_sha256"] = chat_template.sha256(student["chat_template"])
     return student
 
 
-def sft_params(config: Mapping[str, Any], mix: str) -> dict:
+def sft_settings(config: Mapping[str, Any], mix: str) -> dict:
+    """Every SFT setting one mix trains with: the `sft` section, the mix's `sft_overrides` on top of `sft.trl`.
+
+    What the SFT job runs with (it reads this from the config); `sft_params` is the part that travels in params.
+    """
     sft = copy.deepcopy(dict(config["sft"]))
     sft["trl"] = {**sft["trl"], **all_mixes(config)[mix]["sft_overrides"]}
     return sft
 
 
+def sft_result_settings(sft: Mapping[str, Any]) -> dict:
+    """The part of SFT settings that changes a student's weights: without cadence and job size (what a
+    checkpoint's fingerprint and the rule's params hold)."""
+    out = {k: copy.deepcopy(v) for k, v in sft.items() if k not in RESULT_NEUTRAL_SFT and k != "trl"}
+    out["trl"] = {k: copy.deepcopy(v) for k, v in sft["trl"].items() if k not in RESULT_NEUTRAL_TRL}
+    return out
+
+
+def sft_params(config: Mapping[str, Any], mix: str) -> dict:
+    return sft_result_settings(sft_settings(config, mix))
+
+
 def eval_params(config: Mapping[str, Any]) -> dict:
     """Settings that change every evaluation's result (tasks travel per job; the judge has its own rule)."""
-    return {k: v for k, v in config["eval"].items() if k not in ("tasks", "judge", "evaluate_base")}
+    drop = ("tasks", "judge", *RESULT_NEUTRAL_EVAL)
+    return {k: v for k, v in config["eval"].items() if k not in drop}
 
 
 def mix_params(config: Mapping[str, Any], mix: str) -> dict:

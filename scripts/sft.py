@@ -10,17 +10,19 @@ from rewild.io import optional_input as _one
 
 
 def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
-    from rewild import sft
+    from rewild import plan, sft
 
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
-    sft.limit_threads(snakemake.threads, dict(params.sft))
+    # every SFT setting, cadence included (params.sft holds only the result-changing part, the rerun trigger)
+    settings = plan.sft_settings(snakemake.config, snakemake.wildcards.mix)
+    sft.limit_threads(snakemake.threads, settings)
     student_path = _one(getattr(inp, "student", None))  # demo: a folder built by a rule; real students: the HF id
     sft.launch(
         train_path=str(inp.train),
         heldout_path=_one(getattr(inp, "heldout", None)),
         student_path_or_id=student_path or str(params.student_id),
         student=dict(params.student),
-        sft=dict(params.sft),
+        sft=settings,
         out_dir=str(out.model),
         metrics_path=str(out.metrics),
         checkpoint_dir=str(params.checkpoint_dir),

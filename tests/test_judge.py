@@ -889,7 +889,7 @@ def test_gpu_judge_without_cuda_fails_fast(tmp_path, monkeypatch):
         pass
     assert not started and time.time() - t0 < 5
     settings = JP.subject_settings(validated({}), "base")
-    with pytest.raises(engine.DeviceError, match="1 GPU"):
+    with pytest.raises(engine.DeviceError, match="MT-Bench answers of base asks for 1 GPU"):
         A.answer_all(
             tmp_path / "no-such-model",
             {**settings, "gpus": 1},
@@ -898,6 +898,7 @@ def test_gpu_judge_without_cuda_fails_fast(tmp_path, monkeypatch):
             max_tokens=8,
             seed=0,
             cache_dir=tmp_path / "cache",
+            what="MT-Bench answers of base",
         )
 
 

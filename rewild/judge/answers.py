@@ -71,14 +71,15 @@ def answer_all(
     max_tokens: int,
     seed: int,
     cache_dir: str | os.PathLike,
+    what: str,
     llm: Any = None,
     tokenizer: Any = None,
 ) -> tuple[list[Answered], dict]:
     """Answer every turn of every question with `model` (a folder or Hub id). `settings`: revision, chat_template,
-    dtype, gpus, trust_remote_code, engine_overrides, engine (rewild.judge.plan.subject_settings). The context is
-    `max_model_len` capped at the model's own. Returns (one Answered per question, stats)."""
+    dtype, quantization, gpus, trust_remote_code, engine_overrides, engine (rewild.judge.plan.subject_settings). The
+    context is `max_model_len` capped at the model's own; `what` names the job in a device error. Returns (one
+    Answered per question, stats)."""
     model = str(model)
-    what = f"answering with {model} (its gpus setting)"
     engine.require_device(settings["gpus"], what)  # before any load: a GPU job without CUDA fails at once
     limit = model_context_limit(model, settings["revision"], bool(settings["trust_remote_code"]))
     L = int(min(max_model_len, limit) if limit else max_model_len)
@@ -88,6 +89,7 @@ def answer_all(
         "gpus": int(settings["gpus"]),
         "max_model_len": L,
         "dtype": settings["dtype"],
+        "quantization": settings["quantization"],
         "trust_remote_code": bool(settings["trust_remote_code"]),
         "engine_overrides": dict(settings["engine_overrides"]),
     }
@@ -99,7 +101,7 @@ def answer_all(
     if llm is None:
         t0 = time.perf_counter()
         llm = engine.load_engine(
-            {**spec, "quantization": None},
+            spec,
             settings["engine"],  # the validated generation.engine section (engine settings of any vLLM job)
             seed=seed,
             batch_conversations=max(1, len(questions)),

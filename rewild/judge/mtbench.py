@@ -110,6 +110,7 @@ def answer_questions(
         max_tokens=max_tokens,
         seed=seed,
         cache_dir=cache_dir,
+        what=f"MT-Bench answers of {model_name}",
         llm=llm,
         tokenizer=tokenizer,
     )

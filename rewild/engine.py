@@ -159,6 +159,18 @@ def configure_vllm_env(cache_dir: str | os.PathLike, on_gpu: bool) -> dict[str, 
     return {k: os.environ[k] for k in [*CPU_ENV, *CACHE_ENV, BATCH_INVARIANT_ENV] if k in os.environ}
 
 
+def set_batch_invariance(enabled: bool, on_gpu: bool) -> bool:
+    """Turn on vLLM's batch-invariant kernels (VLLM_BATCH_INVARIANT=1, read when vLLM is imported and in its
+    workers) for a GPU engine when `enabled`; returns whether it is on. On CPU it is never set: the CPU build's
+    per-request seeds are batch-invariant already (tests/test_generate_vllm.py)."""
+    if enabled and on_gpu:
+        os.environ[BATCH_INVARIANT_ENV] = "1"
+        return True
+    if enabled:
+        log.info("engine.batch_invariant applies to GPU engines; the CPU engine is batch-invariant without it")
+    return False
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Engine settings
 # ---------------------------------------------------------------------------------------------------------------
@@ -302,11 +314,7 @@ def load_engine(
     """Start a vLLM offline engine for one model (CPU: float32, single process; GPU: tensor parallel over the
     DGM's `gpus`). Fails fast (DeviceError) when `gpus > 0` and CUDA cannot give them."""
     on_gpu = require_device(dgm["gpus"], what)
-    if engine["batch_invariant"]:
-        if on_gpu:
-            os.environ[BATCH_INVARIANT_ENV] = "1"  # read by vLLM at import and in its workers
-        else:  # the CPU build's per-request seeds are batch-invariant already (stack facts, test_generate_vllm)
-            log.info("engine.batch_invariant applies to GPUs; the CPU engine is batch-invariant without it")
+    set_batch_invariance(engine["batch_invariant"], on_gpu)
     env = configure_vllm_env(cache_dir, on_gpu)
     kw = engine_kwargs(
         dgm, engine, seed=seed, batch_conversations=batch_conversations, on_gpu=on_gpu, model_path=model_path

@@ -48,6 +48,23 @@ def workdir_copy(tmp_path: Path, config: dict, name: str = "config.test.yaml") -
     return tmp_path, path
 
 
+REALISTIC_DATA = "data/demo/wildchat_realistic.jsonl"  # tools/make_demo_data.py; see data/demo/README.md
+
+
+def realistic_config(config: dict, shards: int = 2) -> dict:
+    """`config` reading the realistic test set (long multi-turn chats in seven languages and scripts, pasted code
+    and articles, odd rows) instead of its own prompts: all of its rows, in `shards` shards. With the demo's
+    smollm2 settings the first generation chunk of each shard fills a 4,096-token vLLM scheduling step."""
+    cfg = copy.deepcopy(config)
+    n = len((REPO / REALISTIC_DATA).read_bytes().splitlines())
+    cfg["prompts"].update(
+        source={"type": "local", "path": REALISTIC_DATA, "format": "wildchat"},
+        n_conversations=n,
+        shard_size=-(-n // shards),
+    )
+    return cfg
+
+
 def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
 

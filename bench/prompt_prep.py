@@ -1,17 +1,20 @@
 """Benchmark: prompt preparation (validation + per-message truncation + templating + whole-prompt cut) over
 synthetic WildChat-shaped conversations, streamed from a generated parquet in chunks, as `rewild.generate.run`
-does before every engine call. No engine.
+does before every engine call. No engine. Also times the prompts stage's row validation (`rewild.prompts`:
+reading the parquet and sorting rows into kept/rejects), optionally against that module at an older commit.
 
     .venv/bin/python bench/prompt_prep.py                      # 100,000 conversations, SmolLM2 tokenizer, L=2048
     .venv/bin/python bench/prompt_prep.py --n 5000 --reencode clean
+    .venv/bin/python bench/prompt_prep.py --n 20000 --baseline-rev a5ab40a   # prompts stage: now vs then
 
-Prints conversations/s, requests/s, prompt tokens/s and peak RSS. The parquet is written once to --workdir and
-reused (delete it to regenerate).
+Prints conversations/s, requests/s, prompt tokens/s, the prompts stage's rows/s and peak RSS. The parquet is
+written once to --workdir and reused (delete it to regenerate).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import random
@@ -57,7 +60,7 @@ def synth_rows(n: int, seed: int = 0, first_row_id: int = 0):
         turns = rng.choices([1, 2, 3, 4, 6], weights=[67, 20, 8, 3, 2])[0]
         lang = rng.choice(LANGS)
         conv = []
-        for t in range(turns):
+        for _ in range(turns):
             tid = rng.randrange(10**6)
             conv.append(
                 {
@@ -113,6 +116,17 @@ def synth_rows(n: int, seed: int = 0, first_row_id: int = 0):
 SCHEMA = prompts.SOURCE_SCHEMA
 
 
+def generation_section(reencode: str, history: str) -> dict:
+    """The shipped config's `generation` section as validation fills it, with these two settings."""
+    import yaml
+
+    from rewild.config import validate
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["generation"] = {**cfg["generation"], "reencode": reencode, "history": history}
+    return validate(cfg)["generation"]
+
+
 def write_synthetic(path: Path, n: int, seed: int = 0, batch: int = 5000) -> None:
     rows: list[dict] = []
     with rio.atomic_path(path) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
@@ -123,6 +137,27 @@ def write_synthetic(path: Path, n: int, seed: int = 0, batch: int = 5000) -> Non
                 rows = []
         if rows:
             writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
+
+
+def prompts_module_at(rev: str):
+    """rewild/prompts.py as it was at git commit `rev`, loaded inside the package (its relative imports work)."""
+    source = subprocess.run(["git", "show", f"{rev}:rewild/prompts.py"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout
+    spec = importlib.util.spec_from_loader(f"rewild.prompts_at_{rev}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "rewild"
+    exec(compile(source, f"rewild/prompts.py@{rev}", "exec"), module.__dict__)
+    return module
+
+
+def time_prompts_stage(module, data: Path, n: int, repeats: int = 3) -> dict:
+    """Best of `repeats`: read every row of the parquet and sort it into kept / skipped / rejected."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        _, _, stats = module.split_rows(module.read_local_parquet(data, range(n)))
+        best = min(best, time.perf_counter() - t)
+    return {"rows_per_s": round(n / best, 1), "seconds": round(best, 2), "kept": stats["kept"]}
 
 
 def self_peak_rss_mb() -> float:
@@ -138,6 +173,7 @@ def main() -> None:
     ap.add_argument("--history", choices=["gpt"], default="gpt")
     ap.add_argument("--chunk", type=int, default=500, help="conversations per chunk (checkpoint_every)")
     ap.add_argument("--workdir", default=str(ROOT / ".cache" / "bench"))
+    ap.add_argument("--baseline-rev", help="also time the prompts stage of rewild/prompts.py at this git commit")
     ap.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -155,10 +191,13 @@ def main() -> None:
             [sys.executable, __file__, "--write-only", "--n", str(args.n), "--workdir", str(workdir)], check=True
         )
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
+    stage = {"now": time_prompts_stage(prompts, data, args.n)}
+    if args.baseline_rev:
+        stage[args.baseline_rev] = time_prompts_stage(prompts_module_at(args.baseline_rev), data, args.n)
     rss0 = self_peak_rss_mb()
 
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
-    settings = G.generation_settings({"reencode": args.reencode, "history": args.history})
+    settings = generation_section(args.reencode, args.history)
     budgets = G.Budgets.from_settings(args.max_model_len, settings)
 
     n_conv = n_req = n_tok = n_rej = n_cut = n_pcut = 0
@@ -193,6 +232,7 @@ def main() -> None:
                 "reencode": args.reencode,
                 "chunk": args.chunk,
                 "tokenizer": args.tokenizer,
+                "prompts_stage": stage,
             },
             indent=2,
         )

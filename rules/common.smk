@@ -179,3 +179,82 @@ def summary_tables(wildcards):
 
 def similarity_generations(wildcards):
     return expand("results/generations/{dgm}.parquet", dgm=DGMS)
+
+
+# ------------------------------------------------------------------------------- judge (rules/judge.smk)
+# The logic is in rewild/judge/plan.py; these only hand it the config and the wildcards.
+
+
+def judge_questions(wildcards):
+    return judge_plan.questions_input(config)
+
+
+def judge_subject_model(wildcards):
+    return judge_plan.subject_model_input(config, wildcards.model)
+
+
+def judge_server_model(wildcards):
+    return judge_plan.server_model_input(config)
+
+
+def judge_subject_settings(wildcards):
+    return judge_plan.subject_settings(config, wildcards.model)
+
+
+def judge_answers_hash(wildcards):
+    return judge_plan.answers_config_hash(config, wildcards.model)
+
+
+def judge_grade_hash(wildcards):
+    return judge_plan.stage_config_hash(config, "grade")
+
+
+def judge_sdq_hash(wildcards):
+    return judge_plan.stage_config_hash(config, "sdq")
+
+
+def judge_answers_gpus(wildcards):
+    return judge_plan.answers_gpus(config, wildcards.model)
+
+
+def judge_answers_threads(wildcards):
+    return judge_plan.answers_threads(config, wildcards.model)
+
+
+# judge job shapes: attempt 1's size from rewild.judge.plan, grown per retry up to the site caps (rewild.resources)
+def judge_answers_mem_mb(wildcards, attempt):
+    first = judge_plan.answers_mem_mb(config, wildcards.model, 1)
+    return resources.grown(config, judge_answers_gpus(wildcards), "mem_mb", first, attempt)
+
+
+def judge_answers_runtime(wildcards, attempt):
+    first = judge_plan.answers_runtime(config, wildcards.model)
+    return resources.grown(config, judge_answers_gpus(wildcards), "runtime", first, attempt)
+
+
+def judge_mem_mb(wildcards, attempt):
+    first = judge_plan.judge_mem_mb(config, 1)
+    return resources.grown(config, judge_plan.server_gpus(config), "mem_mb", first, attempt)
+
+
+def judge_grade_runtime(wildcards, attempt):
+    first = judge_plan.judge_runtime(config, "grade")
+    return resources.grown(config, judge_plan.server_gpus(config), "runtime", first, attempt)
+
+
+def judge_sdq_runtime(wildcards, attempt):
+    first = judge_plan.judge_runtime(config, "sdq")
+    return resources.grown(config, judge_plan.server_gpus(config), "runtime", first, attempt)
+
+
+# computed when judge_tables is in the DAG: extrinsic_mixes fails for a grid of sizes without extrinsic_size
+def judge_table_pairs(wildcards):
+    return judge_plan.table_pairs(config)
+
+
+def judge_learned_from(wildcards):
+    return judge_plan.learned_from_map(config)
+
+
+def judge_extrinsic_mixes(wildcards):
+    return judge_plan.table_extrinsic_mixes(config)

@@ -6,89 +6,14 @@
 # naming of reference models in results/eval/), whether or not that DGM is in eval.evaluate_dgms:
 #   results/judge/{model}/answers.jsonl|answers.json|mtbench.jsonl|mtbench.json
 #   results/judge/dgm/{dgm}/sdq.jsonl|sdq.json      (judgments of the DGM's generated data)
-# The logic lives in rewild/judge/plan.py; the input, params and resource functions below only call it.
-# `judge_plan` (rewild.judge.plan) is imported in common.smk, which final_outputs() needs.
+# The logic lives in rewild/judge/plan.py; the rules' input, params and resource functions (judge_* in
+# common.smk) only call it.
 
 JUDGE_TARGETS = judge_plan.judge_targets(config)
 # generated DGMs answer MT-Bench (JUDGE_MODELS); every DGM with responses (the GPT source too) gets SDQ judgments
 SDQ_DGMS = judge_plan.judged_dgms(config, generated_only=False)
 JUDGE_MODELS = judge_plan.judged_models(config)
 JUDGE_RUBRICS = judge_plan.rubrics_input(config, workflow.basedir)
-
-
-# ------------------------------------------------------------------------------- input / params functions
-
-
-def judge_questions(wildcards):
-    return judge_plan.questions_input(config)
-
-
-def judge_subject_model(wildcards):
-    return judge_plan.subject_model_input(config, wildcards.model)
-
-
-def judge_server_model(wildcards):
-    return judge_plan.server_model_input(config)
-
-
-def judge_subject_settings(wildcards):
-    return judge_plan.subject_settings(config, wildcards.model)
-
-
-def judge_answers_hash(wildcards):
-    return judge_plan.answers_config_hash(config, wildcards.model)
-
-
-def judge_grade_hash(wildcards):
-    return judge_plan.stage_config_hash(config, "grade")
-
-
-def judge_sdq_hash(wildcards):
-    return judge_plan.stage_config_hash(config, "sdq")
-
-
-def judge_answers_gpus(wildcards):
-    return judge_plan.answers_gpus(config, wildcards.model)
-
-
-def judge_answers_threads(wildcards):
-    return judge_plan.answers_threads(config, wildcards.model)
-
-
-def judge_answers_mem_mb(wildcards, attempt):
-    return judge_plan.answers_mem_mb(config, wildcards.model, attempt)
-
-
-def judge_answers_runtime(wildcards, attempt):
-    return judge_plan.answers_runtime(config, wildcards.model) * attempt
-
-
-def judge_mem_mb(wildcards, attempt):
-    return judge_plan.judge_mem_mb(config, attempt)
-
-
-def judge_grade_runtime(wildcards, attempt):
-    return judge_plan.judge_runtime(config, "grade") * attempt
-
-
-def judge_sdq_runtime(wildcards, attempt):
-    return judge_plan.judge_runtime(config, "sdq") * attempt
-
-
-# computed when judge_tables is in the DAG: extrinsic_mixes fails for a grid of sizes without extrinsic_size
-def judge_table_pairs(wildcards):
-    return judge_plan.table_pairs(config)
-
-
-def judge_learned_from(wildcards):
-    return judge_plan.learned_from_map(config)
-
-
-def judge_extrinsic_mixes(wildcards):
-    return judge_plan.table_extrinsic_mixes(config)
-
-
-# ------------------------------------------------------------------------------- rules
 
 
 rule judge_answers:
@@ -109,6 +34,7 @@ rule judge_answers:
     threads: judge_answers_threads
     resources:
         gpu=judge_answers_gpus,
+        nodes=1,
         mem_mb=judge_answers_mem_mb,
         runtime=judge_answers_runtime,
     params:
@@ -141,6 +67,7 @@ rule judge:
     threads: judge_plan.judge_threads(config)
     resources:
         gpu=judge_plan.server_gpus(config),
+        nodes=1,
         mem_mb=judge_mem_mb,
         runtime=judge_grade_runtime,
     params:
@@ -172,6 +99,7 @@ rule sdq_judge:
     threads: judge_plan.judge_threads(config)
     resources:
         gpu=judge_plan.server_gpus(config),
+        nodes=1,
         mem_mb=judge_mem_mb,
         runtime=judge_sdq_runtime,
     params:

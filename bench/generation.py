@@ -13,6 +13,11 @@ with vLLM's prefix cache off so that every variant does the same prefill work; t
 - chat_plain:  `LLM.chat` with one SamplingParams(max_tokens, seed) and no logprobs: what a bare script does.
 - chat_seeds_only / chat_logprobs_only: `LLM.chat` with only one of rewild's two sampling differences, to
   attribute their cost.
+- rewild_unseeded: rewild's path with every request's `seed` left out (the engine's global seed only): the
+  ratio rewild / rewild_unseeded is what per-request seeding costs (`ratio_seeded_over_unseeded`, time per
+  output token, since sampled lengths differ).
+The engine is the project's own (rewild.engine.load_engine, CPU settings: no chunked prefill), with the
+generation and DGM sections validated from config.yaml (schema defaults where the bench is silent).
 Wall time on a shared machine is noisy: CPU seconds of the process (vLLM is single-process on CPU here) are
 printed too and are the steadier comparison. Prints seconds, output tokens, tokens/s and the ratios rewild / chat_same and rewild / chat_plain (time per
 output token for the latter, since sampled lengths differ).
@@ -30,8 +35,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rewild import engine as E  # noqa: E402
 from rewild import generate as G  # noqa: E402
 from rewild import io as rio  # noqa: E402
+
+
+def validated_sections(generation: dict, dgm: dict) -> tuple[dict, dict]:
+    """(generation, DGM entry) as validation fills them: config.yaml with these two replaced."""
+    import yaml
+
+    from rewild.config import validate
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["generation"] = generation
+    cfg["dgms"]["bench"] = dgm
+    cfg = validate(cfg)
+    return cfg["generation"], cfg["dgms"]["bench"]
 
 
 def demo_rows(n: int) -> list[dict]:
@@ -71,20 +90,30 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    dgm = {
-        "hf_id": args.model,
-        "max_model_len": args.max_model_len,
-        "gpus": 1,
-        "dtype": "bfloat16",
-        "engine_overrides": {} if args.prefix_caching else {"enable_prefix_caching": False},
-    }
-    generation = G.generation_settings({"output_fraction": args.max_tokens / args.max_model_len})
+    generation, dgm = validated_sections(
+        {"output_fraction": args.max_tokens / args.max_model_len},
+        {
+            "hf_id": args.model,
+            "max_model_len": args.max_model_len,
+            "gpus": 0,
+            "engine_overrides": {} if args.prefix_caching else {"enable_prefix_caching": False},
+        },
+    )
     budgets = G.Budgets.from_settings(args.max_model_len, generation)
     rows = demo_rows(args.n)
 
     t = time.perf_counter()
-    tok = G.load_tokenizer(dgm)
-    llm = G.load_engine(dgm, generation, args.cache_dir)
+    tok = E.load_tokenizer(dgm, args.model)
+    engine = E.load_engine(
+        dgm,
+        generation["engine"],
+        seed=generation["seed"],
+        batch_conversations=generation["batch_conversations"],
+        cache_dir=args.cache_dir,
+        what="bench",
+        model_path=args.model,
+    )
+    llm = engine.llm
     engine_s = time.perf_counter() - t
     from vllm import SamplingParams
 
@@ -102,14 +131,28 @@ def main() -> None:
 
     texts: dict[str, list[str]] = {}
 
-    def v_rewild() -> dict:
+    def unseeded(requests: list) -> list:
+        kw = {k: generation[k] for k in ("temperature", "top_p", "top_k")}
+        params = [SamplingParams(max_tokens=budgets.max_tokens, logprobs=0, **kw) for _ in requests]  # no seed
+        return engine.generate([{"prompt_token_ids": r.prompt.token_ids} for r in requests], params)
+
+    def v_rewild(name: str = "rewild", generate_fn=None) -> dict:
         c0, t0 = time.process_time(), time.perf_counter()
-        res = G.generate_chunk(llm, tok, rows, dgm_key="bench", dgm_id=args.model, budgets=budgets, settings=generation)
+        res = G.generate_chunk(
+            engine,
+            tok,
+            rows,
+            dgm_key="bench",
+            dgm_id=args.model,
+            budgets=budgets,
+            settings=generation,
+            generate_fn=generate_fn,
+        )
         s, cpu = time.perf_counter() - t0, time.process_time() - c0
         by_turn = {
             (r["row_id"], j // 2): t_["content"] for r in res.rows for j, t_ in enumerate(r["conversation"]) if j % 2
         }
-        texts["rewild"] = [by_turn[(r.row_id, r.turn_index)] for r in reqs]
+        texts[name] = [by_turn[(r.row_id, r.turn_index)] for r in reqs]
         return {
             "s": s,
             "cpu_s": cpu,
@@ -129,6 +172,7 @@ def main() -> None:
 
     variants = {
         "rewild": v_rewild,
+        "rewild_unseeded": lambda: v_rewild("rewild_unseeded", unseeded),
         "chat_same": lambda: v_chat("chat_same", same),
         "chat_plain": lambda: v_chat("chat_plain", plain),
         "chat_seeds_only": lambda: v_chat("chat_seeds_only", seeds_only),
@@ -160,8 +204,22 @@ def main() -> None:
         summary["cpu_seconds_min"]["rewild"] / summary["cpu_seconds_min"]["chat_same"], 3
     )
     summary["ratio_time_rewild_over_chat_same"] = round(summary["rewild"]["s"] / summary["chat_same"]["s"], 3)
-    per_tok = {k: summary[k]["s"] / max(1, summary[k]["out"]) for k in ("rewild", "chat_plain")}
+    per_tok = {k: summary[k]["s"] / max(1, summary[k]["out"]) for k in ("rewild", "rewild_unseeded", "chat_plain")}
     summary["ratio_time_per_output_token_rewild_over_chat_plain"] = round(per_tok["rewild"] / per_tok["chat_plain"], 3)
+    # What per-request seeds cost: seeded vs unseeded rewild runs in this process, on the same warm engine. Per
+    # output token (lengths differ once the seeds do); each repeat's pair is also given, the median is the figure.
+    pairs = [
+        (a["s"] / max(1, a["out"])) / (b["s"] / max(1, b["out"]))
+        for a, b in zip(results["rewild"], results["rewild_unseeded"])
+    ]
+    summary["ratio_seeded_over_unseeded"] = {
+        "best_runs_per_output_token": round(per_tok["rewild"] / per_tok["rewild_unseeded"], 3),
+        "cpu_seconds_min": round(
+            summary["cpu_seconds_min"]["rewild"] / summary["cpu_seconds_min"]["rewild_unseeded"], 3
+        ),
+        "per_repeat_per_output_token": [round(x, 3) for x in pairs],
+        "median_per_output_token": round(sorted(pairs)[len(pairs) // 2], 3),
+    }
     overhead = [r["s"] - r["engine_s"] for r in results["rewild"]]
     summary["rewild_overhead_s"] = {  # rewild's own work around the engine call (prep, seeds, row assembly)
         "min": round(min(overhead), 3),
@@ -181,6 +239,7 @@ def main() -> None:
         "repeats": args.repeats,
         "prefix_caching": args.prefix_caching,
         "engine_start_s": round(engine_s, 1),
+        "engine": {k: v for k, v in engine.settings.items() if k != "model"},
         "peak_rss_mb": round(rio.peak_rss_mb(), 1),
         "load_average": os.getloadavg(),
     }

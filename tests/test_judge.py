@@ -989,6 +989,39 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
     assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off)
 
 
+def test_judge_rules_run_against_an_api_judge_and_keep_the_key_out_of_every_file(tmp_path, stub, demo_config):
+    """The judge and sdq_judge rules through real Snakemake (their scripts, rewild.job, params, logs) against an
+    OpenAI-compatible endpoint: the key reaches the judge in the Authorization header and no file under results/,
+    logs/ or .snakemake/ holds it."""
+    cfg = demo_config
+    cfg["eval"]["judge"] = {
+        "enabled": True,
+        "base_url": stub.base_url,
+        "model": "stub-judge",
+        "api_key_env": KEY_ENV,
+        "questions": str(QUESTIONS),
+        "sdq_n": 2,
+        "sdq_factors": ["factuality"],
+        "max_retries": 0,
+    }
+    workdir, cfg_path = workdir_copy(tmp_path, cfg, "api.yaml")
+    _answers(workdir / "results" / "judge" / "base", 2)  # what judge_answers wrote
+    (workdir / "results" / "generations").mkdir(parents=True)
+    _generations(workdir / "results" / "generations" / "gpt.parquet", 4)  # what merge_generations wrote
+    targets = ["results/judge/base/mtbench.json", "results/judge/dgm/gpt/sdq.json"]
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(cfg_path)]
+    args += ["--replace-workflow-config", "--cores", "1", "--allowed-rules", "judge", "sdq_judge", "--", *targets]
+    run_snakemake(args, env={KEY_ENV: SECRET})
+    summary = rio.read_json(workdir / "results" / "judge" / "base" / "mtbench.json")
+    assert summary["n"] == 4 and summary["judge"]["api_key_set"] is True and summary["judge"]["model"] == "stub-judge"
+    assert rio.read_json(workdir / "results" / "judge" / "dgm" / "gpt" / "sdq.json")["n_judgments"] == 2
+    assert len(stub.requests) == 6 and set(stub.auth) == {f"Bearer {SECRET}"}
+    assert "mt-bench grading: 4/4 done" in (workdir / "logs" / "judge" / "base.log").read_text()
+    for tree in ("results", "logs", ".snakemake"):
+        assert (workdir / tree).is_dir()
+        assert SECRET not in _all_text(workdir / tree) and SECRET[5:30] not in _all_text(workdir / tree), tree
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Slow: a real vLLM OpenAI-compatible server (SmolLM2-135M-Instruct on CPU)
 # --------------------------------------------------------------------------------------------------------------

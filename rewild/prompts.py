@@ -77,7 +77,12 @@ class RowError(ValueError):
         self.raw_line = raw_line
 
 
-def _text(value: Any, field: str) -> str | None:
+# Field names for reject reasons are built only when a row is rejected: this code runs for every turn of every row.
+def _where(field: str, turn: int | None) -> str:
+    return field if turn is None else f"turn {turn} {field}"
+
+
+def _text(value: Any, field: str, turn: int | None = None) -> str | None:
     if value is None:
         return None
     if isinstance(value, (_dt.datetime, _dt.date)):
@@ -86,13 +91,13 @@ def _text(value: Any, field: str) -> str | None:
         try:
             return json.dumps(value, ensure_ascii=False, sort_keys=True)
         except RecursionError:
-            raise RowError(f"too_deep: {field} nests too deeply to store as JSON text") from None
+            raise RowError(f"too_deep: {_where(field, turn)} nests too deeply to store as JSON text") from None
         except (TypeError, ValueError) as exc:  # a non-JSON leaf (bytes, Decimal) or an int past str()'s digit limit
-            raise RowError(f"not_json_serialisable: {field}: {type(exc).__name__}") from None
+            raise RowError(f"not_json_serialisable: {_where(field, turn)}: {type(exc).__name__}") from None
     return str(value)
 
 
-def _int(value: Any, field: str) -> int | None:
+def _int(value: Any, field: str, turn: int | None = None) -> int | None:
     """An int64 or None; a value that parses but does not fit int64 rejects the row (it cannot be stored)."""
     if value is None or value == "":
         return None
@@ -101,31 +106,37 @@ def _int(value: Any, field: str) -> int | None:
     except (TypeError, ValueError):
         return None
     except OverflowError:  # int(float("inf")): JSON's Infinity
-        raise RowError(f"int_out_of_range: {field} is infinite") from None
+        raise RowError(f"int_out_of_range: {_where(field, turn)} is infinite") from None
     if not INT64[0] <= out <= INT64[1]:
         # the bit length, not the value: str() of a huge int raises past 4,300 digits
-        raise RowError(f"int_out_of_range: {field} needs {out.bit_length() + 1} bits (int64 holds 64)")
+        raise RowError(f"int_out_of_range: {_where(field, turn)} needs {out.bit_length() + 1} bits (int64 holds 64)")
     return out
 
 
-def _utf8(value: str, field: str) -> None:
-    """Reject text that UTF-8 cannot encode: a lone surrogate, as json.loads makes of `"\\ud800"`."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise RowError(
-            f"invalid_unicode: {field} has a lone surrogate U+{ord(value[exc.start]):04X} at character {exc.start}"
-        ) from None
+def _strings(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = [(key, v) for key, v in row.items() if type(v) is str]
+    for i, turn in enumerate(row["conversation"]):
+        out += [(_where(key, i), v) for key, v in turn.items() if type(v) is str]
+    return out
 
 
 def _check_encodable(row: Mapping[str, Any]) -> None:
-    for key, value in row.items():
-        if isinstance(value, str):
-            _utf8(value, key)
-    for i, turn in enumerate(row["conversation"]):
-        for key, value in turn.items():
-            if isinstance(value, str):
-                _utf8(value, f"turn {i} {key}")
+    """Reject text that UTF-8 cannot encode: a lone surrogate, as json.loads makes of `"\\ud800"`."""
+    # isascii() is O(1) in CPython (a flag of the string object): only non-ASCII text pays for an encode
+    texts = [v for v in row.values() if type(v) is str and not v.isascii()]
+    texts += [v for turn in row["conversation"] for v in turn.values() if type(v) is str and not v.isascii()]
+    try:
+        "".join(texts).encode("utf-8")  # one pass in C (a str holds code points: a join never pairs surrogates)
+    except UnicodeEncodeError:
+        for where, value in _strings(row):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(value[exc.start])
+                raise RowError(
+                    f"invalid_unicode: {where} has a lone surrogate U+{code:04X} at character {exc.start}"
+                ) from None
+        raise
 
 
 def normalise_turn(turn: Any, index: int) -> dict:
@@ -149,15 +160,15 @@ def normalise_turn(turn: Any, index: int) -> dict:
     return {
         "content": content,
         "role": role,
-        "language": _text(turn.get("language"), f"turn {index} language"),
+        "language": _text(turn.get("language"), "language", index),
         "redacted": bool(turn.get("redacted") or False),
         "toxic": bool(turn.get("toxic") or False),
-        "turn_identifier": _int(turn.get("turn_identifier"), f"turn {index} turn_identifier"),
-        "country": _text(turn.get("country"), f"turn {index} country"),
-        "state": _text(turn.get("state"), f"turn {index} state"),
-        "hashed_ip": _text(turn.get("hashed_ip"), f"turn {index} hashed_ip"),
-        "header": _text(turn.get("header"), f"turn {index} header"),
-        "timestamp": _text(turn.get("timestamp"), f"turn {index} timestamp"),
+        "turn_identifier": _int(turn.get("turn_identifier"), "turn_identifier", index),
+        "country": _text(turn.get("country"), "country", index),
+        "state": _text(turn.get("state"), "state", index),
+        "hashed_ip": _text(turn.get("hashed_ip"), "hashed_ip", index),
+        "header": _text(turn.get("header"), "header", index),
+        "timestamp": _text(turn.get("timestamp"), "timestamp", index),
     }
 
 

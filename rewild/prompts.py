@@ -188,14 +188,14 @@ def normalise_row(raw: Any, row_id: int) -> dict:
         raise RowError("empty_conversation")
     turns = [normalise_turn(t, i) for i, t in enumerate(conv)]
     text = {k: _text(raw.get(k), k) for k in TEXT_COLUMNS}
-    n_user = sum(t["role"] == "user" for t in turns)
+    turn = raw.get("turn")
     row = {
         "row_id": row_id,
         "conversation_hash": text["conversation_hash"],
         "model": text["model"],
         "timestamp": text["timestamp"],
         "conversation": turns,
-        "turn": n_user if raw.get("turn") is None else _int(raw.get("turn"), "turn"),
+        "turn": sum(t["role"] == "user" for t in turns) if turn is None else _int(turn, "turn"),
         "language": text["language"],
         "openai_moderation": text["openai_moderation"],
         "detoxify_moderation": text["detoxify_moderation"],

@@ -28,8 +28,9 @@ from typing import Any
 
 import yaml
 
+from .chat_template import template_file
 from .lm_eval_tasks import unsafe_configured_tasks
-from .plan import all_mixes, grid_mixes, local_builds, n_prompt_rows, template_path
+from .plan import all_mixes, grid_mixes, local_builds, n_prompt_rows
 
 SCHEMA_PATH = Path(str(package_files.files("rewild") / "schemas" / "config.schema.yaml"))
 
@@ -157,7 +158,7 @@ def check_references(config: Mapping[str, Any]) -> None:
     templates = {f"dgms.{k}.chat_template": v["chat_template"] for k, v in dgms.items()}
     templates["student.chat_template"] = config["student"]["chat_template"]
     for key, template in templates.items():
-        if template and template_path(template) is None:
+        if template and template_file(template) is None:
             raise ConfigError(key, f"{template!r} is neither a file nor a packaged template")
     n = config["prompts"]["n_conversations"]
     sample = config["prompts"]["sample"]

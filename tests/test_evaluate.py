@@ -263,7 +263,7 @@ def test_group_aggregate_and_saved_sft_template(tmp_path):
     template that rewild.sft saves, and lm-eval applies exactly that template."""
     from transformers import AutoTokenizer
 
-    from rewild.sft import resolve_chat_template, strip_generation_markers
+    from rewild import chat_template
 
     tasks = tmp_path / "tasks"
     tasks.mkdir()
@@ -277,7 +277,7 @@ def test_group_aggregate_and_saved_sft_template(tmp_path):
     model = tmp_path / "model"
     shutil.copytree(TINY, model)
     tok = AutoTokenizer.from_pretrained(model)
-    plain = strip_generation_markers(resolve_chat_template("chatml"))
+    plain = chat_template.for_inference("chatml")
     tok.chat_template = plain
     tok.save_pretrained(model)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/slurm/cluster.sh -- a real, single-node Slurm cluster for rewild's tests.
 #
-# Usage:  tests/slurm/cluster.sh start|stop|status
+# Usage:  tests/slurm/cluster.sh start|stop|status|requeue-exit CODES
 #
 #   start   Install Debian `slurm-wlm` + `munge` with apt-get if they are missing, start munged (unless one
 #           already runs), write /etc/slurm/slurm.conf and /etc/slurm/gres.conf, create two fake GPU
@@ -12,6 +12,10 @@
 #           harness dir; never by name), remove the config files and device nodes it created.  Installed
 #           packages and the munge key are left in place.  Idempotent.
 #   status  Print daemon and node state; exit 0 when our cluster is up, 1 otherwise.
+#   requeue-exit CODES
+#           Set slurm.conf's RequeueExit (Slurm requeues a batch job that exits with one of CODES, e.g. "1,137")
+#           and reconfigure the running cluster; "none" removes it (the default: no RequeueExit line). Sites
+#           that set it are the case of snakemake-executor-plugin-slurm #353 (tests/slurm/test_slurm_requeue.py).
 #
 # The cluster: one node named after `hostname -s` (address 127.0.0.1) with CPUs=`nproc`, RealMemory =
 # `free -m` total minus headroom, Gres=gpu:2 (AutoDetect=off); partitions `cpu` (default) and `gpu`;
@@ -286,6 +290,24 @@ cmd_stop() {
   log "stopped (logs kept in $H/log)"
 }
 
+cmd_requeue_exit() {  # $1: codes or "none"
+  local codes="${1:-}"
+  [[ "$codes" == none || "$codes" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
+    || die 64 "usage: $0 requeue-exit CODES|none (CODES like 1,137 or 100-110)"
+  is_ours "$SLURM_CONF_FILE" || die 1 "$SLURM_CONF_FILE is not ours (start the cluster first)"
+  ctld_pid >/dev/null || die 1 "slurmctld is not running (start the cluster first)"
+  local tmp="$SLURM_CONF_FILE.rewild-tmp.$$"
+  grep -v '^RequeueExit=' "$SLURM_CONF_FILE" >"$tmp"
+  [[ "$codes" == none ]] || echo "RequeueExit=$codes" >>"$tmp"
+  mv -f "$tmp" "$SLURM_CONF_FILE"
+  scontrol reconfigure || die 1 "scontrol reconfigure failed"
+  local i want="${codes/none/(null)}"
+  for i in $(seq 50); do
+    [[ "$(scontrol show config | awk -F' = ' '/^RequeueExit /{print $2}')" == "$want" ]] && break; sleep 0.2
+  done
+  log "RequeueExit=$want"
+}
+
 cmd_status() {
   local up=0 pid
   if pid="$(munged_pid)"; then echo "munged: running (pid $pid, ours)"
@@ -309,5 +331,6 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 64 ;;
+  requeue-exit) cmd_requeue_exit "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|requeue-exit CODES" >&2; exit 64 ;;
 esac

@@ -1,6 +1,8 @@
 """Session fixture: a live single-node Slurm cluster (tests/slurm/cluster.sh).
 
-Tests that need it take the ``slurm_cluster`` fixture and carry ``@pytest.mark.slurm``.
+Tests that need it take the ``slurm_cluster`` fixture and carry ``@pytest.mark.slurm``. They run Snakemake as users
+do, ``snakemake --profile slurm``, after the one documented install command (``tools/install-slurm-profile``) into a
+temporary XDG_CONFIG_HOME (``install_slurm_profile``), so the real home is never touched.
 The fixture skips (with the reason) when the harness cannot run here -- not root, apt-get could not
 install slurm-wlm/munge, or a Slurm not set up by the harness is present -- and fails when the start
 itself breaks.  It stops the cluster at the end of the session only if it started it.
@@ -15,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-CLUSTER_SH = Path(__file__).with_name("cluster.sh")
-HARNESS_DIR = Path(os.environ.get("REWILD_SLURM_HARNESS_DIR", "/var/tmp/rewild-slurm-harness"))
+from slurm_harness import HARNESS_DIR, run_cluster_sh, set_requeue_exit
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ class SlurmCluster:
     started_here: bool = False
 
 
-def _run(cmd: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["bash", str(CLUSTER_SH), cmd], capture_output=True, text=True, timeout=timeout
-    )
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster():
     if os.name != "posix" or shutil.which("bash") is None:
@@ -44,8 +38,10 @@ def slurm_cluster():
     if os.geteuid() != 0:
         pytest.skip("Slurm harness needs root (apt-get install slurm-wlm munge, /etc/slurm, mknod)")
 
-    already_up = _run("status", timeout=60).returncode == 0
-    res = _run("start")
+    already_up = run_cluster_sh("status", timeout=60).returncode == 0
+    if already_up:
+        set_requeue_exit("none")  # a session starts from the harness default
+    res = run_cluster_sh("start")
     if res.returncode == 2:
         pytest.skip(f"Slurm harness prerequisites missing: {res.stderr.strip()}")
     if res.returncode == 3:
@@ -62,4 +58,4 @@ def slurm_cluster():
         yield info
     finally:
         if info.started_here and os.environ.get("REWILD_SLURM_KEEP_CLUSTER") != "1":
-            _run("stop", timeout=120)
+            run_cluster_sh("stop", timeout=120)

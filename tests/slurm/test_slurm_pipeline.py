@@ -1,5 +1,7 @@
-"""The real pipeline (config/mini.yaml: every stage) through profiles/slurm on the live single-node cluster,
-compared with a local run of the same config.
+"""The real pipeline (config/mini.yaml: every stage) on the live single-node cluster, started as users start it:
+`tools/install-slurm-profile` (into a temporary XDG_CONFIG_HOME), then `snakemake --profile slurm` from the root of
+a copy of the project (the workflow profile profiles/default comes with it); compared with a local run of the
+same config.
 
 One local run and one Slurm run per session (module fixture `mini_runs`); about 2 x 5-10 minutes on 2 cores.
 The copied config gives the tiny random DGM `gpus: 1` so its generation job asks Slurm for one of the
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -27,17 +30,18 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 from rewild_testlib import run_snakemake, workdir_copy  # noqa: E402
-from test_slurm_toy import HF_OFFLINE_VARS, SITE_VARS, TEST_OVERRIDES, mem_mb, scontrol_job  # noqa: E402
+from slurm_harness import install_slurm_profile  # noqa: E402
+from test_slurm_toy import TEST_OVERRIDES, mem_mb, scontrol_job  # noqa: E402
 
 from rewild import config as rc  # noqa: E402
 from rewild import resources  # noqa: E402
 
 pytestmark = pytest.mark.slurm
 
-PROFILE = REPO / "profiles" / "slurm"
 SNAKEFILE = REPO / "Snakefile"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 GPU_RULES = {"generate", "sft", "evaluate"}
+WORKFLOW_PROFILE = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
 # Stages whose outputs are the same bytes wherever they run (no engine, no floating point reductions).
 BYTE_IDENTICAL = [
     "results/prompts/s00000.parquet",
@@ -79,17 +83,26 @@ def timed(fn, *a, **kw):
     return out, time.monotonic() - t0
 
 
-def run_slurm(workdir: Path, cfg_path: Path, timeout: float) -> str:
-    env = {k: v for k, v in os.environ.items()
-           if k not in SITE_VARS and k not in HF_OFFLINE_VARS and not k.startswith("SLURM_")}
-    env["PATH"] = f"{SNAKEMAKE.parent}:{env.get('PATH', '/usr/bin:/bin')}"
+def project_copy(dest: Path) -> Path:
+    """The project's files (git-tracked and untracked, not ignored), as a user's checkout would have them."""
+    ls = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                        capture_output=True, text=True, check=True)
+    for rel in filter(None, ls.stdout.split("\0")):
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
+
+
+def run_slurm(root: Path, cfg_path: Path, timeout: float) -> str:
+    env = install_slurm_profile(root.parent / "xdg")
     cpus = len(os.sched_getaffinity(0))  # the harness node has `nproc` CPUs: cap job threads to fit it
-    cmd = [str(SNAKEMAKE), "--profile", str(PROFILE), "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--replace-workflow-config", "--configfile", str(cfg_path), *TEST_OVERRIDES,
-           "--max-threads", str(cpus)]
-    res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    # the user's command, plus the test's config and faster status polling
+    cmd = [str(SNAKEMAKE), "--profile", "slurm", "--replace-workflow-config", "--configfile", str(cfg_path),
+           *TEST_OVERRIDES, "--max-threads", str(cpus)]
+    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     log = res.stdout + res.stderr
-    (workdir / "snakemake.log").write_text(log)
+    (root / "snakemake.log").write_text(log)
     assert res.returncode == 0, f"slurm run failed (rc={res.returncode}):\n{log[-8000:]}"
     return log
 
@@ -98,7 +111,7 @@ def run_slurm(workdir: Path, cfg_path: Path, timeout: float) -> str:
 def mini_runs(slurm_cluster, tmp_path_factory):
     cfg = mini_config()
     local_dir, local_cfg = workdir_copy(tmp_path_factory.mktemp("mini-local"), cfg)
-    slurm_dir, slurm_cfg = workdir_copy(tmp_path_factory.mktemp("mini-slurm"), cfg)
+    slurm_dir, slurm_cfg = workdir_copy(project_copy(tmp_path_factory.mktemp("mini-slurm") / "rewild"), cfg)
     rc.validate(cfg)
     local_rules = declared_localrules()  # read before the runs: the workflow as both runs saw it
 
@@ -198,13 +211,14 @@ def test_slurm_job_records_match_the_rules(mini_runs, slurm_cluster):
         seen[rule] += 1
         assert job["JobState"] == "COMPLETED", (rule, job)
         assert job["Comment"].startswith(f"rule_{rule}"), job
-        if rule in GPU_RULES:
-            assert job["Partition"] == slurm_cluster.gpu_partition, (rule, job)
-        else:
-            assert job["Partition"] == slurm_cluster.cpu_partition, (rule, job)
+        # the plugin's partition selection: a job that asks for GPUs goes to the GPU partition, the rest to CPU
+        want = slurm_cluster.gpu_partition if gpus_of(job) else slurm_cluster.cpu_partition
+        assert job["Partition"] == want, (rule, job)
+        if rule not in GPU_RULES:
             assert gpus_of(job) == 0, (rule, job)
-            assert mem_mb(job["MinMemoryNode"]) == 4000 * attempt  # profile default-resources
-            assert minutes(job["TimeLimit"]) == 60 * attempt
+            size = WORKFLOW_PROFILE["set-resources"][rule]  # rewild's CPU job sizes (profiles/default)
+            assert mem_mb(job["MinMemoryNode"]) == eval(size["mem_mb"], {"attempt": attempt})
+            assert minutes(job["TimeLimit"]) == eval(size["runtime"], {"attempt": attempt})
         if rule == "generate":
             dgm = re.search(r"dgm=([^,]+)", by_id[jid]["wildcards"]).group(1)
             assert gpus_of(job) == cfg["dgms"][dgm]["gpus"] == 1, job
@@ -212,7 +226,7 @@ def test_slurm_job_records_match_the_rules(mini_runs, slurm_cluster):
             assert minutes(job["TimeLimit"]) == resources.generate_runtime(cfg, dgm) * attempt
             assert int(job["NumCPUs"]) == min(resources.generate_threads(cfg, dgm), cpus)
         elif rule == "sft":
-            assert gpus_of(job) == cfg["sft"]["gpus"] == 0, job  # GPU rule, GPU partition, no GPU asked
+            assert gpus_of(job) == cfg["sft"]["gpus"] == 0, job  # no GPU asked: the CPU partition
             assert mem_mb(job["MinMemoryNode"]) == resources.sft_mem_mb(cfg, attempt)
             mix = re.search(r"mix=([^,]+)", by_id[jid]["wildcards"]).group(1)
             assert minutes(job["TimeLimit"]) == resources.sft_runtime(cfg, mix) * attempt

@@ -1,15 +1,17 @@
-"""profiles/slurm without a cluster (fast): the submit settings of the PAPER configuration's jobs.
+"""The Slurm profiles without a cluster (fast): the installer, and the sbatch arguments of the PAPER preset's jobs.
 
-`snakemake -n --profile profiles/slurm` prints each job's resolved `threads` and `resources` (with the
-site values from REWILD_SLURM_*); the plugin's own sbatch construction (snakemake_executor_plugin_slurm
-2.8.0: get_submit_command + set_gres_string) then turns them into the sbatch arguments a cluster would get.
+`tools/install-slurm-profile` writes the global profile `slurm` (here into a temporary XDG_CONFIG_HOME with a
+paper-like site file); `snakemake -n --profile slurm` from the project then prints each job's resolved `threads`
+and `resources` (the workflow profile profiles/default applies by itself); the plugin's own code (2.8.0:
+partition selection from the installed partitions.yaml, get_submit_command, set_gres_string) turns them into the
+sbatch arguments a cluster would get.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,24 +24,91 @@ sys.path.insert(0, str(REPO / "tests"))
 from rewild_testlib import run_snakemake  # noqa: E402
 
 from rewild import config as rc  # noqa: E402
-from rewild import resources  # noqa: E402
+from rewild import resources as rr  # noqa: E402
 
-PROFILE = REPO / "profiles" / "slurm"
-SITE = {
-    "REWILD_SLURM_ACCOUNT": "",
-    "REWILD_SLURM_CPU_PARTITION": "cpu-std",
-    "REWILD_SLURM_GPU_PARTITION": "gpu-h100",
-    "REWILD_SLURM_GPU_CONSTRAINT": "h100",
-    "REWILD_SLURM_STATUS_COMMAND": "squeue",
-}
+_spec = importlib.util.spec_from_file_location("install_slurm_profile", REPO / "tools" / "install_slurm_profile.py")
+isp = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(isp)
+
+EXAMPLE_SITE = yaml.safe_load((REPO / "profiles" / "slurm" / "site.example.yaml").read_text())
+SITE = {**EXAMPLE_SITE, "account": None}  # the example's partitions: cpu and gpu-h100 (4 GPUs per node)
 Q72 = "qwen2.5-72b-instruct"
 TARGETS = [
     f"results/generations/{Q72}/s00000.parquet",
     "results/generations/llama-3.1-8b-instruct/s00000.parquet",
     "results/generations/gpt/s00000.parquet",
     "results/models/rewild.metrics.json",
+    "results/models/tulu3-sft.metrics.json",
     "results/eval/base/bbh.json",
+    "results/judge/base/answers.jsonl",
 ]
+
+
+# ------------------------------------------------------------------------------------------------ installer
+
+
+def test_requeue_exit_codes_are_read_from_scontrol():
+    text = "JobRequeue              = 1\nRequeueExit             = 1,100-102\nRequeueExitHold         = 137\n"
+    assert isp.site_requeue_codes(text) == {1, 100, 101, 102, 137}
+    assert isp.site_requeue_codes("RequeueExit             = (null)\nRequeueExitHold         = (null)\n") == set()
+    assert isp.site_requeue_codes("") == set()
+
+
+def test_failed_jobs_exit_with_a_code_the_site_does_not_requeue():
+    assert isp.failure_exit_code(set()) == 1
+    assert isp.failure_exit_code({1, 2, 137}) == 3
+    with pytest.raises(SystemExit, match="every exit code"):
+        isp.failure_exit_code(set(range(1, 256)))
+
+
+def test_precommand_maps_a_failure_to_that_code_and_keeps_success():
+    """The precommand as the job's shell sees it (the plugin's --wrap="..." drops one level of `\\$`)."""
+    import subprocess
+
+    pre = isp.failure_precommand(3).replace("\\$", "$")
+    for body, want in (("false", 3), ("exit 137", 3), ("true", 0)):
+        assert subprocess.run(["sh", "-c", f"{pre} && {body}"]).returncode == want, body
+
+
+def test_installed_profile_carries_the_site_values(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"account": "proj42", "hub_offline": False, "status_command": "sacct"}))
+    dest, code = isp.install(site, tmp_path / "slurm", "RequeueExit             = 1\n")
+    prof = yaml.safe_load((dest / "config.yaml").read_text())
+    assert code == 2 and prof["precommand"] == "trap '[ \\$? -eq 0 ] || exit 2' EXIT"  # hub_offline: false
+    assert prof["default-resources"]["slurm_account"] == "'proj42'"
+    assert prof["slurm-status-command"] == "sacct" and prof["slurm-requeue"] is True
+    assert prof["slurm-partition-config"] == str(dest / "partitions.yaml")
+    assert yaml.safe_load((dest / "partitions.yaml").read_text()) == {"partitions": EXAMPLE_SITE["partitions"]}
+    site.write_text("acount: typo\n")
+    with pytest.raises(SystemExit, match="acount"):
+        isp.install(site, tmp_path / "other", "")
+
+
+def test_install_command_writes_under_xdg_config_home(tmp_path):
+    import subprocess
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+    res = subprocess.run([str(REPO / "tools" / "install-slurm-profile")], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "xdg" / "snakemake" / "slurm" / "config.yaml").is_file()
+    assert not (tmp_path / "home").exists()
+    assert "snakemake --profile slurm" in res.stdout
+
+
+def test_workflow_profile_sets_only_keys_the_local_executor_ignores():
+    """profiles/default applies to every run from the project (the demo too) and replaces the same key of the
+    other profiles: only `set-resources`, and only for rules that do not size their jobs themselves."""
+    prof = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    assert set(prof) == {"set-resources"}
+    rules_text = "\n".join(p.read_text() for p in sorted((REPO / "rules").glob("*.smk")))
+    sized = set(re.findall(r"^rule (\w+):\n(?:(?!^rule ).*\n)*?    resources:\n(?:        .*\n)*?        mem_mb=",
+                           rules_text, re.M))
+    assert {"generate", "sft", "evaluate"} <= sized
+    assert not sized & set(prof["set-resources"]), "set-resources would override the rule's own sizes"
+
+
+# ------------------------------------------------------------------------------------------------ paper dry run
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +125,32 @@ def parse_resources(text: str) -> dict:
     return out
 
 
-def dry_run_jobs(workdir: Path, extra_env: dict | None = None) -> list[dict]:
-    """Jobs of a dry run: rule, wildcards, threads, resources (as Snakemake resolved them for attempt 1)."""
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("xdg")
+    site = home / "site.yaml"
+    site.write_text(yaml.safe_dump(SITE))
+    dest, _ = isp.install(site, home / "snakemake" / "slurm", "")
+    return {"home": home, "profile": yaml.safe_load((dest / "config.yaml").read_text()),
+            "partitions": dest / "partitions.yaml"}
+
+
+def dry_run_jobs(workdir: Path, installed: dict, attempt: int) -> list[dict]:
+    """Jobs of `snakemake -n --profile slurm`: rule, wildcards, threads, resources as resolved for `attempt`."""
+    overlay = workdir / "judge.yaml"  # the paper preset leaves the judge off; a judge job needs it on
+    overlay.write_text(yaml.safe_dump({"eval": {"judge": {
+        "enabled": True, "questions": str(REPO / "data" / "judge" / "mtbench_demo.jsonl")}}}))
     # --cores caps threads in a dry run (a real Slurm run has no such cap): lift it to see the real request
     proc = run_snakemake(
-        ["--profile", str(PROFILE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-         "--configfile", str(REPO / "config.yaml"), "-n", "--cores", "100000", "--", *TARGETS],
-        cwd=workdir, env={**SITE, **(extra_env or {})}, timeout=600,
+        ["--profile", "slurm", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+         "--configfile", str(REPO / "config.yaml"), str(overlay), "-n", "--cores", "100000",
+         "--attempt", str(attempt), "--", *TARGETS],
+        cwd=workdir, env={"XDG_CONFIG_HOME": str(installed["home"])}, timeout=600,
     )
+    out = proc.stdout + proc.stderr
+    assert "workflow specific profile" in out and "profiles/default" in out, out[:2000]
     jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n)", proc.stdout + proc.stderr):
+    for block in re.split(r"\n(?=\[[^\]]+\]\n)", out):
         m = re.search(r"^(local)?rule (\w+):", block, re.M)
         if not m:
             continue
@@ -78,7 +163,7 @@ def dry_run_jobs(workdir: Path, extra_env: dict | None = None) -> list[dict]:
             "threads": int(thr.group(1)) if thr else 1,
             "resources": parse_resources(res.group(1)) if res else {},
         })
-    assert jobs, proc.stdout[-3000:]
+    assert jobs, out[-3000:]
     return jobs
 
 
@@ -86,22 +171,33 @@ class _Res(dict):
     __getattr__ = dict.get
 
 
-def sbatch_args(job: dict) -> str:
-    """The sbatch arguments plugin 2.8.0 builds for these resolved resources (its own functions)."""
+def sbatch_args(job: dict, installed: dict) -> str:
+    """The sbatch arguments plugin 2.8.0 builds for these resolved resources, with the installed profile's
+    partitions and requeue setting (its own functions)."""
     from snakemake_executor_plugin_slurm import Executor, ExecutorSettings
+    from snakemake_executor_plugin_slurm.partitions import read_partition_file
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    fake = SimpleNamespace(resources=_Res(job["resources"]), threads=job["threads"], is_group=lambda: False)
-    executor = SimpleNamespace(_partitions=None, _fallback_partition=None, logger=None)
+    fake = SimpleNamespace(resources=_Res(job["resources"]), threads=job["threads"], is_group=lambda: False,
+                           name=job["rule"])
+    logger = SimpleNamespace(info=lambda *a: None, debug=lambda *a: None, warning=lambda *a: None)
+    executor = SimpleNamespace(_partitions=read_partition_file(installed["partitions"]), _fallback_partition=None,
+                               logger=logger)
     params = {"run_uuid": "uuid", "slurm_logfile": "log", "comment_str": "c", "account": "",
               "partition": Executor.get_partition_arg(executor, fake), "workdir": "/w"}
-    return get_submit_command(fake, params, settings=ExecutorSettings(requeue=True)) + set_gres_string(fake)
+    settings = ExecutorSettings(requeue=installed["profile"]["slurm-requeue"])
+    return get_submit_command(fake, params, settings=settings) + set_gres_string(fake)
 
 
 @pytest.fixture(scope="module")
-def jobs(tmp_path_factory) -> list[dict]:
-    return dry_run_jobs(tmp_path_factory.mktemp("paper-dry"))
+def jobs(tmp_path_factory, installed) -> list[dict]:
+    return dry_run_jobs(tmp_path_factory.mktemp("paper-dry"), installed, attempt=1)
+
+
+@pytest.fixture(scope="module")
+def jobs_attempt3(tmp_path_factory, installed) -> list[dict]:
+    return dry_run_jobs(tmp_path_factory.mktemp("paper-dry3"), installed, attempt=3)
 
 
 def one(jobs, rule, **wildcards):
@@ -110,105 +206,100 @@ def one(jobs, rule, **wildcards):
     return found[0]
 
 
-def test_72b_generation_job_asks_for_four_gpus_on_the_gpu_partition(jobs, paper):
-    job = one(jobs, "generate", dgm=Q72, shard="s00000")
+def assert_gpu_job(args: str, job: dict, gpus: int) -> None:
     r = job["resources"]
-    assert paper["dgms"][Q72]["gpus"] == 4
-    assert r["gpu"] == 4 and r["slurm_partition"] == "gpu-h100" and r["constraint"] == "h100"
-    assert job["threads"] == 4 * resources.CPUS_PER_GPU
-    assert r["mem_mb"] == resources.generate_mem_mb(paper, Q72, 1) >= 1024 * 2 * 72.7  # the bf16 checkpoint fits
-    assert r["runtime"] == resources.generate_runtime(paper, Q72)
-
-    args = sbatch_args(job)
-    assert "--gpus=4" in args and "--gres" not in args
-    assert "-p gpu-h100" in args and "-C h100" in args
-    assert f"--cpus-per-task={4 * resources.CPUS_PER_GPU}" in args
+    assert f"--gpus={gpus}" in args and "--gres" not in args, args
+    assert "--nodes=1" in args, f"a {gpus}-GPU job must stay on one node: {args}"  # rules: nodes=1
+    assert "-p gpu-h100" in args, args
+    assert f"--cpus-per-task={job['threads']}" in args and job["threads"] >= gpus
     assert f"--mem {r['mem_mb']}" in args and f"-t {r['runtime']}" in args
     assert "--requeue" in args and "--ntasks" not in args
 
 
-def test_8b_generation_job_asks_for_one_gpu(jobs, paper):
+def test_tp4_generation_job(jobs, paper, installed):
+    job = one(jobs, "generate", dgm=Q72, shard="s00000")
+    assert paper["dgms"][Q72]["gpus"] == 4
+    assert job["threads"] == 4 * rr.CPUS_PER_GPU
+    r = job["resources"]
+    assert r["mem_mb"] == rr.generate_mem_mb(paper, Q72, 1) >= 1024 * 2 * 72.7  # the bf16 checkpoint fits
+    assert r["runtime"] == rr.generate_runtime(paper, Q72, 1)
+    assert_gpu_job(sbatch_args(job, installed), job, 4)
+
+
+def test_8b_generation_job_asks_for_one_gpu(jobs, installed):
     job = one(jobs, "generate", dgm="llama-3.1-8b-instruct")
-    args = sbatch_args(job)
-    assert "--gpus=1" in args and "-p gpu-h100" in args and f"--cpus-per-task={resources.CPUS_PER_GPU}" in args
+    assert_gpu_job(sbatch_args(job, installed), job, 1)
     assert job["resources"]["mem_mb"] < one(jobs, "generate", dgm=Q72)["resources"]["mem_mb"]
 
 
-def test_sft_job_asks_for_its_node_shape(jobs, paper):
+def test_four_gpu_sft_job(jobs, paper, installed):
     job = one(jobs, "sft", mix="rewild")
-    r = job["resources"]
-    assert r["gpu"] == paper["sft"]["gpus"] == 4
-    assert job["threads"] == paper["sft"]["cpus"] == 32
-    assert r["mem_mb"] == resources.sft_mem_mb(paper, 1)
-    assert r["runtime"] == resources.sft_runtime(paper, "rewild") > 60 * 5.5 * resources.mix_rows_estimate(paper, "rewild") / 250_000
-    args = sbatch_args(job)
-    assert "--gpus=4" in args and "--cpus-per-task=32" in args and "-p gpu-h100" in args and "-C h100" in args
+    assert paper["sft"]["gpus"] == 4 and job["threads"] == paper["sft"]["cpus"] == 32
+    assert job["resources"]["mem_mb"] == rr.sft_mem_mb(paper, 1)
+    assert job["resources"]["runtime"] == rr.sft_runtime(paper, "rewild", 1)
+    assert_gpu_job(sbatch_args(job, installed), job, 4)
 
 
-def test_evaluation_job_asks_for_eval_gpus(jobs, paper):
+def test_evaluation_job(jobs, paper, installed):
     job = one(jobs, "evaluate", model="base", task="bbh")
-    assert job["resources"]["gpu"] == paper["eval"]["gpus"] == 1
-    args = sbatch_args(job)
-    assert "--gpus=1" in args and "-p gpu-h100" in args
-    assert f"-t {resources.eval_runtime(paper, 'bbh')}" in args
+    assert job["resources"]["runtime"] == rr.eval_runtime(paper, "bbh", 1)
+    assert_gpu_job(sbatch_args(job, installed), job, paper["eval"]["gpus"])
 
 
-def test_cpu_jobs_ask_for_no_gpu(jobs):
+def test_judge_job_has_its_own_shape(jobs, installed):
+    """The judge's answering job asks for its GPU, one node, and memory/time of its own (not the 2,000 MB /
+    30 min fallback of the global profile)."""
+    job = one(jobs, "judge_answers", model="base")
+    r = job["resources"]
+    assert r["mem_mb"] != 2000 and r["runtime"] != 30, r
+    assert_gpu_job(sbatch_args(job, installed), job, r["gpu"])
+
+
+def test_cpu_jobs_go_to_the_cpu_partition(jobs, installed):
+    prof = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())["set-resources"]
     for rule in ("prompts", "source_responses", "merge_generations", "filter", "mix"):
         job = one(jobs, rule)
-        r = job["resources"]
-        assert r["slurm_partition"] == "cpu-std" and "gpu" not in r and "constraint" not in r, job
-        args = sbatch_args(job)
+        assert "gpu" not in job["resources"], job
+        args = sbatch_args(job, installed)
         assert "--gpus" not in args and "--gres" not in args and "-C " not in args
-        assert "-p cpu-std" in args and "--ntasks=1" in args and "--mem 4000" in args and "-t 60" in args
+        want_mem, want_time = (eval(prof[rule][k], {"attempt": 1}) for k in ("mem_mb", "runtime"))
+        assert "-p cpu " in args and "--ntasks=1" in args and f"--mem {want_mem}" in args and f"-t {want_time}" in args
 
 
-def test_gpu_rule_with_zero_gpus_asks_for_none(paper):
-    """A GPU rule whose config count is 0 (demo, CPU runs) stays on the GPU partition but requests no GPU."""
-    job = {"rule": "generate", "threads": resources.CPU_JOB_THREADS,
-           "resources": {"gpu": 0, "slurm_partition": "gpu", "mem_mb": 8192, "runtime": 30}}
-    args = sbatch_args(job)
-    assert "--gpus" not in args and "--gres" not in args and "-p gpu" in args
-    assert f"--cpus-per-task={resources.CPU_JOB_THREADS}" in args
+def test_gpu_rule_with_zero_gpus_goes_to_the_cpu_partition(installed):
+    """A GPU rule whose config count is 0 (demo, CPU runs) asks for no GPU and takes no GPU node."""
+    job = {"rule": "generate", "threads": rr.CPU_JOB_THREADS,
+           "resources": {"gpu": 0, "nodes": 1, "mem_mb": 8192, "runtime": 30}}
+    args = sbatch_args(job, installed)
+    assert "--gpus" not in args and "--gres" not in args and "-p cpu " in args
+    assert f"--cpus-per-task={rr.CPU_JOB_THREADS}" in args
 
 
-def test_memory_and_time_grow_with_the_attempt(paper):
-    for attempt in (2, 3):
-        assert resources.generate_mem_mb(paper, Q72, attempt) == attempt * resources.generate_mem_mb(paper, Q72, 1)
-        assert resources.sft_mem_mb(paper, attempt) == attempt * resources.sft_mem_mb(paper, 1)
-        assert resources.eval_mem_mb(paper, attempt) == attempt * resources.eval_mem_mb(paper, 1)
-    # the rules multiply runtime by the attempt; the dry run above is attempt 1
-    text = (REPO / "rules" / "generate.smk").read_text() + (REPO / "rules" / "sft.smk").read_text() \
-        + (REPO / "rules" / "evaluate.smk").read_text()
-    assert text.count("* attempt") == 3 and text.count("_mem_mb(config") == 3
-
-
-def test_offline_hub_precommand_only_for_cluster_jobs(monkeypatch):
-    """Jobs on compute nodes run with the Hub offline (the profile's `precommand`); REWILD_SLURM_HF_OFFLINE=0
-    turns it off. Local rules (prefetch) never run the precommand."""
-    from yte import process_yaml
-
-    def render(**env):
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        with open(PROFILE / "config.yaml") as fh:
-            return process_yaml(fh, require_use_yte=True)
-
-    monkeypatch.delenv("REWILD_SLURM_HF_OFFLINE", raising=False)
-    prof = render(**SITE)
-    assert prof["precommand"] == "export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1"
-    assert "precommand" not in render(REWILD_SLURM_HF_OFFLINE="0")
-    # site routing only: GPU counts, CPUs, memory and time come from the rules
-    assert prof["set-resources"]["generate"] == {"slurm_partition": "'gpu-h100'", "constraint": "'h100'"}
+def test_retries_grow_up_to_the_site_limits(jobs, jobs_attempt3, paper, installed):
+    """Attempt 3 asks for more than attempt 1, never more than the partition takes (resources.caps, the
+    limits of the site's partitions)."""
+    gpu_part = SITE["partitions"]["gpu-h100"]
+    caps = paper["resources"]["caps"]["gpu"]
+    assert caps == {"mem_mb": gpu_part["max_mem_mb"], "runtime": gpu_part["max_runtime"]}, \
+        "config.yaml's resources.caps and profiles/slurm/site.example.yaml disagree"
+    for rule, wc in (("generate", {"dgm": Q72}), ("sft", {"mix": "tulu3-sft"}), ("evaluate", {"task": "bbh"}),
+                     ("judge_answers", {"model": "base"})):
+        first, third = one(jobs, rule, **wc), one(jobs_attempt3, rule, **wc)
+        for key in ("mem_mb", "runtime"):
+            assert third["resources"][key] <= caps[key], (rule, key, third["resources"])
+            assert third["resources"][key] >= first["resources"][key], (rule, key)
+        args = sbatch_args(third, installed)
+        assert "-p gpu-h100" in args, (rule, args)  # still fits the partition, so still submitted there
+    # the paper's long jobs hit the caps: tulu3-sft (26 h at attempt 1) and Q72 generation (215 GB)
+    assert one(jobs_attempt3, "sft", mix="tulu3-sft")["resources"]["runtime"] == caps["runtime"]
 
 
 def test_cost_table_in_the_readme_is_current(paper):
-    """profiles/slurm/README.md shows resources.cost_table_markdown(config.yaml); regenerate it when config changes."""
-    table = resources.cost_table_markdown(paper)
-    readme = (PROFILE / "README.md").read_text()
+    """profiles/slurm/README.md shows rr.cost_table_markdown(config.yaml); regenerate it when config changes."""
+    table = rr.cost_table_markdown(paper)
+    readme = (REPO / "profiles" / "slurm" / "README.md").read_text()
     assert table in readme, f"update the cost table in profiles/slurm/README.md:\n{table}"
-    rows = {r["stage"]: r for r in resources.gpu_hours_by_stage(paper)}
+    rows = {r["stage"]: r for r in rr.gpu_hours_by_stage(paper)}
     # the generation rate reproduces the paper's ~10,000 H100-hours for its 52 DGMs x 990k conversations
     assert 9_000 <= rows["generate"]["gpu_hours"] <= 11_000
     assert rows["generate"]["jobs"] == 52 * 20 and rows["sft"]["jobs"] == 66 and rows["evaluate"]["jobs"] == 67 * 7
-

@@ -1,4 +1,5 @@
-"""profiles/slurm on a live Slurm cluster, with a tiny standalone Snakefile (not the real pipeline).
+"""The installed global profile `slurm` on a live Slurm cluster, with a tiny standalone Snakefile (not the real
+pipeline): `snakemake --profile slurm` as users type it, after tools/install-slurm-profile.
 
 Run: ``.venv/bin/python -m pytest tests/slurm -q -m slurm`` (as root; the fixture starts the
 single-node cluster from tests/slurm/cluster.sh).
@@ -6,7 +7,6 @@ single-node cluster from tests/slurm/cluster.sh).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,43 +15,26 @@ import time
 from pathlib import Path
 
 import pytest
+from slurm_harness import install_slurm_profile
 
-REPO = Path(__file__).resolve().parents[2]
-PROFILE = REPO / "profiles" / "slurm"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 pytestmark = pytest.mark.slurm
 
 # Overrides for the test only: poll status every few seconds instead of the plugin's 40 s, keep the
-# per-job Slurm logs (so we can look at them) and don't trust any site env from the caller's shell.
+# per-job Slurm logs (so we can look at them).
 TEST_OVERRIDES = [
     "--seconds-between-status-checks", "2",
     "--slurm-init-seconds-before-status-checks", "2",
     "--slurm-keep-successful-logs",
     "--latency-wait", "10",
 ]
-SITE_VARS = (
-    "REWILD_SLURM_ACCOUNT",
-    "REWILD_SLURM_CPU_PARTITION",
-    "REWILD_SLURM_GPU_PARTITION",
-    "REWILD_SLURM_GPU_CONSTRAINT",
-    "REWILD_SLURM_STATUS_COMMAND",
-    "REWILD_SLURM_HF_OFFLINE",
-)
-HF_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def run_snakemake(workdir: Path, snakefile_text: str, *extra: str, timeout: float = 420):
-    snakefile = workdir / "Snakefile"
-    snakefile.write_text(textwrap.dedent(snakefile_text))
-    env = {k: v for k, v in os.environ.items()
-           if k not in SITE_VARS and k not in HF_OFFLINE_VARS and not k.startswith("SLURM_")}
-    env["PATH"] = f"{SNAKEMAKE.parent}:{env.get('PATH', '/usr/bin:/bin')}"
-    cmd = [
-        str(SNAKEMAKE), "--profile", str(PROFILE),
-        "--directory", str(workdir), "-s", str(snakefile),
-        *TEST_OVERRIDES, *extra,
-    ]
+    (workdir / "Snakefile").write_text(textwrap.dedent(snakefile_text))
+    env = install_slurm_profile(workdir.parent / f"{workdir.name}-xdg")
+    cmd = [str(SNAKEMAKE), "--profile", "slurm", *TEST_OVERRIDES, *extra]
     t0 = time.monotonic()
     res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
     wall = time.monotonic() - t0
@@ -110,8 +93,7 @@ rule cpu_b:
     output: "cpu_b.txt"
     shell: "(" + ENVDUMP + ") > {output}"
 
-# Named like one of the pipeline's GPU rules: the profile's set-resources routes it to the GPU
-# partition; the GPU count comes from the rule, as in the real Snakefile.
+# asks for a GPU: the plugin's partition selection (the installed partitions.yaml) sends it to the GPU partition
 rule generate:
     output: "gpu.txt"
     resources: gpu=1
@@ -153,51 +135,6 @@ def test_toy_pipeline_runs_as_slurm_jobs(slurm_cluster, tmp_path):
     assert job["Partition"] == slurm_cluster.gpu_partition
     assert job["JobState"] == "COMPLETED", job
     assert "gres/gpu=1" in job.get("TRES", "") or "gpu:1" in job.get("TresPerJob", ""), job
-
-
-FLAKY = r'''
-rule all:
-    input: "flaky.txt"
-
-# mem_mb comes from the profile's default-resources (4000 * attempt).  Attempt 1 fails on purpose;
-# the retry must get more memory from Slurm and succeed.
-rule flaky:
-    output: "flaky.txt"
-    shell:
-        """
-        echo "attempt_mem_mb={resources.mem_mb} jobid=$SLURM_JOB_ID" >> attempts.log
-        if [ {resources.mem_mb} -le 4000 ]; then echo "failing on purpose" >&2; exit 1; fi
-        echo "mem_mb={resources.mem_mb}" > {output}
-        echo "SLURM_JOB_ID=$SLURM_JOB_ID" >> {output}
-        """
-'''
-
-
-def test_failed_job_is_retried_with_more_memory(slurm_cluster, tmp_path):
-    log = run_snakemake(tmp_path, FLAKY)
-
-    attempts = [
-        dict(kv.split("=", 1) for kv in line.split())
-        for line in (tmp_path / "attempts.log").read_text().splitlines()
-    ]
-    assert len(attempts) == 2, attempts
-    first, second = attempts
-    assert int(first["attempt_mem_mb"]) == 4000
-    assert int(second["attempt_mem_mb"]) > int(first["attempt_mem_mb"])
-    assert first["jobid"] != second["jobid"]
-    assert sorted(submitted_jobids(log)) == sorted([first["jobid"], second["jobid"]])
-
-    out = read_kv(tmp_path / "flaky.txt")
-    assert out["mem_mb"] == second["attempt_mem_mb"]
-    assert out["SLURM_JOB_ID"] == second["jobid"]
-
-    # Slurm itself allocated the larger memory (sbatch --mem), not just Snakemake's bookkeeping
-    failed, done = scontrol_job(first["jobid"]), scontrol_job(second["jobid"])
-    assert failed["JobState"] == "FAILED", failed
-    assert done["JobState"] == "COMPLETED", done
-    assert mem_mb(failed["MinMemoryNode"]) == int(first["attempt_mem_mb"])
-    assert mem_mb(done["MinMemoryNode"]) == int(second["attempt_mem_mb"])
-    assert mem_mb(done["MinMemoryNode"]) > mem_mb(failed["MinMemoryNode"])
 
 
 def mem_mb(slurm_mem: str) -> int:

@@ -245,6 +245,12 @@ def _fetch_dataset(item: dict, token: str | None) -> dict:
 
 
 def _fetch_eval_task(item: dict, include_path: str | None) -> dict:
+    from . import lm_eval_tasks
+
+    # Loading a task imports its utils.py: MBPP's loads evaluate's code_eval metric (which this caches for the
+    # offline nodes) and runs a test program with it, IFEval's downloads nltk's punkt_tab. Config validation lets
+    # an unsafe-code task into the plan only under eval.allow_code_execution, so allowing it here adds nothing.
+    lm_eval_tasks.apply_env(lm_eval_tasks.loading_env(allow_code_execution=True, offline=False))
     from lm_eval.tasks import TaskManager, get_task_dict
 
     tm = TaskManager(include_path=include_path) if include_path else TaskManager()

@@ -67,7 +67,7 @@ def validate(config: dict) -> dict:
     return config
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in schema:  # the schema's refs are all local: "#/$defs/name"
         node: Any = root
         for part in schema["$ref"].lstrip("#/").split("/"):
@@ -85,11 +85,11 @@ def fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, A
     """
     import copy
 
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if isinstance(instance, dict):
         props = schema.get("properties", {})
         for key, sub in props.items():
-            sub = _resolve(sub, root)
+            sub = resolve_ref(sub, root)
             if key not in instance and "default" in sub:
                 instance[key] = copy.deepcopy(sub["default"])
         for key, value in instance.items():

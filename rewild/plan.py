@@ -205,6 +205,11 @@ def dgm_params(config: Mapping[str, Any], dgm: str) -> dict:
     return entry
 
 
+def dgm_sizes(config: Mapping[str, Any]) -> dict[str, dict]:
+    """Per DGM, its configured size: what the efficiency table reads of the registry."""
+    return {k: {"params_b": v["params_b"]} for k, v in config["dgms"].items()}
+
+
 def generation_params(config: Mapping[str, Any], dgm: str) -> dict:
     """The generation settings one DGM runs with: the global policy, its own overrides on top."""
     gen = copy.deepcopy(dict(config["generation"]))

@@ -1,8 +1,10 @@
 """Slurm job shapes and costs: what one job asks the scheduler for, and what a whole run costs in GPU-hours.
 
-Memory and time limits grow with the attempt (a retry gets more); GPUs come from config. CPUs are Snakemake
-`threads` (the Slurm plugin turns them into --cpus-per-task; `--max-threads` and local `--cores` cap them).
-Figures are estimates for H100/A100 nodes.
+Memory and time limits grow with the attempt (a retry gets more), up to the site's caps (`resources.caps` in the
+config: the partitions' limits), so a retry never asks for more than any partition can give. GPUs come from config.
+CPUs are Snakemake `threads` (the Slurm plugin turns them into --cpus-per-task; `--max-threads` and local `--cores`
+cap them). Every GPU rule also asks for one node (`nodes=1`: the plugin sends --nodes=1), as tensor parallelism
+and FSDP need their GPUs on one node. Figures are estimates for H100/A100 nodes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,21 @@ def _params_b(entry: Mapping[str, Any]) -> float:
     return entry["params_b"] or DEFAULT_PARAMS_B
 
 
+# ---------------------------------------------------------------------------------------------- retries and caps
+
+
+def partition_kind(gpus: int) -> str:
+    """The `resources.caps` entry that limits a job: `gpu` when it asks for GPUs, else `cpu`."""
+    return "gpu" if gpus > 0 else "cpu"
+
+
+def grown(config: Mapping[str, Any], gpus: int, key: str, first: int, attempt: int) -> int:
+    """`first` (attempt 1's mem_mb or runtime) times `attempt`, capped at the site's limit for such a job."""
+    cap = config["resources"]["caps"][partition_kind(gpus)][key]
+    value = int(first) * int(attempt)
+    return min(value, cap) if cap else value
+
+
 # ---------------------------------------------------------------------------------------------- generation
 
 
@@ -61,10 +78,10 @@ def generate_mem_mb(config: Mapping[str, Any], dgm: str, attempt: int = 1) -> in
     entry = config["dgms"][dgm]
     gpus = entry["gpus"]
     bytes_per_param = 2 if gpus else 4
-    return gb_to_mb(8 + 8 * gpus + 1.2 * bytes_per_param * _params_b(entry)) * int(attempt)
+    return grown(config, gpus, "mem_mb", gb_to_mb(8 + 8 * gpus + 1.2 * bytes_per_param * _params_b(entry)), attempt)
 
 
-def generate_runtime(config: Mapping[str, Any], dgm: str) -> int:
+def generate_runtime(config: Mapping[str, Any], dgm: str, attempt: int = 1) -> int:
     """Minutes for one generation shard (Slurm time limit; grows with the attempt in the rule).
 
     An estimate from the paper's costs (~10,000 H100-hours for 52 DGMs x ~990k conversations, slowest Q72
@@ -73,9 +90,11 @@ def generate_runtime(config: Mapping[str, Any], dgm: str) -> int:
     """
     entry = config["dgms"][dgm]
     if entry["runtime_per_shard_min"]:
-        return int(entry["runtime_per_shard_min"])
-    per_1000 = PAPER_GEN_GPU_MIN_PER_1000 * max(1.0, _params_b(entry) / 7.0) / max(1, entry["gpus"])
-    return int(30 + config["prompts"]["shard_size"] / 1000 * per_1000)
+        first = int(entry["runtime_per_shard_min"])
+    else:
+        per_1000 = PAPER_GEN_GPU_MIN_PER_1000 * max(1.0, _params_b(entry) / 7.0) / max(1, entry["gpus"])
+        first = int(30 + config["prompts"]["shard_size"] / 1000 * per_1000)
+    return grown(config, entry["gpus"], "runtime", first, attempt)
 
 
 def generation_gpu_hours(config: Mapping[str, Any], dgm: str) -> float:
@@ -94,7 +113,8 @@ def sft_threads(config: Mapping[str, Any]) -> int:
 def sft_mem_mb(config: Mapping[str, Any], attempt: int = 1) -> int:
     """Full fine-tuning of an 8B student with FSDP: 64 GB host memory per GPU (checkpoint load and the full
     state dict gathered on rank 0 when saving), 16 GB on CPU."""
-    return gb_to_mb(16 + 64 * config["sft"]["gpus"]) * int(attempt)
+    gpus = config["sft"]["gpus"]
+    return grown(config, gpus, "mem_mb", gb_to_mb(16 + 64 * gpus), attempt)
 
 
 def mix_rows_estimate(config: Mapping[str, Any], mix: str) -> int:
@@ -121,11 +141,12 @@ def sft_gpu_hours(config: Mapping[str, Any], mix: str) -> float:
     return PAPER_SFT_GPU_HOURS_PER_250K * mix_rows_estimate(config, mix) / 250_000
 
 
-def sft_runtime(config: Mapping[str, Any], mix: str) -> int:
-    """Minutes (Slurm time limit of attempt 1): the paper's rate with 25% headroom, plus 30 min for loading
-    and saving. Training resumes from its last checkpoint, so a retry continues where the limit stopped it."""
-    gpus = max(1, config["sft"]["gpus"])
-    return int(30 + 60 * 1.25 * sft_gpu_hours(config, mix) / gpus)
+def sft_runtime(config: Mapping[str, Any], mix: str, attempt: int = 1) -> int:
+    """Minutes: the paper's rate with 25% headroom, plus 30 min for loading and saving. Training resumes from its
+    last checkpoint, so a retry continues where the limit stopped it (and a capped limit still makes progress)."""
+    gpus = config["sft"]["gpus"]
+    first = int(30 + 60 * 1.25 * sft_gpu_hours(config, mix) / max(1, gpus))
+    return grown(config, gpus, "runtime", first, attempt)
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -140,7 +161,8 @@ def eval_threads(config: Mapping[str, Any]) -> int:
 
 def eval_mem_mb(config: Mapping[str, Any], attempt: int = 1) -> int:
     """An 8B model in bf16 plus lm-eval's datasets: 32 GB per GPU and 8 GB for the job."""
-    return gb_to_mb(8 + 32 * config["eval"]["gpus"]) * int(attempt)
+    gpus = config["eval"]["gpus"]
+    return grown(config, gpus, "mem_mb", gb_to_mb(8 + 32 * gpus), attempt)
 
 
 def eval_gpu_hours(config: Mapping[str, Any], task: str) -> float:
@@ -148,10 +170,11 @@ def eval_gpu_hours(config: Mapping[str, Any], task: str) -> float:
     return EVAL_TASK_GPU_HOURS.get(lm_task, EVAL_TASK_GPU_HOURS_DEFAULT)
 
 
-def eval_runtime(config: Mapping[str, Any], task: str) -> int:
+def eval_runtime(config: Mapping[str, Any], task: str, attempt: int = 1) -> int:
     """Minutes: twice our per-task estimate plus 30 min for loading the model and the task's data."""
-    gpus = max(1, config["eval"]["gpus"])
-    return int(30 + 60 * 2 * eval_gpu_hours(config, task) / gpus)
+    gpus = config["eval"]["gpus"]
+    first = int(30 + 60 * 2 * eval_gpu_hours(config, task) / max(1, gpus))
+    return grown(config, gpus, "runtime", first, attempt)
 
 
 # ---------------------------------------------------------------------------------------------- costs

@@ -48,7 +48,7 @@ rule efficiency_table:
     conda:
         conda_env("analysis")
     params:
-        dgms=DGMS,
+        dgms=plan.dgm_sizes(config),
     script:
         "../scripts/efficiency_table.py"
 

@@ -15,8 +15,9 @@ rule evaluate:
     threads: resources.eval_threads(config)
     resources:
         gpu=lambda wc: rev.model_settings(config, wc.model)["gpus"],
+        nodes=1,
         mem_mb=lambda wc, attempt: resources.eval_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: resources.eval_runtime(config, wc.task) * attempt,
+        runtime=lambda wc, attempt: resources.eval_runtime(config, wc.task, attempt),
     params:
         model_name="{model}",
         model=lambda wc: rev.model_settings(config, wc.model),

@@ -36,8 +36,9 @@ rule generate:
     threads: lambda wc: resources.generate_threads(config, wc.dgm)
     resources:
         gpu=lambda wc: DGMS[wc.dgm]["gpus"],
+        nodes=1,
         mem_mb=lambda wc, attempt: resources.generate_mem_mb(config, wc.dgm, attempt),
-        runtime=lambda wc, attempt: resources.generate_runtime(config, wc.dgm) * attempt,
+        runtime=lambda wc, attempt: resources.generate_runtime(config, wc.dgm, attempt),
     params:
         dgm_key="{dgm}",
         dgm=lambda wc: plan.dgm_params(config, wc.dgm),
@@ -66,7 +67,7 @@ rule source_responses:
         conda_env("analysis")
     params:
         dgm_key="{dgm}",
-        dgm=lambda wc: DGMS[wc.dgm],
+        dgm=lambda wc: plan.dgm_params(config, wc.dgm),
     script:
         "../scripts/source_responses.py"
 

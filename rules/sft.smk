@@ -15,8 +15,9 @@ rule sft:
     threads: resources.sft_threads(config)
     resources:
         gpu=config["sft"]["gpus"],
+        nodes=1,
         mem_mb=lambda wc, attempt: resources.sft_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: resources.sft_runtime(config, wc.mix) * attempt,
+        runtime=lambda wc, attempt: resources.sft_runtime(config, wc.mix, attempt),
     params:
         student=plan.student_params(config),
         versions=plan.stage_versions("sft"),

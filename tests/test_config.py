@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
+import yaml
+from rewild_testlib import REPO, run_snakemake, workdir_copy
 
 from rewild import config as rc
 from rewild import plan, resources
@@ -112,3 +115,202 @@ def test_eval_threads_default_and_override(paper_config, demo_config):
     assert resources.eval_threads(demo_config) == demo_config["eval"]["cpus"] == 1
     demo_config["eval"]["cpus"] = None
     assert resources.eval_threads(demo_config) == resources.CPU_JOB_THREADS  # gpus: 0
+
+
+# ------------------------------------------------------------------------------------------ defaults, once
+
+
+def test_defaults_inside_present_nullable_objects_are_filled(demo_config):
+    """Snakemake's validate cannot fill these (it crashed on a nullable object); the schema is their one home."""
+    demo_config["prompts"]["sample"] = {"n": 30}
+    demo_config["eval"]["judge"] = {"serve_local": {"model": "smollm2-135m"}}
+    rc.validate(demo_config)
+    assert demo_config["prompts"]["sample"] == {"n": 30, "seed": 0}
+    serve = demo_config["eval"]["judge"]["serve_local"]
+    assert serve == {"model": "smollm2-135m", "revision": None, "served_model_name": None, "max_model_len": 4096,
+                     "dtype": "auto", "gpus": 1, "startup_timeout_s": 900, "extra_args": []}
+    assert plan.selected_rows(demo_config["prompts"]) == plan.selected_rows(
+        {**demo_config["prompts"], "sample": {"n": 30, "seed": 0}})
+
+
+def test_filled_defaults_are_copies(demo_config):
+    rc.validate(demo_config)
+    a, b = demo_config["dgms"]["smollm2-135m"], demo_config["dgms"]["tiny-random"]
+    assert a["engine_overrides"] == {} and a["engine_overrides"] is not b["engine_overrides"]
+
+
+def test_sft_recipe_defaults_live_in_the_schema(demo_config):
+    """One value per setting: a config silent on save_steps gets the schema's, not a code default."""
+    del demo_config["sft"]["trl"]["save_steps"], demo_config["sft"]["gpus"]
+    rc.validate(demo_config)
+    trl = rc.load_schema()["properties"]["sft"]["properties"]["trl"]["properties"]
+    assert demo_config["sft"]["trl"]["save_steps"] == trl["save_steps"]["default"] == 500
+    assert demo_config["sft"]["gpus"] == 4
+    assert demo_config["sft"]["trl"]["report_to"] == "none"
+
+
+# ------------------------------------------------------------------------------------------ library keys
+
+
+@pytest.mark.parametrize(
+    "mutate, key, hint",
+    [
+        (lambda c: c["sft"]["trl"].__setitem__("learnig_rate", 1e-4), "sft.trl.learnig_rate", "learning_rate"),
+        (lambda c: c["mixes"]["blend-smollm2-gpt"].__setitem__("sft_overrides", {"warmup_step": 3}),
+         "mixes.blend-smollm2-gpt.sft_overrides.warmup_step", "warmup_steps"),
+        (lambda c: c["dgms"]["tiny-random"].__setitem__("engine_overrides", {"max_num_seq": 4}),
+         "dgms.tiny-random.engine_overrides.max_num_seq", "max_num_seqs"),
+    ],
+)
+def test_misspelled_library_key_is_named(demo_config, mutate, key, hint):
+    mutate(demo_config)
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == key
+    assert str(err.value).startswith(f"config key '{key}': not a field of") and repr(hint) in str(err.value)
+
+
+def test_keys_rewild_sets_are_refused_in_sft_trl(demo_config):
+    demo_config["sft"]["trl"]["output_dir"] = "/tmp/x"
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "sft.trl.output_dir" and "set by rewild" in str(err.value)
+
+
+def test_library_keys_unchecked_where_the_library_is_absent(demo_config, monkeypatch):
+    """A login node without TRL: a warning says so, that check alone is skipped, the rest still runs."""
+    monkeypatch.setattr(rc, "SFT_CONFIG", rc.Library("TRL's SFTConfig", "no_such_library_x", "SFTConfig", ()))
+    demo_config["sft"]["trl"]["learnig_rate"] = 1e-4
+    with pytest.warns(rc.LibraryKeysUnchecked, match="not installed"):
+        rc.validate(demo_config)
+    demo_config["dgms"]["tiny-random"]["engine_overrides"] = {"max_num_seq": 4}
+    with pytest.raises(rc.ConfigError, match="engine_overrides.max_num_seq"), pytest.warns(rc.LibraryKeysUnchecked):
+        rc.validate(demo_config)
+
+
+def test_library_fields_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fields = rc.library_fields(rc.SFT_CONFIG)
+    assert {"learning_rate", "save_steps", "max_length", "assistant_only_loss"} <= fields
+    assert list((tmp_path / "rewild" / "library-fields").iterdir())
+
+    def no_import(*args, **kwargs):
+        raise AssertionError("library imported again")
+
+    monkeypatch.setattr(rc.subprocess, "run", no_import)
+    assert rc.library_fields(rc.SFT_CONFIG) == fields
+
+
+def test_generation_overrides_obey_the_generation_schema(demo_config):
+    demo_config["dgms"]["tiny-random"]["generation_overrides"] = {"temperature": "hot"}
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "dgms.tiny-random.generation_overrides.temperature"
+    demo_config["dgms"]["tiny-random"]["generation_overrides"] = {"engine": {"enforce_eagre": True}}
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "dgms.tiny-random.generation_overrides.engine.enforce_eagre"
+
+
+def test_misspelled_trl_key_fails_the_dry_run_before_any_job(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
+    cfg["sft"]["trl"]["learnig_rate"] = 1e-4
+    workdir, path = workdir_copy(tmp_path, cfg)
+    proc = run_snakemake(["-n", "-d", str(workdir), "--configfile", str(path), "--cores", "1"], check=False)
+    assert proc.returncode != 0
+    assert "config key 'sft.trl.learnig_rate': not a field of TRL's SFTConfig" in proc.stderr + proc.stdout
+    assert "rule " not in proc.stdout  # no job was planned
+
+
+# ------------------------------------------------------------------------------------------ sizes
+
+
+def test_selection_larger_than_a_dgms_rows_is_named(demo_config):
+    demo_config["mixes"]["blend-smollm2-gpt"]["components"][1]["select"] = {"random_n": 77}
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "mixes.blend-smollm2-gpt.components.1.select.random_n"
+    assert "76" in str(err.value)  # the prompt rows
+    demo_config["mixes"]["blend-smollm2-gpt"]["components"][1]["select"] = {"first_n": 76}
+    rc.validate(demo_config)  # all of them is fine
+
+
+def test_sampled_prompts_bound_the_dgm_rows(demo_config):
+    demo_config["prompts"]["sample"] = {"n": 20}
+    with pytest.raises(rc.ConfigError, match="select.random_n"):
+        rc.validate(demo_config)  # the blend asks for 30 of each DGM's 20 rows
+
+
+def test_local_source_sizes_are_checked(demo_config, tmp_path):
+    src = tmp_path / "extra.jsonl"
+    src.write_text("".join('{"messages": []}\n' for _ in range(5)) + "\n")
+    demo_config["sources"] = {"extra": {"type": "local", "path": str(src)}}
+    demo_config["mixes"]["extra-mix"] = {"components": [{"source": "extra", "select": {"first_n": 6}}]}
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "mixes.extra-mix.components.0.select.first_n" and "5 rows" in str(err.value)
+    demo_config["prompts"]["n_conversations"] = 77
+    demo_config["mixes"]["extra-mix"]["components"][0]["select"] = {"first_n": 5}
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == "prompts.n_conversations" and "76 rows" in str(err.value)
+
+
+def test_hub_source_sizes_are_not_guessed(paper_config):
+    paper_config["mixes"]["rewild"]["components"][1]["select"] = {"first_n": 10**9}  # cais/mmlu: not downloaded
+    rc.validate(paper_config)
+
+
+# ------------------------------------------------------------------------------------------ job shapes
+
+
+def test_retries_grow_up_to_the_site_caps(paper_config):
+    q72 = "qwen2.5-72b-instruct"
+    paper_config["resources"] = {}  # no caps
+    rc.validate(paper_config)
+    first_mem, first_time = resources.generate_mem_mb(paper_config, q72, 1), resources.generate_runtime(paper_config, q72)
+    assert resources.generate_mem_mb(paper_config, q72, 3) == 3 * first_mem  # no caps: attempt x first
+    sft_first = resources.sft_runtime(paper_config, "tulu3-sft")  # issue 14: 26 h, 79 h on the third try
+    assert resources.sft_runtime(paper_config, "tulu3-sft", 3) == 3 * sft_first > 60 * 72
+    paper_config["resources"]["caps"]["gpu"] = {"mem_mb": 2 * first_mem + 1, "runtime": first_time + 5}
+    assert resources.generate_mem_mb(paper_config, q72, 2) == 2 * first_mem
+    assert resources.generate_mem_mb(paper_config, q72, 3) == 2 * first_mem + 1
+    assert resources.generate_runtime(paper_config, q72, 3) == first_time + 5
+    assert sft_first > first_time + 5  # a job that needs more than the cap asks for the cap
+    assert resources.sft_runtime(paper_config, "tulu3-sft", 1) == first_time + 5
+    assert resources.eval_mem_mb(paper_config, 3) == min(3 * resources.eval_mem_mb(paper_config, 1), 2 * first_mem + 1)
+    # CPU jobs have their own caps
+    paper_config["resources"]["caps"]["cpu"] = {"mem_mb": 1000, "runtime": None}
+    paper_config["dgms"]["qwen2-7b-instruct"]["gpus"] = 0
+    assert resources.generate_mem_mb(paper_config, "qwen2-7b-instruct", 2) == 1000
+    assert resources.generate_runtime(paper_config, "qwen2-7b-instruct", 2) == 2 * resources.generate_runtime(
+        paper_config, "qwen2-7b-instruct")
+
+
+def test_grown_is_attempt_times_first_under_the_cap():
+    cfg = {"resources": {"caps": {"gpu": {"mem_mb": 100, "runtime": None}, "cpu": {"mem_mb": None, "runtime": 7}}}}
+    assert [resources.grown(cfg, 4, "mem_mb", 40, a) for a in (1, 2, 3)] == [40, 80, 100]
+    assert [resources.grown(cfg, 4, "runtime", 40, a) for a in (1, 2, 3)] == [40, 80, 120]
+    assert [resources.grown(cfg, 0, "runtime", 5, a) for a in (1, 2)] == [5, 7]
+    assert resources.partition_kind(0) == "cpu" and resources.partition_kind(2) == "gpu"
+
+
+def test_gpu_rules_ask_for_one_node(tmp_path):
+    """Every job of the GPU rules carries nodes=1, which plugin 2.8.0 turns into sbatch --nodes=1."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+
+    workdir, path = workdir_copy(tmp_path, yaml.safe_load((REPO / "config" / "mini.yaml").read_text()))
+    out = run_snakemake(["-n", "-d", str(workdir), "--configfile", str(path), "--cores", "1"]).stdout
+    blocks = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", out, re.M)
+    shapes = {rule: re.search(r"^    resources: (.*)$", body, re.M).group(1) for rule, body in blocks}
+    for rule in ("generate", "sft", "evaluate"):
+        assert "nodes=1" in shapes[rule].split(", "), (rule, shapes[rule])
+
+    class Res(dict):
+        __getattr__ = dict.get
+
+    job = SimpleNamespace(resources=Res(nodes=1, mem_mb=1000, runtime=60), threads=8, is_group=lambda: False)
+    params = {"run_uuid": "u", "slurm_logfile": "l", "comment_str": "c", "account": "", "partition": "", "workdir": "/w"}
+    assert "--nodes=1" in get_submit_command(job, params).split()

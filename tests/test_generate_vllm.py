@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from test_generate import demo_rows, dgm_entry, gen, write_shard
 
 from rewild import io as rio
-from test_generate import demo_rows, write_shard
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,11 @@ SMOLLM2 = ROOT / ".cache" / "smollm2-hf"
 TINY = ROOT / ".cache" / "tiny-random-hf"
 CACHE = ROOT / ".cache" / "vllm-test"
 
-RUNNER = "import json, sys; from rewild.generate import run; run(**json.loads(sys.argv[1]))"
+# As a rule job: logging set up by the caller (rewild.job in a real job), then the stage's run.
+RUNNER = (
+    "import json, sys; from rewild.io import setup_logging; from rewild.generate import run; "
+    "a = json.loads(sys.argv[1]); setup_logging(a.pop('log_path')); run(**a)"
+)
 
 
 def _need(model: Path) -> None:
@@ -36,12 +40,16 @@ def _need(model: Path) -> None:
         pytest.skip(f"vllm not importable: {exc}")
 
 
-def _args(tmp: Path, shard: Path, model: Path, name: str, **generation) -> dict:
+def _args(tmp: Path, shard: Path, model: Path, name: str, dgm: dict | None = None, **generation) -> dict:
+    """Arguments of generate.run with validated sections (schema defaults where the test is silent)."""
     return {
         "shard_path": str(shard),
         "dgm_key": "demo",
-        "dgm": {"hf_id": "demo/" + model.name, "max_model_len": 512, "gpus": 0, "dtype": "bfloat16", "params_b": 0.135},
-        "generation": {"output_fraction": 0.05, "checkpoint_every": 4, **generation},
+        "dgm": dgm_entry(
+            **{"hf_id": "demo/" + model.name, "max_model_len": 512, "gpus": 0, "dtype": "bfloat16", "params_b": 0.135}
+            | (dgm or {})
+        ),
+        "generation": gen(**{"output_fraction": 0.05, "checkpoint_every": 4} | generation),
         "out_path": str(tmp / name / "s00000.parquet"),
         "rejects_path": str(tmp / name / "s00000.rejects.jsonl"),
         "efficiency_path": str(tmp / name / "s00000.json"),
@@ -132,12 +140,12 @@ def test_kill9_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     """(2) kill -9 after the first committed chunk, restart: same rows, same order, nothing generated twice."""
     _need(TINY)
     shard, picked = _shard(tmp_path, 16)
-    gen = {"output_fraction": 0.2, "checkpoint_every": 4}
+    settings = {"output_fraction": 0.2, "checkpoint_every": 4}
 
-    ref = _args(tmp_path, shard, TINY, "ref", **gen)
+    ref = _args(tmp_path, shard, TINY, "ref", **settings)
     _run(ref)
 
-    args = _args(tmp_path, shard, TINY, "resumed", **gen)
+    args = _args(tmp_path, shard, TINY, "resumed", **settings)
     progress = Path(args["progress_dir"])
     proc = _popen(args)
     deadline = time.time() + 180
@@ -186,3 +194,101 @@ def test_own_history_rollout_runs_turn_by_turn(tmp_path: Path) -> None:
         assert [m["content"] for m in row["messages"][1::2]] == [t["content"] for t in answers]
     eff = rio.read_json(args["efficiency_path"])
     assert eff["sampling"]["history"] == "own" and eff["n_requests"] == sum(len(p["conversation"]) // 2 for p in picked)
+
+
+# Long multi-turn conversations in several languages and scripts, as WildChat has them: user turns that ask for
+# code, translations and essays, GPT answers several hundred tokens long, some turns over the message budget.
+PARAGRAPHS = [
+    "Can you explain, step by step, how a hash map resolves collisions with open addressing and with chaining? "
+    "Please include the amortised cost of insertion, what happens on resize, and a short Python example that "
+    "counts word frequencies in a large text file without loading it all into memory at once.",
+    "Переведи, пожалуйста, этот текст на английский язык и объясни грамматику: «Вчера вечером мы долго гуляли по "
+    "набережной, обсуждали новые книги и строили планы на лето, пока не начался сильный дождь».",
+    "请帮我写一篇关于人工智能在医疗领域应用的短文，大约三百字，包括影像诊断、药物研发和个性化治疗三个方面，"
+    "并在最后讨论数据隐私和算法偏见带来的伦理问题。",
+    "اكتب لي رسالة رسمية إلى مدير الشركة أطلب فيها إجازة لمدة أسبوعين بسبب ظروف عائلية، مع ذكر أنني سأقوم "
+    "بتسليم جميع المهام المعلقة قبل موعد الإجازة وأنني سأكون متاحاً عبر البريد الإلكتروني عند الضرورة.",
+    "मुझे भारत के स्वतंत्रता संग्राम के बारे में एक निबंध लिखने में मदद करें, जिसमें प्रमुख नेताओं, आंदोलनों और "
+    "उनके परिणामों का वर्णन हो। कृपया इसे सरल भाषा में लिखें ताकि स्कूल के छात्र समझ सकें।",
+    "次の文章を自然な日本語に直してください。そして、敬語の使い方についても説明してください：「明日の会議、"
+    "資料を準備しておいてくれる？部長も来るから、ちゃんとしたやつでお願い。」",
+    "def merge(a, b):\n    out = []\n    while a and b:\n        out.append(a.pop(0) if a[0] < b[0] else b.pop(0))\n"
+    "    return out + a + b\n\nWhy is this merge quadratic? Rewrite it to be linear and add type hints and tests.",
+    "Écris-moi une histoire courte pour enfants sur un petit renard qui apprend à partager sa nourriture avec les "
+    "autres animaux de la forêt pendant un hiver très froid, avec une morale à la fin. 🦊❄️🌲",
+]
+
+
+def long_multilingual_rows(n: int) -> list[dict]:
+    """n conversations of 3 user turns each; every turn several paragraphs, scripts mixed, GPT answers long."""
+    rows = []
+    for i in range(n):
+        conv = []
+        for t in range(3):
+            k = (i + 3 * t) % len(PARAGRAPHS)
+            user = " ".join(PARAGRAPHS[(k + j) % len(PARAGRAPHS)] for j in range(2 + (i + t) % 3))
+            gpt = " ".join(reversed(PARAGRAPHS[k : k + 3])) * (1 + (i % 2))
+            conv += [{"role": "user", "content": user}, {"role": "assistant", "content": gpt}]
+        rows.append(
+            {
+                "conversation_hash": f"long{i:04d}",
+                "model": "gpt-4-0314",
+                "timestamp": "2023-05-01T12:00:00",
+                "turn": 3,
+                "language": ["English", "Russian", "Chinese", "Arabic", "Hindi", "Japanese"][i % 6],
+                "openai_moderation": [{"flagged": False, "categories": {"violence": False}}] * 3,
+                "detoxify_moderation": [{"toxicity": 0.001}] * 3,
+                "toxic": False,
+                "redacted": False,
+                "state": "Bavaria",
+                "country": "Germany",
+                "hashed_ip": f"{i:064x}",
+                "header": {"accept-language": "de-DE,de;q=0.9", "user-agent": "Mozilla/5.0"},
+                "conversation": [
+                    {
+                        **m,
+                        "language": "English",
+                        "redacted": False,
+                        "toxic": False,
+                        "turn_identifier": 100 * i + j,
+                        "header": {"accept-language": "de-DE"} if j % 2 == 0 else None,
+                        "country": "Germany" if j % 2 == 0 else None,
+                        "state": "Bavaria" if j % 2 == 0 else None,
+                        "hashed_ip": f"{i:064x}" if j % 2 == 0 else None,
+                        "timestamp": f"2023-05-01T12:{j:02d}:00",
+                    }
+                    for j, m in enumerate(conv)
+                ],
+            }
+        )
+    return rows
+
+
+def test_step_filling_shard_with_per_request_seeds_runs_on_cpu(tmp_path: Path) -> None:
+    """Issue 13 #2: a shard whose prompts fill a scheduling step (vLLM's CPU default: 4,096 tokens), one seed per
+    request. With chunked prefill (vLLM's default, the old engine settings) the CPU build dies rewinding a seeded
+    generator ("CPU Generator does not use offset"); the project's CPU engine settings run it."""
+    _need(TINY)
+    rows = long_multilingual_rows(16)
+    shard = write_shard(rows, tmp_path / "s00000.parquet")
+    # L = 2,048: prompts up to 1,536 tokens, so the unique (not prefix-cached) tokens of one chunk are many steps
+    settings = {"output_fraction": 0.02, "checkpoint_every": 16}
+    dgm = {"max_model_len": 2048}
+
+    args = _args(tmp_path, shard, TINY, "fixed", dgm=dgm, **settings)
+    _run(args, timeout=400)
+    eff = rio.read_json(args["efficiency_path"])
+    out = pq.read_table(args["out_path"]).to_pylist()
+    assert len(out) == 16 and eff["n_requests"] == 48 and eff["n_rejected"] == 0
+    assert eff["input_tokens"] > 2 * 4096  # the one chunk's prompts fill more than two 4,096-token steps
+    assert eff["messages_cut"] > 0  # some turns are over the message budget
+    assert eff["engine"]["enable_chunked_prefill"] is False
+    assert eff["engine"]["max_num_batched_tokens"] == 2048 * eff["engine"]["max_num_seqs"]
+    assert all(t["finish_reason"] in ("stop", "length") for r in out for t in r["conversation"][1::2])
+
+    # Control: the same shard with vLLM's default CPU scheduling (what the old code ran) crashes.
+    old = {"enable_chunked_prefill": True, "max_num_batched_tokens": 4096}
+    control = _args(tmp_path, shard, TINY, "old", dgm=dgm | {"engine_overrides": old}, **settings)
+    proc = _popen(control)
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode != 0 and "CPU Generator does not use offset" in err, err[-3000:]

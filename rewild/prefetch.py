@@ -1,6 +1,6 @@
 """Prefetch for offline compute nodes: download every model and dataset a run needs into the shared HF cache.
 
-On many clusters compute nodes cannot reach the Hugging Face Hub. `snakemake --profile profiles/slurm prefetch`
+On many clusters compute nodes cannot reach the Hugging Face Hub. `snakemake --profile slurm prefetch`
 (a local rule: it runs on the login node) downloads, at the pinned revisions of the config,
 
 * every generated DGM (`dgms.*.hf_id`, `revision`) and the student (`student.hf_id`) with
@@ -30,7 +30,7 @@ from typing import Any, Iterable, Mapping
 
 log = logging.getLogger("rewild.prefetch")
 
-PREFETCH_COMMAND = "snakemake --profile profiles/slurm prefetch"
+PREFETCH_COMMAND = "snakemake --profile slurm prefetch"
 MANIFEST = "results/prefetch/manifest.json"
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 KINDS = ("model", "dataset")
@@ -110,7 +110,7 @@ def not_prefetched_message(repo_id: str, revision: str | None, kind: str, cache:
         f"{kind} '{repo_id}' (revision {revision or 'main'}) is not in the Hugging Face cache {cache}, and the Hub "
         f"is offline here ({', '.join(v for v in OFFLINE_VARS if env_true(v))} set: compute nodes run offline). "
         f"Download it on the login node first with `{PREFETCH_COMMAND}` (same config, same HF_HOME as the run; "
-        f"{MANIFEST} lists what was fetched), or set REWILD_SLURM_HF_OFFLINE=0 if compute nodes can reach the Hub."
+        f"{MANIFEST} lists what was fetched), or install the Slurm profile with `hub_offline: false` if compute nodes can reach the Hub."
     )
 
 

@@ -1,6 +1,6 @@
 # Download every model and dataset of the run into the shared HF cache, on the login node (compute nodes run
 # with the Hub offline: profiles/slurm). Not part of `rule all`:
-#   snakemake --profile profiles/slurm prefetch
+#   snakemake --profile slurm prefetch
 
 
 from rewild import prefetch as rp

@@ -147,7 +147,7 @@ def test_missing_model_fails_offline_with_the_prefetch_command(tmp_path, offline
         rp.ensure_cached("meta-llama/Llama-3.1-8B", None, "model", cache_dir=tmp_path)
     msg = str(err.value)
     assert "model 'meta-llama/Llama-3.1-8B'" in msg and "revision main" in msg
-    assert "snakemake --profile profiles/slurm prefetch" in msg
+    assert "snakemake --profile slurm prefetch" in msg
     assert str(tmp_path) in msg and "HF_HUB_OFFLINE" in msg
 
 

@@ -314,3 +314,130 @@ def test_gpu_rules_ask_for_one_node(tmp_path):
     job = SimpleNamespace(resources=Res(nodes=1, mem_mb=1000, runtime=60), threads=8, is_group=lambda: False)
     params = {"run_uuid": "u", "slurm_logfile": "l", "comment_str": "c", "account": "", "partition": "", "workdir": "/w"}
     assert "--nodes=1" in get_submit_command(job, params).split()
+
+
+# ------------------------------------------------------------------------------------------ issue 10: one home
+
+
+def silent_defaults(node: dict, raw, root: dict, path: tuple = ()) -> list[tuple[tuple, object]]:
+    """(path, schema default) for every key the raw config does not set, at every depth the validated config has:
+    inside registry entries (`*`) and list items (`[]`) as given, inside objects that exist only as defaults."""
+    node = rc.resolve_ref(node, root)
+    out: list[tuple[tuple, object]] = []
+    if not isinstance(raw, dict):
+        if isinstance(raw, list) and isinstance(node.get("items"), dict):
+            for i, item in enumerate(raw):
+                out += silent_defaults(node["items"], item, root, (*path, i))
+        return out
+    for key, sub in node.get("properties", {}).items():
+        sub_r = rc.resolve_ref(sub, root)
+        if key in raw:
+            out += silent_defaults(sub_r, raw[key], root, (*path, key))
+        elif "default" in sub_r:
+            if isinstance(sub_r["default"], dict) and sub_r.get("properties"):
+                out += silent_defaults(sub_r, {}, root, (*path, key))  # an object that exists by default
+            else:
+                out.append(((*path, key), sub_r["default"]))
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in raw.items():
+            if key not in node.get("properties", {}):
+                out += silent_defaults(extra, value, root, (*path, key))
+    return out
+
+
+def received(cfg: dict, path: tuple) -> list[tuple[str, object]]:
+    """(job, value) for what the jobs of a config receive at `path`, from the functions that build their params
+    (rewild.plan, rewild.judge.plan); a setting read by no params function: the validated config's value."""
+    from rewild.judge import plan as judge_plan
+
+    section, rest = path[0], path[1:]
+    if section == "generation" and rest[0] not in plan.RESULT_NEUTRAL_GENERATION:
+        return [(f"generate[{d}]", _at(plan.generation_params(cfg, d), rest)) for d in plan.generated_dgms(cfg)
+                if rest[0] not in cfg["dgms"][d]["generation_overrides"]]
+    if section == "dgms" and rest[1] not in plan.RESULT_NEUTRAL_DGM and rest[1] != "generation_overrides":
+        return [(f"generate[{rest[0]}]", _at(plan.dgm_params(cfg, rest[0]), rest[1:]))]
+    if section == "sft":
+        out = []
+        for mix in plan.all_mixes(cfg):
+            if rest[0] == "trl" and rest[1] in plan.all_mixes(cfg)[mix]["sft_overrides"]:
+                continue
+            out.append((f"sft[{mix}] (job)", _at(plan.sft_settings(cfg, mix), rest)))
+            neutral = rest[0] in plan.RESULT_NEUTRAL_SFT or (rest[0] == "trl" and rest[1] in plan.RESULT_NEUTRAL_TRL)
+            if not neutral:
+                out.append((f"sft[{mix}] (params)", _at(plan.sft_params(cfg, mix), rest)))
+        return out
+    if section == "eval" and rest[0] == "judge":
+        stages = [s for s, keys in judge_plan.STAGE_KEYS.items() if rest[1] in keys]
+        if stages:
+            return [(f"judge {s}", _at(judge_plan.stage_params(cfg, s), rest[1:])) for s in stages]
+    elif section == "eval" and rest[0] not in ("tasks", *plan.RESULT_NEUTRAL_EVAL):
+        return [("evaluate", _at(plan.eval_params(cfg), rest))]
+    if section == "mixes" and rest[1] == "components":
+        return [(f"mix[{rest[0]}]", _at(plan.mix_params(cfg, rest[0]), rest[1:]))]
+    return [("config", _at(cfg, path))]
+
+
+def _at(tree, path: tuple):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/demo.yaml", "config/mini.yaml"])
+def test_jobs_receive_the_schema_default_where_the_config_is_silent(name):
+    """Issue 10, done-when: generation, engine, DGM, SFT, eval and judge values each job receives equal the
+    schema's defaults wherever a shipped config is silent, so no code holds a default of its own."""
+    schema = rc.load_schema()
+    raw = yaml.safe_load((REPO / name).read_text())
+    cfg = rc.validate(copy.deepcopy(raw))
+    silent = silent_defaults(schema, raw, schema)
+    sections = {p[0] for p, _ in silent} | {p[:2] for p, _ in silent if p[0] == "eval"}
+    assert {"generation", "dgms", "sft", "eval", ("eval", "judge")} <= sections, sections
+    checked = 0
+    for path, default in silent:
+        for job, value in received(cfg, path):
+            assert value == default, f"{name}: {job} receives {'.'.join(map(str, path))}={value!r}, schema {default!r}"
+            checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("section, key", [("sft.trl", "learnig_rate"), ("generation.engine", "gpu_memory_utilisation"),
+                                          ("dgms.tiny-random.engine_overrides", "enforce_eagre")])
+def test_misspelled_key_in_a_library_section_fails_validation(demo_config, section, key):
+    node = demo_config
+    for part in section.split("."):
+        node = node.setdefault(part, {})
+    node[key] = 1
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo_config)
+    assert err.value.key == f"{section}.{key}" and str(err.value).startswith(f"config key '{section}.{key}': ")
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/demo.yaml", "config/mini.yaml"])
+def test_library_calls_get_the_schema_default_where_the_config_is_silent(name, tmp_path):
+    """One step further: the vLLM engine arguments and TRL SFTConfig arguments the stages build (GPU path) hold
+    the schema's defaults for every engine, DGM and sft.trl key the config leaves out."""
+    from rewild import engine, sft
+
+    schema = rc.load_schema()
+    raw = yaml.safe_load((REPO / name).read_text())
+    cfg = rc.validate(copy.deepcopy(raw))
+    silent = dict(silent_defaults(schema, raw, schema))
+    engine_keys = {"gpu_memory_utilization", "enforce_eager", "dtype", "quantization", "trust_remote_code"}
+    for dgm in plan.generated_dgms(cfg):
+        gen = plan.generation_params(cfg, dgm)
+        kw = engine.engine_kwargs(plan.dgm_params(cfg, dgm), gen["engine"], seed=gen["seed"],
+                                  batch_conversations=gen["batch_conversations"], on_gpu=True)
+        for path, default in silent.items():
+            if path[:2] == ("generation", "engine") and path[2] in engine_keys:
+                assert kw[path[2]] == default, (dgm, path)
+            if path[:2] == ("dgms", dgm) and path[2] in engine_keys:
+                assert kw[path[2]] == default, (dgm, path)
+    trl_silent = {p[2]: d for p, d in silent.items() if p[:2] == ("sft", "trl")}
+    for mix in list(plan.all_mixes(cfg))[:3]:
+        kw = sft.sft_config_kwargs(plan.sft_settings(cfg, mix), plan.student_params(cfg), tmp_path, world_size=1,
+                                   device="cuda", fsdp=False)
+        for key, default in trl_silent.items():
+            if key not in plan.all_mixes(cfg)[mix]["sft_overrides"]:
+                assert kw[key] == default, (mix, key, kw[key], default)

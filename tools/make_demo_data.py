@@ -1151,6 +1151,9 @@ def summary() -> str:
         lines.append(f"{tag}: line {line} hash {h}")
     for line, h in info["dup"]:
         lines.append(f"dup: line {line} hash {h}")
+    real = build_realistic()
+    lines.append(f"realistic: {len(real)} rows, languages {dict(Counter(r['language'] for r in real))}, "
+                 f"turn histogram {dict(sorted(Counter(r['turn'] for r in real).items()))}")
     _, meta = build_malformed()
     for m in meta:
         lines.append(f"malformed line {m['line']}: {m['expected']:8s} {m['problem']} ({m['conversation_hash']})")

@@ -3,6 +3,7 @@ mtbench.json."""
 
 from rewild.job import Job, run
 from rewild.judge import mtbench
+from rewild.judge import plan as judge_plan
 
 
 def main(job: Job) -> None:
@@ -11,7 +12,8 @@ def main(job: Job) -> None:
         questions_path=job.input.questions,
         answers_path=job.input.answers,
         subject=p.subject,
-        judge=dict(p.judge),
+        # result settings from params; how requests are sent (not a result setting) from the config
+        judge={**p.judge, **judge_plan.client_cadence(job.config)},
         out_jsonl=job.output.grades,
         out_json=job.output.summary,
         # serve_local naming a demo build: the built folder (an input); otherwise serve_local.model as given

@@ -2,6 +2,7 @@
 the rubric factors → results/judge/dgm/{dgm}/sdq.jsonl + sdq.json."""
 
 from rewild.job import Job, run
+from rewild.judge import plan as judge_plan
 from rewild.judge import sdq
 
 
@@ -10,7 +11,8 @@ def main(job: Job) -> None:
     sdq.run_sdq(
         generations_path=job.input.generations,
         dgm=p.dgm,
-        judge=dict(p.judge),
+        # result settings from params; how requests are sent (not a result setting) from the config
+        judge={**p.judge, **judge_plan.client_cadence(job.config)},
         out_jsonl=job.output.judgments,
         out_json=job.output.summary,
         rubrics_path=job.input.rubrics,

@@ -7,6 +7,7 @@ import http.server
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -395,8 +396,9 @@ def _config(stub, **kw) -> dict:
 
 
 def _stage(stub, stage: str, **kw) -> dict:
-    """What a rule hands one stage's entry: only that stage's judge settings (plan.stage_params)."""
-    return JP.stage_params(_config(stub, **kw), stage)
+    """What a rule's script hands one stage's entry: that stage's params plus the client's cadence."""
+    cfg = _config(stub, **kw)
+    return {**JP.stage_params(cfg, stage), **JP.client_cadence(cfg)}
 
 
 def _answers(tmp_path, n=4):
@@ -578,6 +580,8 @@ def test_stage_params_hold_no_secret_and_no_switch(monkeypatch):
     for stage in JP.STAGE_KEYS:
         p = JP.stage_params(cfg, stage)
         assert "enabled" not in p and SECRET not in json.dumps(p)
+        # how requests are sent changes no verdict: not in params, so changing it reruns nothing
+        assert not set(p) & {"concurrency", "timeout_s", "max_retries"}
     assert JP.stage_params(validated({}), "grade")["api_key_env"] == "OPENAI_API_KEY"
 
 
@@ -931,7 +935,7 @@ def test_judge_rules_call_named_functions():
         assert "log:" in body and "benchmark:" in body, rule
     for rule in ("judge_answers", "judge", "sdq_judge"):
         body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
-        assert all(k in body for k in ("threads:", "gpu=", "mem_mb=", "runtime=")), rule
+        assert all(k in body for k in ("threads:", "gpu=", "nodes=1", "mem_mb=", "runtime=")), rule
 
 
 def test_judge_job_shapes_come_from_config(paper_config):
@@ -1020,6 +1024,18 @@ def test_judge_rules_run_against_an_api_judge_and_keep_the_key_out_of_every_file
     for tree in ("results", "logs", ".snakemake"):
         assert (workdir / tree).is_dir()
         assert SECRET not in _all_text(workdir / tree) and SECRET[5:30] not in _all_text(workdir / tree), tree
+
+    def planned(**judge) -> set[str]:
+        """The jobs a dry run plans after changing `judge` settings (the targets as above)."""
+        edited = {**cfg, "eval": {**cfg["eval"], "judge": {**cfg["eval"]["judge"], **judge}}}
+        _, path = workdir_copy(tmp_path, edited, "edited.yaml")
+        dry = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(path)]
+        dry += ["--replace-workflow-config", "-n", "--allowed-rules", "judge", "sdq_judge", "--", *targets]
+        return set(re.findall(r"^rule (\w+):", run_snakemake(dry).stdout, re.M))
+
+    assert planned(concurrency=3, timeout_s=30, max_retries=4) == set()  # cadence: nothing reruns
+    assert planned(grade_temperature=0.5) == {"judge"}  # a grading setting: grading only
+    assert planned(model="another-judge") == {"judge", "sdq_judge"}  # the judge itself: every judged job
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ RUBRICS = Path("data") / "judge" / "rubrics.yaml"  # eval.judge.rubrics null: th
 
 # The judge settings each stage's `params:` carry: a changed key reruns only the stages it affects. `enabled`
 # (a switch) is in none of them, and the key's variable travels by name only.
-CLIENT_KEYS = ("base_url", "model", "api_key_env", "serve_local", "concurrency", "timeout_s", "max_retries")
+CLIENT_KEYS = ("base_url", "model", "api_key_env", "serve_local")
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "answers": ("seed", "answer_max_tokens", "answer_max_model_len", "answer_temperature"),
     "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
@@ -53,10 +53,21 @@ def judge_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config["eval"]["judge"]
 
 
+# How the client sends its requests (in flight, timeout, retries): no verdict depends on them, so they stay out
+# of params (changing them reruns nothing) and a job reads them from the config (`client_cadence`).
+CADENCE_KEYS = ("concurrency", "timeout_s", "max_retries")
+
+
 def stage_params(config: Mapping[str, Any], stage: str) -> dict[str, Any]:
-    """The subset of `eval.judge` one stage depends on (never a key: only the variable's name)."""
+    """The subset of `eval.judge` one stage's results depend on (never a key: only the variable's name)."""
     judge = judge_section(config)
     return {k: judge[k] for k in STAGE_KEYS[stage]}
+
+
+def client_cadence(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The client's cadence settings, which a grading or SDQ job adds to its stage params."""
+    judge = judge_section(config)
+    return {k: judge[k] for k in CADENCE_KEYS}
 
 
 # ---------------------------------------------------------------------------------------------- who is judged
@@ -226,7 +237,8 @@ def table_extrinsic_mixes(config: Mapping[str, Any]) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------- job shapes
 # As rewild.resources does for the other GPU rules: GPUs from config, CPUs as threads, memory and time limits
-# that grow with the attempt (the profile caps them at the site's limits).
+# that grow with the attempt up to the site's caps (the judge_* resource functions in common.smk grow attempt 1's
+# values with rewild.resources.grown).
 
 CLIENT_JOB_THREADS = 2  # a judge job talking to an external endpoint: HTTP threads and JSON only
 CLIENT_JOB_MEM_GB = 4  # ... and its memory (answers, grades and the response cache of one model)

@@ -14,7 +14,8 @@ min_version("9.0")
 report: "../report/workflow.rst"
 
 
-# Validate before any job: schema (snakemake.utils.validate) + cross-references; errors name the key.
+# Validate before any job (rewild.config): schema defaults filled, schema, cross-references, sizes and library
+# keys checked; errors name the key.
 rc.validate(config)
 
 PROMPTS = config["prompts"]
@@ -224,27 +225,37 @@ def judge_answers_threads(wildcards):
 # judge job shapes: attempt 1's size from rewild.judge.plan, grown per retry up to the site caps (rewild.resources)
 def judge_answers_mem_mb(wildcards, attempt):
     first = judge_plan.answers_mem_mb(config, wildcards.model, 1)
-    return resources.grown(config, judge_answers_gpus(wildcards), "mem_mb", first, attempt)
+    return resources.grown(
+        config, judge_answers_gpus(wildcards), "mem_mb", first, attempt
+    )
 
 
 def judge_answers_runtime(wildcards, attempt):
     first = judge_plan.answers_runtime(config, wildcards.model)
-    return resources.grown(config, judge_answers_gpus(wildcards), "runtime", first, attempt)
+    return resources.grown(
+        config, judge_answers_gpus(wildcards), "runtime", first, attempt
+    )
 
 
 def judge_mem_mb(wildcards, attempt):
     first = judge_plan.judge_mem_mb(config, 1)
-    return resources.grown(config, judge_plan.server_gpus(config), "mem_mb", first, attempt)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "mem_mb", first, attempt
+    )
 
 
 def judge_grade_runtime(wildcards, attempt):
     first = judge_plan.judge_runtime(config, "grade")
-    return resources.grown(config, judge_plan.server_gpus(config), "runtime", first, attempt)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
 
 
 def judge_sdq_runtime(wildcards, attempt):
     first = judge_plan.judge_runtime(config, "sdq")
-    return resources.grown(config, judge_plan.server_gpus(config), "runtime", first, attempt)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
 
 
 # computed when judge_tables is in the DAG: extrinsic_mixes fails for a grid of sizes without extrinsic_size

@@ -21,6 +21,6 @@ rule prefetch:
         conda_env("eval")
     params:
         plan=rp.plan(config),
-        include_path=config["eval"].get("include_path"),
+        include_path=config["eval"]["include_path"],
     script:
         "../scripts/prefetch.py"

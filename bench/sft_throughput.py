@@ -71,34 +71,33 @@ def run_plain(a: dict) -> dict:
     return {**res, "tok_s": res["tokens"] / res["train_s"], "tok_cpu_s": res["tokens"] / res["cpu_s"], "wall_s": wall}
 
 
+def paper_sft_settings() -> dict:
+    import yaml
+
+    from rewild import config as rc
+
+    return rc.validate(yaml.safe_load((REPO / "config.yaml").read_text()))["sft"]
+
+
 def run_rewild(a: dict, work: Path, tag: str) -> dict:
     from rewild.io import write_json
 
     d = work / tag
+    sft = paper_sft_settings()  # the validated paper preset: every default from the schema
+    sft.update(global_batch=a["micro"] * a["accum"], micro_batch=a["micro"], gpus=0)
+    sft["trl"].update(max_length=a["max_length"], warmup_steps=1, logging_steps=a["logging_steps"], save_steps=10**9)
     kw = dict(
         train_path=a["train"],
         heldout_path=None,
         student_path_or_id=a["model"],
         student={"hf_id": "bench", "revision": None, "chat_template": "chatml", "pad_token": None, "eos_token": None},
-        sft={
-            "global_batch": a["micro"] * a["accum"],
-            "micro_batch": a["micro"],
-            "gpus": 0,
-            "split_seed": 0,
-            "trl": {
-                "max_length": a["max_length"],
-                "warmup_steps": 1,
-                "logging_steps": a["logging_steps"],
-                "save_steps": 10**9,
-            },
-        },
+        sft=sft,
         out_dir=str(d / "model"),
         metrics_path=str(d / "metrics.json"),
         checkpoint_dir=str(d / "ckpt"),
         config_hash="bench",
-        log_path=str(d / "sft.log"),
     )
-    write_json(d / "args.json", kw)
+    write_json(d / "args.json", {"run": kw, "log_path": str(d / "sft.log"), "log_level": "INFO"})
     t = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "rewild.sft", "--args-file", str(d / "args.json")],

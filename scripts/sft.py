@@ -1,35 +1,34 @@
 """Snakemake `script:` for rule sft: the student trained on one mix (rewild.sft.launch → run).
 
 CPU / one GPU: trains in this process. sft.gpus > 1: `launch` starts `accelerate launch` (FSDP, one process per
-GPU, config/accelerate/fsdp_llama8b.yaml or sft.accelerate_config) running `python -m rewild.sft` on the same
-arguments; see rewild.sft.command_for.
+GPU, sft.accelerate_config) running `python -m rewild.sft` on the same arguments; see rewild.sft.command_for.
 """
 
+from rewild import plan, sft
+from rewild.job import Job, log_level, run
 
-from rewild.io import optional_input as _one
 
-
-def main(snakemake) -> None:  # noqa: ANN001 (the object Snakemake injects)
-    from rewild import plan, sft
-
-    inp, out, params = snakemake.input, snakemake.output, snakemake.params
+def main(job: Job) -> None:
     # every SFT setting, cadence included (params.sft holds only the result-changing part, the rerun trigger)
-    settings = plan.sft_settings(snakemake.config, snakemake.wildcards.mix)
-    sft.limit_threads(snakemake.threads, settings)
-    student_path = _one(getattr(inp, "student", None))  # demo: a folder built by a rule; real students: the HF id
+    settings = plan.sft_settings(job.config, job.wildcards.mix)
+    sft.limit_threads(job.threads, settings)
     sft.launch(
-        train_path=str(inp.train),
-        heldout_path=_one(getattr(inp, "heldout", None)),
-        student_path_or_id=student_path or str(params.student_id),
-        student=dict(params.student),
-        sft=settings,
-        out_dir=str(out.model),
-        metrics_path=str(out.metrics),
-        checkpoint_dir=str(params.checkpoint_dir),
-        config_hash=getattr(params, "config_hash", None),
-        log_path=str(snakemake.log[0]) if len(snakemake.log) else None,
+        {
+            "train_path": str(job.input.train),
+            "heldout_path": job.optional("heldout"),
+            # demo: a folder built by a rule; real students: the HF id
+            "student_path_or_id": job.optional("student") or str(job.params.student_id),
+            "student": dict(job.params.student),
+            "sft": settings,
+            "out_dir": str(job.output.model),
+            "metrics_path": str(job.output.metrics),
+            "checkpoint_dir": str(job.params.checkpoint_dir),
+            "config_hash": job.config_hash,
+        },
+        log_path=job.log,
+        log_level=log_level(job.config),
     )
 
 
-if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run(snakemake, main)

@@ -1,7 +1,10 @@
-"""rewild.sft: templates and the assistant-only mask, batch arithmetic, config mapping, training, kill -9 resume."""
+"""rewild.sft: the assistant-only mask, batch arithmetic, config mapping, device and kernel choices, checkpoint
+fingerprints, training, kill -9 resume (same settings: resumed; other settings: discarded)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import signal
@@ -11,13 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from rewild_testlib import REALISTIC_DATA, REPO, run_snakemake, workdir_copy
 
+from rewild import chat_template as T
+from rewild import config as rc
+from rewild import engine, plan
 from rewild import sft as S
 from rewild.io import write_json
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / ".cache" / "tiny-random-hf"
-TRL_TEMPLATES = None  # resolved lazily (needs trl)
 
 needs_tiny = pytest.mark.skipif(not (TINY / "config.json").is_file(), reason="tiny random student not built")
 
@@ -32,6 +38,21 @@ VARIANTS = [
     [{"role": "system", "content": "Be brief."}, *CONV],
     [{"role": "user", "content": "  padded  "}, {"role": "assistant", "content": " spaced \n"}],
 ]
+STUDENT = {"hf_id": "tiny", "revision": None, "chat_template": "chatml", "pad_token": None, "eos_token": None}
+
+
+@functools.cache
+def _validated(name: str) -> dict:
+    path = REPO / ("config.yaml" if name == "paper" else f"config/{name}.yaml")
+    return rc.validate(yaml.safe_load(path.read_text()))
+
+
+def sft_section(base: str = "demo", trl: dict | None = None, **top) -> dict:
+    """A validated sft section (schema defaults filled in), with overrides."""
+    sft = copy.deepcopy(_validated(base)["sft"])
+    sft.update(top)
+    sft["trl"].update(trl or {})
+    return sft
 
 
 def _tok():
@@ -40,46 +61,7 @@ def _tok():
     return AutoTokenizer.from_pretrained(TINY)
 
 
-# ----------------------------------------------------------------------------------------------- templates
-
-
-@needs_tiny
-@pytest.mark.parametrize("name", ["llama3", "chatml"])
-def test_plain_template_renders_like_marked(name):
-    tok = _tok()
-    marked = S.resolve_chat_template(name)
-    plain = S.strip_generation_markers(marked)
-    assert S.has_generation_markers(marked) and not S.has_generation_markers(plain)
-    assert "generation %}" not in plain
-    for msgs in VARIANTS:
-        for agp in (False, True):
-            a = tok.apply_chat_template(msgs, chat_template=marked, tokenize=False, add_generation_prompt=agp)
-            b = tok.apply_chat_template(msgs, chat_template=plain, tokenize=False, add_generation_prompt=agp)
-            assert a == b
-
-
-@needs_tiny
-def test_llama3_template_is_metas():
-    """Without markers our llama3 template renders exactly like the original Llama-3 template (TRL's copy)."""
-    import trl
-
-    original = (Path(trl.__file__).parent / "chat_templates" / "llama3.jinja").read_text()
-    tok = _tok()
-    plain = S.strip_generation_markers(S.resolve_chat_template("llama3"))
-    for msgs in VARIANTS:
-        for agp in (False, True):
-            assert tok.apply_chat_template(msgs, chat_template=plain, tokenize=False, add_generation_prompt=agp) == (
-                tok.apply_chat_template(msgs, chat_template=original, tokenize=False, add_generation_prompt=agp)
-            )
-
-
-def test_resolve_chat_template_errors(tmp_path):
-    assert S.resolve_chat_template(None) is None
-    f = tmp_path / "t.jinja"
-    f.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
-    assert S.resolve_chat_template(str(f)).startswith("{% for")
-    with pytest.raises(FileNotFoundError, match="llama3"):
-        S.resolve_chat_template("no-such-template")
+# ----------------------------------------------------------------------------------------------- the mask
 
 
 @needs_tiny
@@ -89,15 +71,9 @@ def test_assistant_only_mask_through_trl_data_path(tmp_path):
     import datasets
     from trl import SFTTrainer
 
-    tok = _tok()
-    tok.chat_template = S.resolve_chat_template("chatml")
-    args = S.build_sft_config(
-        {"global_batch": 1, "micro_batch": 1, "trl": {"packing": False, "max_length": None}},
-        {},
-        tmp_path / "out",
-        1,
-        "cpu",
-    )
+    tok, _ = S.load_tokenizer(str(TINY), STUDENT)
+    sft = sft_section(global_batch=1, micro_batch=1, trl={"packing": False, "max_length": None})
+    args = S.build_sft_config(sft, STUDENT, tmp_path / "out", 1, "cpu", fsdp=False)
     msgs = [{"role": "system", "content": "Be brief."}, *CONV]
     trainer = SFTTrainer(
         model=str(TINY), args=args, train_dataset=datasets.Dataset.from_list([{"messages": msgs}]), processing_class=tok
@@ -137,11 +113,10 @@ def test_assistant_mask_survives_packing(tmp_path):
     from trl import SFTTrainer
 
     tok = _tok()
-    tok.chat_template = S.resolve_chat_template("chatml")
+    tok.chat_template = T.resolve("chatml").text
     convs = [CONV, VARIANTS[2], CONV[:2]]
-    args = S.build_sft_config(
-        {"global_batch": 1, "micro_batch": 1, "trl": {"packing": True, "max_length": 512}}, {}, tmp_path, 1, "cpu"
-    )
+    sft = sft_section(global_batch=1, micro_batch=1, trl={"packing": True, "max_length": 512})
+    args = S.build_sft_config(sft, STUDENT, tmp_path, 1, "cpu", fsdp=False)
     trainer = SFTTrainer(
         model=str(TINY),
         args=args,
@@ -158,13 +133,22 @@ def test_assistant_mask_survives_packing(tmp_path):
     assert n_trained == expected and len(row["input_ids"]) == sum(row["seq_lengths"])
 
 
+@needs_tiny
+def test_tokenizer_gets_marked_template_and_saves_plain(tmp_path):
+    tok, plain = S.load_tokenizer(str(TINY), STUDENT)
+    assert tok.chat_template == T.resolve("chatml").text and plain == T.resolve("chatml").plain
+    (tmp_path / "t.jinja").write_text(plain)
+    with pytest.raises(ValueError, match="no {% generation %} markers"):
+        S.load_tokenizer(str(TINY), {**STUDENT, "chat_template": str(tmp_path / "t.jinja")})
+
+
 # ------------------------------------------------------------------------------------------- batch / config
 
 
 @pytest.mark.parametrize("world,accum", [(1, 32), (2, 16), (4, 8), (8, 4)])
 def test_derive_accumulation_holds_global_batch(world, accum):
     assert S.derive_accumulation(64, 2, world) == accum
-    k = S.sft_config_kwargs({"global_batch": 64, "micro_batch": 2}, {}, "/tmp/x", world, "cuda")
+    k = S.sft_config_kwargs(sft_section("paper"), STUDENT, "/tmp/x", world, "cuda", fsdp=world > 1)
     assert k["per_device_train_batch_size"] * k["gradient_accumulation_steps"] * world == 64
 
 
@@ -178,56 +162,157 @@ def test_derive_accumulation_rejects_indivisible():
 
 
 def test_paper_recipe_mapping_gpu():
-    k = S.sft_config_kwargs(
-        {"global_batch": 64, "micro_batch": 2, "trl": {}},
-        {"pad_token": "<|finetune_right_pad_id|>", "eos_token": "<|eot_id|>", "revision": "abc"},
-        "/ckpt",
-        4,
-        "cuda",
-    )
+    """The paper preset, every value from the validated config (the schema is the one source of defaults)."""
+    sft = sft_section("paper")
+    student = {**STUDENT, "pad_token": "<|finetune_right_pad_id|>", "eos_token": "<|eot_id|>", "revision": "abc"}
+    k = S.sft_config_kwargs(sft, student, "/ckpt", 1, "cuda", fsdp=False)
     assert k["learning_rate"] == 2e-5 and k["lr_scheduler_type"] == "cosine" and k["warmup_steps"] == 100
     assert k["weight_decay"] == 0.0 and k["num_train_epochs"] == 1 and k["max_length"] == 8192
     assert k["packing"] and k["assistant_only_loss"] and k["bf16"] and k["gradient_checkpointing"]
-    assert k["per_device_train_batch_size"] == 2 and k["gradient_accumulation_steps"] == 8 and not k["use_cpu"]
+    assert k["per_device_train_batch_size"] == 2 and k["gradient_accumulation_steps"] == 32 and not k["use_cpu"]
     assert k["pad_token"] == "<|finetune_right_pad_id|>" and k["eos_token"] == "<|eot_id|>"
-    assert k["model_init_kwargs"]["revision"] == "abc" and k["output_dir"] == "/ckpt"
+    assert k["output_dir"] == "/ckpt" and "model_init_kwargs" not in k  # rewild loads the model itself
     assert k["include_num_input_tokens_seen"] == "all"  # bfd packing is padding-free
+    # every schema default reaches the job as is: no second default in rewild.sft
+    schema_trl = rc.load_schema()["properties"]["sft"]["properties"]["trl"]["properties"]
+    for key, spec in schema_trl.items():
+        if key not in ("bf16", "gradient_checkpointing"):  # derived per device (tested below)
+            assert k[key] == sft["trl"][key], key
+        if key not in yaml.safe_load((REPO / "config.yaml").read_text())["sft"]["trl"]:
+            assert k[key] == spec["default"], key
 
 
 def test_cpu_mapping_and_overrides():
-    cfg = S.build_sft_config(
-        {
-            "global_batch": 4,
-            "micro_batch": 2,
-            "trl": {"learning_rate": 1e-3, "max_steps": 7, "gradient_checkpointing": True},
-        },
-        {},
-        "/tmp/rewild-test-out",
-        1,
-        "cpu",
-    )
+    sft = sft_section(global_batch=4, micro_batch=2, trl={"learning_rate": 1e-3, "max_steps": 7,
+                                                          "gradient_checkpointing": True, "bf16": True})
+    cfg = S.build_sft_config(sft, STUDENT, "/tmp/rewild-test-out", 1, "cpu", fsdp=False)
     assert cfg.use_cpu and cfg.bf16 is False and cfg.gradient_checkpointing is False
     assert cfg.learning_rate == 1e-3 and cfg.max_steps == 7 and cfg.gradient_accumulation_steps == 2
-    assert cfg.model_init_kwargs["dtype"] == "float32"
     assert cfg.assistant_only_loss and cfg.packing
 
 
 def test_unknown_and_reserved_trl_keys():
     with pytest.raises(ValueError, match=r"unknown SFTConfig key\(s\) \['lernrate', 'max_seq_length'\]"):
-        S.sft_config_kwargs({"trl": {"lernrate": 1, "max_seq_length": 5}}, {}, "/x", 1, "cpu")
+        S.sft_config_kwargs(sft_section(trl={"lernrate": 1, "max_seq_length": 5}), STUDENT, "/x", 1, "cpu", fsdp=False)
     with pytest.raises(ValueError, match="per_device_train_batch_size.*sft.micro_batch"):
-        S.sft_config_kwargs({"trl": {"per_device_train_batch_size": 4}}, {}, "/x", 1, "cpu")
+        S.sft_config_kwargs(sft_section(trl={"per_device_train_batch_size": 4}), STUDENT, "/x", 1, "cpu", fsdp=False)
 
 
-def test_command_for():
-    one = S.command_for({"gpus": 1}, "/ck/args.json", python="py")
-    assert one == ["py", "-m", "rewild.sft", "--args-file", "/ck/args.json"]
-    four = S.command_for({"gpus": 4, "accelerate_config": None}, "/ck/args.json", python="py")
-    assert four[:3] == ["py", "-m", "accelerate.commands.launch"]
-    assert four[four.index("--num_processes") + 1] == "4"
-    cfg = Path(four[four.index("--config_file") + 1])
-    assert cfg.is_file() and cfg.name == "fsdp_llama8b.yaml"
-    assert four[-4:] == ["-m", "rewild.sft", "--args-file", "/ck/args.json"]
+# ------------------------------------------------------------------ device, attention, checkpointing (GPU path)
+
+
+@pytest.mark.parametrize(
+    "requested, device, fsdp, expected",
+    [
+        (True, "cpu", False, (False, False)),
+        (True, "cuda", False, (True, False)),
+        (True, "cuda", True, (False, True)),
+        (False, "cuda", True, (False, False)),
+        (False, "cuda", False, (False, False)),
+    ],
+)
+def test_checkpointing_is_fsdps_under_fsdp(requested, device, fsdp, expected):
+    assert S.checkpointing(requested, device, fsdp) == expected
+    k = S.sft_config_kwargs(
+        sft_section("paper", trl={"gradient_checkpointing": requested}), STUDENT, "/c", 4 if fsdp else 1, device,
+        fsdp=fsdp,
+    )
+    assert k["gradient_checkpointing"] is expected[0]
+
+
+NEEDS_A_DEVICE = ("FSDP_SYNC_MODULE_STATES", "FSDP_CPU_RAM_EFFICIENT_LOADING")
+
+
+def test_fsdp_launch_derives_activation_checkpointing(monkeypatch):
+    """The paper's 4-GPU job, parsed by accelerate's own launcher: FSDP does the activation checkpointing, the
+    Trainer does not (transformers raises when both are on), and turning it off in sft.trl turns it off in FSDP."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    for requested in (True, False):
+        sft = sft_section("paper", trl={"gradient_checkpointing": requested})
+        cmd = S.command_for(sft, "/ck/launch_args.json", python="py")
+        assert cmd[:3] == ["py", "-m", "accelerate.commands.launch"]
+        assert cmd[-4:] == ["-m", "rewild.sft", "--args-file", "/ck/launch_args.json"]
+        args = launch_command_parser().parse_args(cmd[3:])
+        _validate_launch_command(args)
+        env = prepare_multi_gpu_env(args)
+        assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_OFFLOAD_PARAMS"] == "true"
+        assert args.num_processes == 4 and args.num_machines == 1
+        # what each training process sees (less the two loading settings that need a GPU to build the plugin)
+        for key, value in env.items():
+            if key.startswith(("FSDP_", "ACCELERATE_USE_FSDP")) and key not in NEEDS_A_DEVICE:
+                monkeypatch.setenv(key, value)
+        plugin = FullyShardedDataParallelPlugin()
+        trainer_gc = S.sft_config_kwargs(sft, STUDENT, "/c", 4, "cuda", fsdp=S.under_fsdp())["gradient_checkpointing"]
+        assert plugin.activation_checkpointing is requested
+        assert not (plugin.activation_checkpointing and trainer_gc)  # Trainer.__init__'s ValueError condition
+        assert trainer_gc is False
+
+
+def test_accelerate_config_is_fsdp_full_shard_offload():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    c = load_config_from_file(str(REPO / "config" / "accelerate" / "fsdp_llama8b.yaml"))
+    assert c.distributed_type.value == "FSDP" and c.num_processes == 4 and c.mixed_precision == "bf16"
+    assert c.fsdp_config["fsdp_reshard_after_forward"] == "FULL_SHARD"
+    assert c.fsdp_config["fsdp_offload_params"] is True
+    assert c.fsdp_config["fsdp_activation_checkpointing"] is True
+
+
+@pytest.mark.parametrize(
+    "init, device, installed, expected",
+    [
+        ({}, "cuda", True, "flash_attention_2"),
+        ({}, "cuda", False, "sdpa"),
+        ({}, "cpu", True, "sdpa"),
+        ({"attn_implementation": "eager"}, "cuda", True, "eager"),
+    ],
+)
+def test_attention_implementation(init, device, installed, expected):
+    assert S.attention_implementation(init, device, installed) == expected
+    got = S.model_init_kwargs(sft_section("paper", trl={"model_init_kwargs": init}), device, installed)
+    assert got["attn_implementation"] == expected and got["dtype"] == "float32"
+
+
+def test_flash_attn_pinned_for_the_train_env():
+    """envs/train.yaml documents FlashAttention-2; its post-deploy script (which Snakemake runs after creating the
+    env) installs the pinned flash-attn against the env's CUDA torch and skips it on a CPU torch."""
+    env = REPO / "envs" / "train.yaml"
+    post = REPO / "envs" / "train.post-deploy.sh"  # Snakemake's name for it: the env file's, .post-deploy.sh
+    text = post.read_text()
+    pin = next(tok for tok in text.split() if tok.startswith("FLASH_ATTN=")).split("=", 1)[1]
+    assert pin.startswith("flash-attn==") and len(pin.split("==")[1].split(".")) >= 3
+    assert pin in env.read_text()
+    assert "--no-build-isolation" in text and "torch.version.cuda" in text
+    subprocess.run(["bash", "-n", str(post)], check=True)
+
+
+def test_gpu_job_without_cuda_fails_fast(tmp_path):
+    """sft.gpus > 0 on a machine without CUDA: an error that says why, before any data or model is read."""
+    kw = dict(
+        train_path=str(tmp_path / "absent.parquet"),
+        heldout_path=None,
+        student_path_or_id=str(TINY),
+        student=STUDENT,
+        sft=sft_section(gpus=1),
+        out_dir=str(tmp_path / "model"),
+        metrics_path=str(tmp_path / "m.json"),
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        config_hash=None,
+    )
+    with pytest.raises(engine.DeviceError, match=r"SFT \(sft.gpus\) asks for 1 GPU.*gpus: 0"):
+        S.run(**kw)
+    with pytest.raises(engine.DeviceError, match="asks for 4 GPU"):
+        S.launch({**kw, "sft": sft_section(gpus=4, global_batch=8, micro_batch=2)}, None, "INFO")
+    assert not (tmp_path / "ckpt").exists()  # nothing launched
+
+
+def test_command_for_one_process():
+    assert S.command_for(sft_section(gpus=1), "/ck/args.json", python="py") == [
+        "py", "-m", "rewild.sft", "--args-file", "/ck/args.json"
+    ]
 
 
 THREADS_PROBE = """
@@ -250,13 +335,21 @@ def test_training_threads_follow_the_job(threads, gpus, per_process):
     assert out.stdout.split() == [str(per_process), str(min(per_process, cores)), "3", "3"]
 
 
-def test_accelerate_config_is_fsdp_full_shard_offload():
-    from accelerate.commands.config.config_args import load_config_from_file
+# ---------------------------------------------------------------------------- checkpoints and fingerprints
 
-    c = load_config_from_file(str(REPO / "config" / "accelerate" / "fsdp_llama8b.yaml"))
-    assert c.distributed_type.value == "FSDP" and c.num_processes == 4 and c.mixed_precision == "bf16"
-    assert c.fsdp_config["fsdp_reshard_after_forward"] == "FULL_SHARD"
-    assert c.fsdp_config["fsdp_offload_params"] is True
+
+def test_fingerprint_leaves_out_cadence_and_job_size():
+    a = sft_section(trl={"save_steps": 2, "logging_steps": 1})
+    b = sft_section(cpus=8, trl={"save_steps": 50, "logging_steps": 7, "save_total_limit": 5, "disable_tqdm": False})
+    assert plan.sft_result_settings(a) == plan.sft_result_settings(b)
+    c = sft_section(trl={"learning_rate": 1e-3})
+    assert S.changed_settings(plan.sft_result_settings(a), plan.sft_result_settings(c)) == ["trl.learning_rate"]
+    assert S.changed_settings({"x": {"y": 1}}, {"x": {"y": 1, "z": 2}}) == ["x.z"]
+
+
+def _fake_checkpoint(d: Path, step: int) -> None:
+    (d / f"checkpoint-{step}").mkdir(parents=True)
+    (d / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
 
 
 def test_checkpoint_bookkeeping(tmp_path):
@@ -271,6 +364,46 @@ def test_checkpoint_bookkeeping(tmp_path):
     assert S.record_attempt(tmp_path, True)["resumes"] == 1
     S.clean_checkpoints(tmp_path)
     assert not tmp_path.exists()
+
+
+def test_checkpoints_from_other_settings_are_discarded(tmp_path, caplog):
+    ckpt = tmp_path / "ckpt"
+    settings = {"sft": plan.sft_result_settings(sft_section()), "data": {"train_sha256": "aa"}}
+    assert S.prepare_checkpoint_dir(ckpt, settings) is None  # nothing yet: settings recorded
+    _fake_checkpoint(ckpt, 2)
+    _fake_checkpoint(ckpt, 4)
+    (ckpt / "checkpoint-6").mkdir()  # a save that was killed
+    S.record_attempt(ckpt, False)
+    assert S.prepare_checkpoint_dir(ckpt, copy.deepcopy(settings)).name == "checkpoint-4"  # same settings: resume
+    assert not (ckpt / "checkpoint-6").exists()
+
+    other = copy.deepcopy(settings)
+    other["sft"]["trl"]["learning_rate"] = 1e-3
+    other["data"]["train_sha256"] = "bb"
+    with caplog.at_level("WARNING", logger="rewild.sft"):
+        assert S.prepare_checkpoint_dir(ckpt, other) is None
+    assert "discarding stale checkpoint(s) ['checkpoint-2', 'checkpoint-4']" in caplog.text
+    assert "made with other settings (changed: data.train_sha256, sft.trl.learning_rate)" in caplog.text
+    assert S.complete_checkpoints(ckpt) == [] and not (ckpt / S.RESUMES_FILE).exists()
+    assert json.loads((ckpt / S.SETTINGS_FILE).read_text())["settings"] == other
+
+    # a checkpoint directory without recorded settings (older rewild) is not trusted either
+    (ckpt / S.SETTINGS_FILE).unlink()
+    _fake_checkpoint(ckpt, 2)
+    assert S.prepare_checkpoint_dir(ckpt, other) is None and S.complete_checkpoints(ckpt) == []
+
+
+def test_whole_run_train_loss():
+    # steps 1..6, per-step losses 6,5,4,3,2,1; logged every 2 steps; resumed at 4
+    hist = [
+        {"loss": 5.5, "step": 2},
+        {"eval_loss": 9.0, "step": 2},
+        {"loss": 3.5, "step": 4},
+        {"loss": 1.5, "step": 6},  # logged by the resumed attempt
+    ]
+    assert S.whole_run_train_loss(hist, 4, 1.5, 6) == pytest.approx(3.5)  # (6+5+4+3+2+1)/6
+    assert S.whole_run_train_loss(hist, 0, 2.25, 6) == 2.25  # no resume: the Trainer's own value
+    assert S.whole_run_train_loss(hist, 4, None, 6) is None
 
 
 def test_loss_curve_from_log_history():
@@ -288,31 +421,56 @@ def test_loss_curve_from_log_history():
 
 # ------------------------------------------------------------------------------------------- real training
 
-
-def _write_mix(d: Path, n_train: int = 24, n_heldout: int = 4) -> tuple[Path, Path]:
+def _write_mix(d: Path, n_train: int = 20, n_heldout: int = 2) -> tuple[Path, Path]:
+    """A mix's train/held-out split from the realistic WildChat rows: long multi-turn chats in several languages and
+    scripts (many far over max_length: packing truncates them), pasted code, empty and odd turns."""
     import pandas as pd
 
-    topics = ["the sea", "mountains", "bread", "rivers", "music", "chess", "gardens", "the moon"]
     rows = []
-    for i in range(n_train + n_heldout):
-        t = topics[i % len(topics)]
-        msgs = [
-            {"role": "user", "content": f"Tell me something about {t}. ({i})"},
-            {"role": "assistant", "content": f"Here is a fact about {t}: it matters, number {i}. " * (1 + i % 3)},
-        ]
-        if i % 2 == 0:
-            msgs += [
-                {"role": "user", "content": "More, briefly."},
-                {"role": "assistant", "content": f"More about {t}: {i}."},
-            ]
-        rows.append({"id": str(i), "source": "test", "messages": msgs})
+    for line in (REPO / REALISTIC_DATA).read_text(encoding="utf-8").splitlines():
+        try:
+            conv = json.loads(line)["conversation"]
+            msgs = [{"role": str(m["role"]), "content": str(m["content"] or "")} for m in conv]
+        except (ValueError, KeyError, TypeError):
+            continue  # the set's deliberately malformed rows: the prompts stage rejects them before any mix
+        rows.append({"id": str(len(rows)), "source": "test", "messages": msgs})
+        if len(rows) == n_train + n_heldout:
+            break
+    assert len(rows) == n_train + n_heldout
     d.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows[:n_train]).to_parquet(d / "train.parquet")
     pd.DataFrame(rows[n_train:]).to_parquet(d / "heldout.parquet")
     return d / "train.parquet", d / "heldout.parquet"
 
 
-STUDENT = {"hf_id": "tiny", "revision": None, "chat_template": "chatml", "pad_token": None, "eos_token": None}
+@needs_tiny
+def test_every_hub_read_gets_the_pinned_revision(tmp_path, monkeypatch):
+    """An offline node holds only the pinned snapshot: config, tokenizer and weights must all be read at that
+    revision. TRL's own loader reads AutoConfig without it, so rewild loads the model (one real training step)."""
+    import transformers
+
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    calls: list[tuple[str, object]] = []
+    missing = object()
+    for cls in (transformers.AutoConfig, transformers.AutoTokenizer, transformers.AutoModelForCausalLM,
+                transformers.AutoProcessor, transformers.PreTrainedModel, transformers.PreTrainedConfig,
+                transformers.PreTrainedTokenizerBase, transformers.GenerationConfig):
+        func = cls.from_pretrained.__func__
+
+        def spy(klass, *args, __func=func, **kwargs):
+            if args and str(args[0]) == str(TINY):
+                calls.append((klass.__name__, kwargs.get("revision", missing)))
+            return __func(klass, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(spy))
+
+    train, _ = _write_mix(tmp_path / "mix", n_train=4, n_heldout=0)
+    sft = sft_section(global_batch=1, micro_batch=1, trl={"max_length": 64, "max_steps": 1, "save_strategy": "no"})
+    S.run(train, None, str(TINY), {**STUDENT, "revision": rev}, sft, tmp_path / "model", tmp_path / "m.json",
+          tmp_path / "ckpt", None)
+    names = {name for name, _ in calls}
+    assert {"AutoConfig", "AutoTokenizer", "LlamaForCausalLM"} <= names, calls
+    assert [c for c in calls if c[1] != rev] == []
 
 
 @needs_tiny
@@ -321,31 +479,34 @@ def test_train_tiny_student(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    train, heldout = _write_mix(tmp_path / "mix")
-    sft = {
-        "global_batch": 4,
-        "micro_batch": 2,
-        "gpus": 0,
-        "split_seed": 0,
-        "trl": {"max_length": 256, "logging_steps": 1, "warmup_steps": 1, "learning_rate": 1e-3, "max_steps": 4},
-    }
+    train, heldout = _write_mix(tmp_path / "mix", n_train=24, n_heldout=4)
+    sft = sft_section(
+        global_batch=4,
+        micro_batch=2,
+        trl={"max_length": 256, "logging_steps": 1, "warmup_steps": 1, "learning_rate": 1e-3, "max_steps": 4},
+    )
     out, metrics_path, ckpt = tmp_path / "model", tmp_path / "model.metrics.json", tmp_path / "ckpt"
-    m = S.run(train, heldout, str(TINY), STUDENT, sft, out, metrics_path, ckpt, "cfg123", tmp_path / "sft.log")
+    m = S.run(train, heldout, str(TINY), STUDENT, sft, out, metrics_path, ckpt, "cfg123")
 
     saved = json.loads(metrics_path.read_text())
     assert saved["optimizer_steps"] == 4 and [p["step"] for p in saved["loss_curve"]] == [1, 2, 3, 4]
     assert all(isinstance(p["loss"], float) and p["lr"] is not None for p in saved["loss_curve"])
     assert saved["effective_batch"] == 4 and saved["grad_accumulation"] == 2 and saved["world_size"] == 1
     assert saved["tokens_seen"] > 0 and saved["eval_loss"] is not None and saved["resumes"] == 0
+    assert saved["train_loss"] == pytest.approx(sum(p["loss"] for p in saved["loss_curve"]) / 4, rel=1e-9)
     assert saved["provenance"]["config_hash"] == "cfg123" and saved["provenance"]["world_size"] == 1
+    assert saved["device"] == "cpu" and saved["attn_implementation"] == "sdpa"
+    assert saved["activation_checkpointing"] == {"trainer": False, "fsdp": False}
+    assert saved["settings"]["sft"]["trl"]["learning_rate"] == 1e-3 == saved["sft_config"]["learning_rate"]
+    assert saved["settings"]["chat_template"] == T.resolve("chatml").identity()
     assert m["optimizer_steps"] == 4
     assert not ckpt.exists()  # checkpoints deleted after success
-    assert "tok/s" in (tmp_path / "sft.log").read_text()
 
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
     assert model.config.num_hidden_layers == 2
     tok = AutoTokenizer.from_pretrained(out)
-    assert not S.has_generation_markers(tok.chat_template)
+    assert not T.has_generation_markers(tok.chat_template)
+    assert saved["chat_template_sha256"] == T.text_sha256(tok.chat_template)
     text = tok.apply_chat_template(CONV[:1], tokenize=False, add_generation_prompt=True)
     assert text == "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
     # the trained weights differ from the initial ones
@@ -353,50 +514,49 @@ def test_train_tiny_student(tmp_path):
     assert not torch.equal(model.model.embed_tokens.weight, init.model.embed_tokens.weight)
 
 
-@needs_tiny
-@pytest.mark.slow
-def test_kill9_resume_matches_uninterrupted(tmp_path):
-    train, heldout = _write_mix(tmp_path / "mix", n_train=20, n_heldout=2)
-    sft = {
-        "global_batch": 2,
-        "micro_batch": 1,
-        "gpus": 0,
-        "split_seed": 0,
-        "trl": {"max_length": 96, "logging_steps": 1, "warmup_steps": 1, "save_steps": 2},
-    }
+# kill -9 and rerun: one uninterrupted run per learning rate, shared by the tests below
 
-    def args_file(tag: str) -> Path:
-        d = tmp_path / tag
-        kw = dict(
-            train_path=str(train),
-            heldout_path=str(heldout),
-            student_path_or_id=str(TINY),
-            student=STUDENT,
-            sft=sft,
-            out_dir=str(d / "model"),
-            metrics_path=str(d / "metrics.json"),
-            checkpoint_dir=str(d / "ckpt"),
-            config_hash="h",
-            log_path=str(d / "sft.log"),
-        )
-        write_json(d / "args.json", kw)
-        return d / "args.json"
+LR_OLD, LR_NEW = 1e-3, 2e-4
 
-    def cmd(f: Path) -> list[str]:
-        return [sys.executable, "-m", "rewild.sft", "--args-file", str(f)]
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run(cmd(args_file("plain")), check=True, env=env, capture_output=True)
-    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
-    n_steps = plain["optimizer_steps"]
-    assert n_steps >= 5  # packed rows / (micro 1 x accum 2): enough steps to kill after the first checkpoint
-
-    f = args_file("killed")
-    ckpt = tmp_path / "killed" / "ckpt"
-    # A short sleep per step keeps the run alive long enough to be killed between checkpoints.
-    proc = subprocess.Popen(
-        cmd(f), env={**env, "REWILD_SFT_STEP_DELAY": "0.5"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+def _kill_sft() -> dict:
+    return sft_section(
+        global_batch=2, micro_batch=1, gpus=0,
+        trl={"max_length": 96, "logging_steps": 1, "warmup_steps": 1, "save_steps": 2, "learning_rate": LR_NEW},
     )
+
+
+def _args_file(root: Path, tag: str, mix: tuple[Path, Path], sft: dict) -> Path:
+    d = root / tag
+    run_kwargs = dict(
+        train_path=str(mix[0]),
+        heldout_path=str(mix[1]),
+        student_path_or_id=str(TINY),
+        student=STUDENT,
+        sft=sft,
+        out_dir=str(d / "model"),
+        metrics_path=str(d / "metrics.json"),
+        checkpoint_dir=str(d / "ckpt"),
+        config_hash="h",
+    )
+    write_json(d / "args.json", {"run": run_kwargs, "log_path": str(d / "sft.log"), "log_level": "INFO"})
+    return d / "args.json"
+
+
+def _child(f: Path, **env) -> list:
+    return [[sys.executable, "-m", "rewild.sft", "--args-file", str(f)], {**os.environ, "PYTHONPATH": str(REPO), **env}]
+
+
+def _train(f: Path) -> dict:
+    cmd, env = _child(f)
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
+    return json.loads((f.parent / "metrics.json").read_text())
+
+
+def _kill_after_first_checkpoint(f: Path) -> None:
+    cmd, env = _child(f, REWILD_SFT_STEP_DELAY="0.5")  # a short sleep per step keeps the kill between checkpoints
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = f.parent / "ckpt"
     deadline = time.time() + 300
     while not list(ckpt.glob("checkpoint-*/trainer_state.json")):
         assert proc.poll() is None, "training ended before its first checkpoint"
@@ -404,14 +564,96 @@ def test_kill9_resume_matches_uninterrupted(tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
-    assert not (tmp_path / "killed" / "metrics.json").exists()
+    assert not (f.parent / "metrics.json").exists()
 
-    subprocess.run(cmd(f), check=True, env=env, capture_output=True)
-    resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+
+def _weights(model_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    import torch
+
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+@pytest.fixture(scope="module")
+def kill_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sft-kill")
+    mix = _write_mix(root / "mix")
+    plain = _train(_args_file(root, "plain", mix, _kill_sft()))
+    assert plain["optimizer_steps"] >= 5  # enough steps to kill after the first checkpoint
+    return root, mix, plain
+
+
+@needs_tiny
+@pytest.mark.slow
+def test_kill9_resume_matches_uninterrupted(kill_runs):
+    root, mix, plain = kill_runs
+    f = _args_file(root, "killed", mix, _kill_sft())
+    _kill_after_first_checkpoint(f)
+    resumed = _train(f)
+    n_steps = plain["optimizer_steps"]
     assert resumed["resumes"] == 1 and resumed["resumed_from"].startswith("checkpoint-")
-    assert resumed["optimizer_steps"] == n_steps
-    assert resumed["tokens_seen"] == plain["tokens_seen"]
+    assert resumed["optimizer_steps"] == n_steps and resumed["tokens_seen"] == plain["tokens_seen"]
     assert [p["step"] for p in resumed["loss_curve"]] == list(range(1, n_steps + 1))
-    assert resumed["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-5)
+    assert resumed["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-6)
+    # the whole run's mean loss, not the last attempt's (which averages only the steps after the resume)
+    assert resumed["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-6)
     assert resumed["provenance"]["resumes"] == 1
-    assert not ckpt.exists()
+    _assert_same_weights(root / "killed" / "model", root / "plain" / "model")
+    text = (root / "killed" / "sft.log").read_text()
+    assert "resuming from" in text and "discarding stale" not in text
+    assert not (root / "killed" / "ckpt").exists()
+
+
+@needs_tiny
+@pytest.mark.slow
+def test_stale_checkpoint_from_other_settings_is_discarded(kill_runs):
+    """Kill after a checkpoint, change the learning rate, rerun: the old checkpoint is discarded (logged), and the
+    result equals a clean run with the new setting. Before, the rerun resumed the old run's schedule silently."""
+    root, mix, plain = kill_runs
+    old = _kill_sft()
+    old["trl"]["learning_rate"] = LR_OLD
+    f = _args_file(root, "changed", mix, old)
+    _kill_after_first_checkpoint(f)
+    _args_file(root, "changed", mix, {**_kill_sft(), "cpus": 3})  # the new rate (and a job size, which is no reason)
+    rerun = _train(f)
+    log_text = (root / "changed" / "sft.log").read_text()
+    assert "discarding stale checkpoint" in log_text and "made with other settings" in log_text
+    assert "changed: sft.trl.learning_rate" in log_text
+    assert rerun["resumes"] == 0 and rerun["resumed_from"] is None
+    assert rerun["sft_config"]["learning_rate"] == LR_NEW == rerun["settings"]["sft"]["trl"]["learning_rate"]
+    assert rerun["settings_fingerprint"] == plain["settings_fingerprint"]
+    assert rerun["train_loss"] == plain["train_loss"] and rerun["loss_curve"] == plain["loss_curve"]
+    _assert_same_weights(root / "changed" / "model", root / "plain" / "model")
+
+
+@needs_tiny
+@pytest.mark.slow
+def test_sft_rule_through_snakemake(tmp_path):
+    """The rule as Snakemake runs it: scripts/sft.py on rewild.job, the cadence settings read from the validated
+    config (they are not in the rule's params), the rule's log written once."""
+    cfg = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
+    cfg["dgms"] = {"gpt": cfg["dgms"]["gpt"]}  # mix gpt-all only
+    cfg["student"] = {"hf_id": str(TINY), "chat_template": "chatml"}  # the folder itself, no local build
+    cfg["sft"]["trl"].update(max_steps=3, save_steps=2, logging_steps=1)
+    (tmp_path / "work").mkdir()
+    workdir, cfg_path = workdir_copy(tmp_path / "work", cfg)
+    _write_mix(workdir / "results" / "mixes" / "gpt-all", n_train=12, n_heldout=2)
+    run_snakemake(["--profile", "profiles/local", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                   "--configfile", str(cfg_path), "--cores", "1", "results/models/gpt-all.metrics.json",
+                   "--allowed-rules", "sft"])
+    m = json.loads((workdir / "results/models/gpt-all.metrics.json").read_text())
+    assert m["optimizer_steps"] == 3 and m["sft_config"]["save_steps"] == 2 and m["sft_config"]["learning_rate"] == 1e-4
+    assert m["settings"]["sft"]["trl"]["learning_rate"] == 1e-4 and "save_steps" not in m["settings"]["sft"]["trl"]
+    assert m["student"] == str(TINY) and m["device"] == "cpu"
+    text = (workdir / "logs/sft/gpt-all.log").read_text()
+    assert text.count("SFT " + str(TINY)) == 1 and "checkpoint at step 2" in text and "done: 3 optimizer steps" in text
+    assert (workdir / "results/models/gpt-all/model.safetensors").is_file()
+    assert not (workdir / "results/.progress/sft/gpt-all").exists()

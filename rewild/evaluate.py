@@ -223,6 +223,10 @@ def build_eval_json(
         "n": len(samples),
         "metrics": metrics,
         "samples": samples,
+        # every other metric's per-sample values too (IFEval's inst_level_loose_acc feeds Avg-8 and its CI)
+        "samples_by_metric": {
+            k: v for k in metric_keys(entry) if k != key and (v := sample_values(res.get("samples", {}), leaves, k))
+        },
         "_metric_key": key,
         "_leaves": leaves,
     }

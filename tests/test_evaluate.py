@@ -203,6 +203,23 @@ def test_build_eval_json_group_aggregate():
         E.build_eval_json(_fake_result(), model_name="m", task_key="g", lm_eval_task="nope", metric="acc")
 
 
+def test_build_eval_json_keeps_every_metrics_samples():
+    """IFEval: the configured prompt-level metric's samples, and the instruction-level loose values (one per
+    instruction, flattened) that Avg-8 and its CI need (rewild.report reads them as ifeval_il)."""
+    res = {
+        "results": {"ifeval": {"prompt_level_strict_acc,none": 0.5, "inst_level_loose_acc,none": 0.6,
+                               "inst_level_loose_acc_stderr,none": "N/A"}},
+        "samples": {"ifeval": [
+            {"doc_id": 1, "filter": "none", "prompt_level_strict_acc": False, "inst_level_loose_acc": [True, False, True]},
+            {"doc_id": 0, "filter": "none", "prompt_level_strict_acc": True, "inst_level_loose_acc": [True, False]},
+        ]},
+    }
+    body = E.build_eval_json(res, model_name="m", task_key="ifeval", lm_eval_task="ifeval",
+                             metric="prompt_level_strict_acc")
+    assert body["samples"] == [1.0, 0.0]
+    assert body["samples_by_metric"] == {"inst_level_loose_acc,none": [1.0, 0.0, 1.0, 0.0, 1.0]}
+
+
 # ----------------------------------------------------------------------------------------------- real runs
 
 EVAL_CFG = {
@@ -242,6 +259,7 @@ def test_real_lm_eval_run(tmp_path, task, metric):
         "n",
         "metrics",
         "samples",
+        "samples_by_metric",
         "provenance",
     }
     key = f"{metric},none"

@@ -5,8 +5,9 @@ The API key is read from the environment variable *named* by `api_key_env` at ea
 request's Authorization header: it is never logged, never stored in params or results, and `redact` removes it
 from any error text (a server may echo it). Retries with backoff on 408/409/425/429/5xx and connection errors; a
 400/413/422 (e.g. a prompt over the judge's context) fails only that request (`JudgeRequestError`, recorded by the
-caller); 401/403/404 stop the job (`JudgeError`). `ResponseCache` keeps a job's completed responses so that a
-resumed job does not pay twice.
+caller); 401/403/404 stop the job (`JudgeError`). `judge_identity` says who judges (part of every judged job's
+params); `VerdictCache` keeps responses by (identity, request), so a resumed or widened run does not pay twice;
+`TokenLedger` counts the judge's tokens from each response's usage.
 """
 
 from __future__ import annotations
@@ -231,33 +232,67 @@ def first_choice(response: Mapping[str, Any]) -> tuple[str | None, list[dict] | 
     return text, content, c.get("finish_reason")
 
 
-def judge_fingerprint(model: str, serve_local: Mapping[str, Any] | None) -> str:
-    """What identifies the judge for the response cache: the model name and, when served here, how."""
-    return rio.stable_hash([model, serve_local])
+BASE_URL_KINDS = ("api", "local")
 
 
-class ResponseCache:
-    """Completed judge responses of a job (append-only JSONL outside the declared outputs): a resumed job does
-    not pay twice for requests already answered. Keyed by the hash of the judge's fingerprint and the request
-    body (which has no key)."""
+def judge_identity(settings: Mapping[str, Any], prompt_version: str) -> dict[str, Any]:
+    """Who judges, as each judged job's params carry it (a change reruns exactly the judged jobs) and its results
+    record it: model id, revision or API snapshot, the benchmark's prompt version, and whether the judge is an
+    API (`base_url`) or served here (`serve_local`). `settings`: the validated `eval.judge` section.
 
-    def __init__(self, path: str | os.PathLike | None, fingerprint: str) -> None:
-        self.path = Path(path) if path else None
-        self.fingerprint = fingerprint
+    Served locally: the weights served (`serve_local.model`) at `serve_local.revision`. API: `eval.judge.model` at
+    `eval.judge.revision`, else the model id itself (a dated API id such as gpt-4o-mini-2024-07-18 is the
+    snapshot). Never the key, nor the URL (which may embed one)."""
+    serve = settings["serve_local"]
+    if serve:
+        return {
+            "model": str(serve["model"]),
+            "revision_or_snapshot": serve["revision"],
+            "prompt_version": str(prompt_version),
+            "base_url_kind": "local",
+        }
+    model = settings["model"]
+    return {
+        "model": None if model is None else str(model),
+        "revision_or_snapshot": settings["revision"] or model,
+        "prompt_version": str(prompt_version),
+        "base_url_kind": "api",
+    }
+
+
+def identity_hash(identity: Mapping[str, Any]) -> str:
+    return rio.stable_hash(dict(identity))
+
+
+class VerdictCache:
+    """Judge responses cached by (judge identity, request body), shared by every job of that identity.
+
+    One folder per identity under `root` (e.g. .cache/judge/<hash>/); each job appends to its own JSONL file in it
+    (`job`, e.g. "mtbench-base"), so concurrent jobs never write the same file, and every job reads all files of
+    its identity: a job rerun after a crash, or with more questions or models ("widened"), pays only for requests
+    not answered before. A changed judge identity is another folder (nothing reused). The request body holds no
+    key, and the cache lives outside results/ (not archived). `root` None: no cache."""
+
+    def __init__(self, root: str | os.PathLike | None, identity: Mapping[str, Any], job: str) -> None:
+        self.identity = dict(identity)
+        self.dir = Path(root) / identity_hash(identity)[:24] if root else None
+        self.path = self.dir / f"{job}.jsonl" if self.dir else None
         self.entries: dict[str, dict] = {}
         self.lock = threading.Lock()
-        if self.path and self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a kill: ignore it
-                    continue
-                self.entries[rec["key"]] = rec["response"]
+        if self.dir and self.dir.is_dir():
+            for f in sorted(self.dir.glob("*.jsonl")):
+                for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:  # a line cut by a kill: ignore it
+                        continue
+                    if isinstance(rec, dict) and "key" in rec and "response" in rec:
+                        self.entries[rec["key"]] = rec["response"]
             if self.entries:
-                log.info("resume: %d judge responses already cached in %s", len(self.entries), self.path)
+                log.info("judge cache: %d responses of this judge already in %s", len(self.entries), self.dir)
 
     def key(self, body: Mapping[str, Any]) -> str:
-        return rio.stable_hash({"fingerprint": self.fingerprint, "body": body})
+        return rio.stable_hash({"identity": self.identity, "body": body})
 
     def get(self, key: str) -> dict | None:
         return self.entries.get(key)
@@ -267,24 +302,64 @@ class ResponseCache:
             self.entries[key] = response
             if self.path:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a") as fh:
+                with open(self.path, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"key": key, "response": response}) + "\n")
 
-    def clear(self) -> None:
-        if self.path and self.path.exists():
-            self.path.unlink()
+
+class TokenLedger:
+    """Judge tokens of a job, from each response's `usage`: all requests (`prompt`, `completion`: what the result
+    cost, the same on a rerun) and those sent in this run (`sent_*`; a cache hit costs nothing now)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts = {
+            "requests": 0,
+            "cache_hits": 0,
+            "prompt": 0,
+            "completion": 0,
+            "sent_prompt": 0,
+            "sent_completion": 0,
+            "no_usage": 0,
+        }
+
+    def record(self, response: Mapping[str, Any], cached: bool) -> None:
+        usage = response.get("usage") if isinstance(response, Mapping) else None
+        usage = usage if isinstance(usage, Mapping) else {}
+        p = int(usage.get("prompt_tokens") or 0)
+        c = int(usage.get("completion_tokens") or 0)
+        with self.lock:
+            self.counts["requests"] += 1
+            self.counts["prompt"] += p
+            self.counts["completion"] += c
+            if not usage:
+                self.counts["no_usage"] += 1
+            if cached:
+                self.counts["cache_hits"] += 1
+            else:
+                self.counts["sent_prompt"] += p
+                self.counts["sent_completion"] += c
+
+    def totals(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counts)
 
 
-def cached_chat(client: JudgeClient, cache: ResponseCache | None, **kwargs: Any) -> dict:
-    """`client.chat(**kwargs)`, answered from `cache` when this request was already answered."""
-    if cache is None:
-        return client.chat(**kwargs)
-    key = cache.key({"model": client.model, **kwargs})
-    hit = cache.get(key)
+def cached_chat(
+    client: JudgeClient, cache: VerdictCache | None, ledger: TokenLedger | None = None, **kwargs: Any
+) -> dict:
+    """`client.chat(**kwargs)`, answered from `cache` when this judge already answered this request; its tokens
+    go to `ledger`."""
+    key = cache.key({"model": client.model, **kwargs}) if cache is not None else None
+    hit = cache.get(key) if cache is not None else None
     if hit is not None:
+        if ledger is not None:
+            ledger.record(hit, cached=True)
         return hit
     resp = client.chat(**kwargs)
-    cache.put(key, resp)
+    if cache is not None:
+        cache.put(key, resp)
+    if ledger is not None:
+        ledger.record(resp, cached=False)
     return resp
 
 

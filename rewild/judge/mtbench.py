@@ -22,11 +22,11 @@ from .answers import Question, answer_all
 from .client import (
     JudgeClient,
     JudgeRequestError,
-    ResponseCache,
+    TokenLedger,
+    VerdictCache,
     cached_chat,
     check_not_all_failed,
     first_choice,
-    judge_fingerprint,
 )
 from .parse import parse_score_detail
 from .server import endpoint
@@ -199,7 +199,7 @@ def grade(
     max_tokens: int,
     temperature: float,
     seed: int,
-    cache: ResponseCache | None,
+    cache: VerdictCache | None,
 ) -> list[dict]:
     """Grade every turn of every answered question. One record per (question, turn): question_id, turn (1-based),
     category, answer, judge_output, score (1-10 or None), parse (how / why not), error (a refused request)."""
@@ -362,7 +362,7 @@ def run_grade(
     questions = load_questions(questions_path)
     answers = rio.read_jsonl(answers_path)
     with endpoint(j, server_model=server_model, cache_dir=cache_dir, server_log=server_log) as client:
-        cache = ResponseCache(progress_path, fingerprint=judge_fingerprint(client.model, j["serve_local"]))
+        cache = VerdictCache(progress_path, j["identity"], job=f"mtbench-{subject}")
         records = grade(
             client,
             questions,

@@ -53,6 +53,19 @@ def judge_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config["eval"]["judge"]
 
 
+# Where judge responses are kept by (judge identity, request): outside results/ (never archived), shared by every
+# job of an identity (rewild.judge.client.VerdictCache). A fixed path: in params it never reruns anything.
+VERDICT_CACHE = ".cache/judge"
+
+
+def judge_identity(config: Mapping[str, Any], prompt_version: str) -> dict[str, Any]:
+    """The judge identity a judged job's params carry (model, revision or API snapshot, `prompt_version` of the
+    benchmark's prompts, api|local): changing the judge reruns exactly the judged jobs. No key, no URL."""
+    from .client import judge_identity as identity  # the client is stdlib-only: cheap for the DAG
+
+    return identity(judge_section(config), prompt_version)
+
+
 # How the client sends its requests (in flight, timeout, retries): no verdict depends on them, so they stay out
 # of params (changing them reruns nothing) and a job reads them from the config (`client_cadence`).
 CADENCE_KEYS = ("concurrency", "timeout_s", "max_retries")

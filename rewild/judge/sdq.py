@@ -24,11 +24,11 @@ from rewild import io as rio
 from .client import (
     JudgeClient,
     JudgeRequestError,
-    ResponseCache,
+    TokenLedger,
+    VerdictCache,
     cached_chat,
     check_not_all_failed,
     first_choice,
-    judge_fingerprint,
 )
 from .parse import SCORE_MAX, SCORE_MIN, digit_distribution, expected_score, parse_score_detail
 from .server import endpoint
@@ -204,7 +204,7 @@ def sdq_judge_one(
     max_chars: int,
     prefill: bool,
     seed: int,
-    cache: ResponseCache | None,
+    cache: VerdictCache | None,
 ) -> dict:
     """One judgment of one response on one factor: the expected score of the digit distribution after "Score:",
     else the score parsed from the text (counted as a fallback), else none (counted, with the reason)."""
@@ -312,7 +312,7 @@ def run_sdq(
     log.info("SDQ %s: %d responses x %d factors (%s)", dgm, len(items), len(factors), sample_info)
     prefill = resolve_prefill(j["sdq_prefill"], bool(j["serve_local"]))
     with endpoint(j, server_model=server_model, cache_dir=cache_dir, server_log=server_log) as client:
-        cache = ResponseCache(progress_path, fingerprint=judge_fingerprint(client.model, j["serve_local"]))
+        cache = VerdictCache(progress_path, j["identity"], job=f"sdq-{dgm}")
         work = [(it, f) for it in items for f in factors]
 
         def one(x: tuple) -> dict:

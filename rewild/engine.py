@@ -15,10 +15,14 @@ Engine settings (paper: vLLM 0.6.3, `max_num_seqs = min(2·batch, int(L/1.5))`, 
   L = 20,000 cannot start. The paper's value is kept as `paper_max_num_seqs` and recorded; the engine gets
   `min(paper value, engine.max_num_seqs_cap, max_num_batched_tokens)` unless `engine.max_num_seqs` is set.
 - GPU: chunked prefill on (vLLM's default); `max_num_batched_tokens` is vLLM's device default unless set.
-- CPU: chunked prefill off and `max_num_batched_tokens = max_model_len · max_num_seqs`. With chunked prefill a
-  step that is full leaves a request partly prefilled, and vLLM then rewinds that request's seeded generator
-  (`gpu_model_runner._bookkeeping_sync`: `gen.set_offset(...)`), which a CPU generator cannot do ("CPU
-  Generator does not use offset"). Without chunked prefill a request is prefilled whole or waits.
+- CPU: chunked prefill off. With chunked prefill a step that is full leaves a request partly prefilled, and vLLM
+  then rewinds that request's seeded generator (`gpu_model_runner._bookkeeping_sync`: `gen.set_offset(...)`),
+  which a CPU generator cannot do ("CPU Generator does not use offset"). Without chunked prefill vLLM's
+  scheduler prefills a request whole or leaves it waiting, so no step can split one, whatever its token budget.
+  `max_num_batched_tokens` is then vLLM's own rule for that case, max(max_model_len, its CPU default 4,096),
+  unless set. The issue's `max_model_len · max_num_seqs` also avoids the crash, but vLLM sizes per-step buffers
+  by it (`inputs_embeds`: tokens × hidden size): SmolLM2-135M at L = 2,048 starts with 10.2 GB peak RSS
+  instead of 2.9 GB (BENCHMARKS.md).
 - `swap_space` no longer exists in vLLM V1 (no CPU swap for preempted sequences): it is not a setting here.
 - Per-request seeds give batch-invariant outputs on the CPU build (measured); on GPU only with vLLM's
   batch-invariant mode (`engine.batch_invariant: true` sets `VLLM_BATCH_INVARIANT=1`).
@@ -192,12 +196,10 @@ def scheduler_settings(max_model_len: int, batch_conversations: int, engine: Map
         if tokens:
             out["max_num_batched_tokens"] = int(tokens)
         return out
-    seqs = int(seqs)
-    return {
-        "max_num_seqs": seqs,
-        "enable_chunked_prefill": False,
-        "max_num_batched_tokens": int(tokens) if tokens else L * seqs,
-    }
+    out = {"max_num_seqs": int(seqs), "enable_chunked_prefill": False}
+    if tokens:
+        out["max_num_batched_tokens"] = int(tokens)
+    return out
 
 
 def model_source(dgm: Mapping[str, Any], model_path: str | None = None) -> tuple[str, str | None]:
@@ -322,7 +324,15 @@ def load_engine(
     from vllm import LLM
 
     log.info("starting vLLM: %s", kw)
-    return Engine(LLM(**kw), on_gpu, engine_record(kw, batch_conversations), env)
+    llm = LLM(**kw)
+    record = engine_record(kw, batch_conversations)
+    sched = llm.llm_engine.vllm_config.scheduler_config
+    record["effective"] = {  # what vLLM made of the settings it was left to fill in
+        "max_num_seqs": sched.max_num_seqs,
+        "max_num_batched_tokens": sched.max_num_batched_tokens,
+        "enable_chunked_prefill": sched.enable_chunked_prefill,
+    }
+    return Engine(llm, on_gpu, record, env)
 
 
 def encode_batch(tokenizer: Any, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:

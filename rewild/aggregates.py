@@ -20,6 +20,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mixeval",
     "mtbench",
     "alpaca_lc",
+    "mbpp",  # in the results sheet, in no aggregate
 )
 
 _AVG7 = ["bbh", "gpqa", "math", "musr", "ifeval_ps", "mmlu_pro", "mixeval"]

@@ -165,3 +165,58 @@ def message_figure(path: str | os.PathLike, text: str) -> Path:
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
     return save(fig, path)
+
+
+def paper_vs_ours(cmp: pd.DataFrame, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Ours against the paper's value for every compared cell, one panel per benchmark scale (0–1 scores and
+    aggregates, MT-Bench 1–10, percent), with our 95% CIs as vertical whiskers and the identity line."""
+    done = cmp[cmp["status"] == "compared"]
+    panels = {"0–1 scores and aggregates": done[~done["metric"].isin(["mtbench", "alpaca_lc"])],
+              "MT-Bench (1–10)": done[done["metric"] == "mtbench"],
+              "AlpacaEval-LC (%)": done[done["metric"] == "alpaca_lc"]}
+    panels = {k: v for k, v in panels.items() if len(v)}
+    if not panels:
+        return message_figure(path, "No paper number was compared: this run has none of the paper's cells "
+                                    "(see paper_comparison.csv for what is not run).")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, (name, t) in zip(axes[0], panels.items()):
+        lo = np.nanmin(np.r_[t["paper"], t["ours"], t["ours_lo"].dropna()])
+        hi = np.nanmax(np.r_[t["paper"], t["ours"], t["ours_hi"].dropna()])
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", label="ours = paper")
+        for metric, g in t.groupby("metric", sort=True):
+            err = np.vstack([g["ours"] - g["ours_lo"], g["ours_hi"] - g["ours"]])
+            err = np.where(np.isnan(err), 0.0, err)
+            ax.errorbar(g["paper"], g["ours"], yerr=err, fmt="o", capsize=3, label=str(metric))
+        ax.set_xlabel("paper")
+        ax.set_ylabel("ours (95% CI)")
+        ax.set_title(name)
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(title or "Reproduction vs paper, per benchmark")
+    return save(fig, path)
+
+
+_VERDICT_COLORS = {"confirms": "tab:green", "contradicts": "tab:red", "cannot resolve": "tab:grey"}
+
+
+def significance_forest(sig: pd.DataFrame, path: str | os.PathLike, metric: str, title: str | None = None) -> Path:
+    """One row per comparison (family: first − second) on `metric`: our paired-bootstrap difference with its 95%
+    CI, coloured by verdict, the paper's difference as a diamond, zero as a line."""
+    t = sig[sig["metric"] == metric].reset_index(drop=True)
+    if t.empty:
+        return message_figure(path, f"No comparison on {metric}: the run has no pair of models the paper compares.")
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(t) + 1.8))
+    y = np.arange(len(t))[::-1]
+    for verdict, g in t.groupby("verdict", sort=True):
+        yy = y[g.index]
+        ax.errorbar(g["diff"], yy, xerr=np.vstack([g["diff"] - g["lo"], g["hi"] - g["diff"]]), fmt="o", capsize=3,
+                    color=_VERDICT_COLORS.get(verdict, "tab:blue"), label=f"ours: {verdict}")
+    if t["paper_diff"].notna().any():
+        ax.scatter(t["paper_diff"], y, marker="D", color="black", zorder=3, label="paper")
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(y, [f"{f}: {a} − {b}" for f, a, b in zip(t["family"], t["a"], t["b"])], fontsize=7)
+    ax.set_xlabel(f"difference in {_label(metric)} (first − second), paired bootstrap 95% CI")
+    ax.set_ylabel("comparison")
+    ax.set_title(title or f"Which orderings survive noise ({metric}, Holm-corrected per family)")
+    ax.legend(fontsize=7, loc="best")
+    return save(fig, path)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import aggregates, paper, plan, plots
+from . import plan, plots, scores
 from .io import atomic_path, write_csv
 
 log = logging.getLogger("rewild.report")
@@ -34,32 +34,18 @@ def learned_from(model: str, mixes: Mapping[str, Any]) -> str:
     return " + ".join(c.get("dgm") or c.get("source") for c in spec["components"])
 
 
-def scores_frame(evals: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any], tasks: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per model: the DGM it learned from and each task's score (the task's configured metric).
-
-    When tasks map to the paper's benchmarks, the paper's aggregates (Avg-7/8/9) are added; an aggregate
-    whose benchmarks are not all present stays empty rather than averaging a subset.
-    """
-    rows: dict[str, dict[str, Any]] = {}
-    for ev in evals:
-        row = rows.setdefault(ev["model"], {"model": ev["model"], "dgm": learned_from(ev["model"], mixes)})
-        row[ev["task"]] = float(ev["score"])
-        row[f"{ev['task']}_stderr"] = float(ev["stderr"]) if ev.get("stderr") is not None else math.nan
-    task_cols = [t for t in tasks]
-    df = pd.DataFrame(list(rows.values()))
-    missing = [t for t in task_cols if t not in df.columns]
-    if missing:
-        raise ValueError(f"no eval results for tasks {missing}")
-    df = df[["model", "dgm"] + task_cols + [f"{t}_stderr" for t in task_cols]]
-    bench = {t: spec.get("benchmark") for t, spec in tasks.items() if spec.get("benchmark")}
-    if bench:
-        renamed = df.rename(columns=bench)
-        with_aggs = aggregates.aggregate_table(renamed)
-        for agg in aggregates.AGGREGATES:
-            if agg in with_aggs and with_aggs[agg].notna().any():
-                df[agg] = with_aggs[agg].values
+def scores_frame(records: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any], columns: Sequence[str]) -> pd.DataFrame:
+    """One row per model: what it learned from, each score column with its stderr and n, and the paper's
+    aggregates (Avg-7/8/9 with 95% CIs) where every member benchmark is a column (rewild.scores)."""
+    df = scores.scores_frame(records, columns)
+    df.insert(1, "dgm", [learned_from(m, mixes) for m in df["model"]])
     order = {m: i for i, m in enumerate(list(mixes) + [plan.BASE_MODEL])}
     return df.sort_values("model", key=lambda s: s.map(order).fillna(len(order))).reset_index(drop=True)
+
+
+def shown_columns(df: pd.DataFrame) -> list[str]:
+    """The columns of the Markdown scores table: scores and aggregates with their CIs, not stderr / n."""
+    return [c for c in df.columns if not c.endswith(("_stderr", "_n"))]
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -79,12 +65,20 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def run_scores(eval_paths: Sequence[str], mixes: Mapping[str, Any], tasks: Mapping[str, Any], out_csv: str, out_md: str) -> pd.DataFrame:
-    df = scores_frame(_read(eval_paths), mixes, tasks)
+def run_scores(
+    eval_paths: Sequence[str],
+    judged_paths: Sequence[str],
+    mixes: Mapping[str, Any],
+    tasks: Mapping[str, Any],
+    columns: Sequence[str],
+    out_csv: str,
+    out_md: str,
+) -> pd.DataFrame:
+    """scores.csv (every column with stderr and n, aggregates with CIs) and scores.md (without stderr / n)."""
+    df = scores_frame(scores.read_records(eval_paths, judged_paths, tasks), mixes, columns)
     write_csv(df, out_csv)
-    shown = df[[c for c in df.columns if not c.endswith("_stderr")]]
-    write_text(out_md, markdown_table(shown))
-    log.info("scores table: %d models x %d tasks", len(df), len(tasks))
+    write_text(out_md, markdown_table(df[shown_columns(df)]))
+    log.info("scores table: %d models x %d columns", len(df), len(columns))
     return df
 
 
@@ -146,24 +140,63 @@ STUDY_SECTIONS = {
 }
 
 
+PAPER_TABLES = ("paper_comparison", "paper_comparison_summary", "significance", "claims")
+
+
+def paper_section(tables: Mapping[str, str]) -> list[str]:
+    """The summary's comparison with the paper (compared cells in full; the rest counted by table and reason) and
+    the significance of the paper's orderings."""
+    cmp = pd.read_csv(tables["paper_comparison"])
+    done = cmp[cmp["status"] == "compared"]
+    rest = cmp[cmp["status"] != "compared"].groupby(["table", "status"], sort=False).size().reset_index(name="cells")
+    parts = [
+        "## Reproduction vs paper\n",
+        "Every number of the paper's tables (`data/paper/reference.csv`) against this run's "
+        "(`results/tables/paper_comparison.csv`); `diff` is ours read at the paper's printed precision minus the "
+        "paper's, `inside_ci` whether the paper's value lies in our 95% CI. `paper.labels` maps the paper's labels "
+        "to this run's names.\n",
+        markdown_table(pd.read_csv(tables["paper_comparison_summary"]), floatfmt=".4g"),
+    ]
+    if len(done):
+        shown = done[["table", "label", "metric", "name", "paper", "ours", "ours_lo", "ours_hi", "diff", "inside_ci"]]
+        parts += ["### Compared cells\n", markdown_table(shown, floatfmt=".4g")]
+    else:
+        parts.append("No paper cell was produced by this run.\n")
+    if len(rest):
+        parts += ["### Cells not compared\n", markdown_table(rest, floatfmt=".0f")]
+    sig = pd.read_csv(tables["significance"])
+    claims = pd.read_csv(tables["claims"])
+    parts += [
+        "## Are the differences real?\n",
+        "Paired bootstrap of each comparison the paper draws, over the eval items both models share, Holm-corrected "
+        "per family (`results/tables/significance.csv`, all benchmarks).\n",
+        markdown_table(claims, floatfmt=".0f") if len(claims) else "No comparison of the paper's kinds in this run.\n",
+    ]
+    if len(claims):
+        metric = claims["metric"].iloc[0]
+        t = sig[sig["metric"] == metric][["family", "a", "b", "diff", "lo", "hi", "p_holm", "paper_diff", "verdict"]]
+        parts.append(markdown_table(t, floatfmt=".4g"))
+    return parts
+
+
 def run_summary(
     scores_csv: str,
     sft_metrics: Sequence[str],
     prompt_stats: Sequence[str],
     filter_reports: Sequence[str],
-    reference_csv: str | None,
     out_md: str,
     *,
     run_name: str,
-    tables: Mapping[str, str] | None = None,
+    tables: Mapping[str, str],
 ) -> str:
-    scores = pd.read_csv(scores_csv)
+    score_table = pd.read_csv(scores_csv)
     metrics = sft_metrics_by_mix(sft_metrics)
     parts = [
         f"# {run_name}: reproduction summary\n",
         "## Scores\n",
-        "One row per evaluated model; `dgm` is what the student learned from.\n",
-        markdown_table(scores[[c for c in scores.columns if not c.endswith("_stderr")]]),
+        "One row per evaluated model; `dgm` is what the student learned from; Avg-7/8/9 with their 95% CIs "
+        "(`_lo`, `_hi`) where the config has their benchmarks.\n",
+        markdown_table(score_table[shown_columns(score_table)]),
         "## Prompts\n",
         "Every source row is kept, skipped (odd number of messages, as the paper) or rejected with a reason "
         "(`results/prompts/*.rejects.jsonl`).\n",
@@ -173,19 +206,13 @@ def run_summary(
         "## Training\n",
         markdown_table(training_summary(metrics), floatfmt=".4g") if metrics else "No SFT runs.\n",
     ]
-    for key, path in (tables or {}).items():
+    for key, path in tables.items():
+        if key in PAPER_TABLES:
+            continue
         title, text = STUDY_SECTIONS.get(key, (key, ""))
         parts += [f"## {title}\n", text + "\n", markdown_table(pd.read_csv(path), floatfmt=".4g")]
-    if reference_csv and Path(reference_csv).exists():
-        parts.append("## Reproduction vs paper\n")
-        if paper.aggregate_metrics(scores):
-            cmp = paper.compare_aggregates(scores, paper.load_reference(reference_csv))
-            parts.append(markdown_table(cmp) if len(cmp) else "No paper number matches a model of this run.\n")
-        else:
-            parts.append(
-                "This configuration's tasks are not the paper's benchmarks, so no paper number applies "
-                "(the paper's numbers are in `data/paper/reference.csv`).\n"
-            )
+    if all(k in tables for k in PAPER_TABLES):
+        parts += paper_section(tables)
     text = "\n".join(parts)
     write_text(out_md, text)
     return text

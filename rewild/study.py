@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import plan, plots
+from . import aggregates, plan, plots
 from .io import write_csv
 from .stats import require_columns
 
@@ -117,10 +117,20 @@ def study_metric(scores: pd.DataFrame, preferred: str | None) -> str:
         return preferred
     if "avg7" in scores.columns and scores["avg7"].notna().any():
         return "avg7"
-    tasks = [c for c in scores.columns if c not in ("model", "dgm") and not c.endswith("_stderr")]
+    tasks = [c for c in scores.columns if f"{c}_stderr" in scores.columns]  # score columns, not stderr/n/CI
     if not tasks:
         raise ValueError("study_metric: the scores table has no score column")
     return tasks[0]
+
+
+def ranking_note(scores: pd.DataFrame, metric: str) -> str:
+    """What a ranking table ranks by, and why when it is not the paper's Avg-7."""
+    if metric == "avg7":
+        return "avg7"
+    if "avg7" in scores.columns and scores["avg7"].notna().any():
+        return f"{metric} (analyses.metric)"
+    lacking = [b for b in aggregates.members("avg7") if b not in scores.columns]
+    return f"{metric}: no Avg-7, the config lacks {', '.join(lacking)}"
 
 
 def student_frame(scores: pd.DataFrame, mix_info: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -204,6 +214,10 @@ def run_study(
                                                 "ordering_agreement": agreement, "chance": 0.5}])
     else:
         out["inheritance"] = note("needs at least two DGMs evaluated as reference models (eval.evaluate_dgms)")
+    ranked_by = ranking_note(scores, metric)
+    for name in ("dgm_choice", "scaling", "blends"):
+        if "note" not in out[name].columns:
+            out[name]["ranked_by"] = ranked_by
     for name, df in out.items():
         write_csv(df, out_dir / f"{name}.csv")
     for name in ("dgm_choice", "scaling"):

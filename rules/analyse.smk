@@ -1,6 +1,7 @@
 rule scores_table:
     input:
         evals=eval_jsons,
+        judged=judged_scores,
     output:
         csv=report(
             "results/tables/scores.csv",
@@ -19,8 +20,78 @@ rule scores_table:
     params:
         mixes=MIXES,
         tasks=TASKS,
+        columns=SCORE_COLUMNS,
     script:
         "../scripts/scores_table.py"
+
+
+rule paper_comparison:
+    input:
+        unpack(comparison_tables),
+        scores="results/tables/scores.csv",
+        reference=PAPER_REFERENCE,
+    output:
+        csv=report(
+            "results/tables/paper_comparison.csv",
+            caption="../report/paper.rst",
+            category="Reproduction vs paper",
+            labels={"table": "paper comparison"},
+        ),
+        summary="results/tables/paper_comparison_summary.csv",
+        plot=report(
+            "results/plots/paper_comparison.png",
+            caption="../report/paper.rst",
+            category="Reproduction vs paper",
+            labels={"figure": "ours vs paper"},
+        ),
+        provenance="results/tables/paper_comparison.provenance.json",
+    log:
+        "logs/paper_comparison/paper_comparison.log",
+    benchmark:
+        "benchmarks/paper_comparison/paper_comparison.tsv"
+    conda:
+        conda_env("analysis")
+    params:
+        labels=score_plan.paper_labels(config),
+    script:
+        "../scripts/paper_comparison.py"
+
+
+rule significance:
+    input:
+        evals=eval_jsons,
+        judged=judged_scores,
+        manifests=mix_manifests,
+        reference=PAPER_REFERENCE,
+    output:
+        csv=report(
+            "results/tables/significance.csv",
+            caption="../report/significance.rst",
+            category="Reproduction vs paper",
+            labels={"table": "significance of the orderings"},
+        ),
+        claims="results/tables/significance_claims.csv",
+        plot=report(
+            "results/plots/significance.png",
+            caption="../report/significance.rst",
+            category="Reproduction vs paper",
+            labels={"figure": "paired bootstrap differences"},
+        ),
+        provenance="results/tables/significance.provenance.json",
+    log:
+        "logs/significance/significance.log",
+    benchmark:
+        "benchmarks/significance/significance.tsv"
+    conda:
+        conda_env("analysis")
+    params:
+        tasks=TASKS,
+        columns=SCORE_COLUMNS,
+        mix_info=plan.mix_info(config),
+        labels=score_plan.paper_labels(config),
+        bootstrap=score_plan.bootstrap_settings(config),
+    script:
+        "../scripts/significance.py"
 
 
 rule efficiency_table:
@@ -93,7 +164,7 @@ rule study_tables:
         conda_env("analysis")
     params:
         mix_info=plan.mix_info(config),
-        tasks=list(TASKS),
+        tasks=SCORE_COLUMNS,
         metric=config["analyses"]["metric"],
     script:
         "../scripts/study_tables.py"

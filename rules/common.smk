@@ -5,7 +5,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version
 
 from rewild import config as rc
-from rewild import plan, resources
+from rewild import plan, resources, score_plan
 from rewild.judge import plan as judge_plan
 
 min_version("9.0")
@@ -26,6 +26,8 @@ SOURCE_DGMS = plan.source_dgms(config)
 MIXES = plan.all_mixes(config)
 MODELS = plan.models(config)
 TASKS = config["eval"]["tasks"]
+# the scores table's columns: benchmark keys (or task keys), IFEval inst-loose, the judged benchmarks
+SCORE_COLUMNS = score_plan.score_columns(config)
 LOCAL_BUILDS = plan.local_builds(config)
 # the paper's numbers ship with the workflow, wherever it runs from
 PAPER_REFERENCE = os.path.join(workflow.basedir, "data", "paper", "reference.csv")
@@ -74,6 +76,8 @@ def final_outputs():
             "results/tables/dgm_choice.csv",
             "results/report/summary.md",
             "results/plots/sft_loss.png",
+            "results/tables/paper_comparison.csv",
+            "results/tables/significance.csv",
         ]
         + (["results/tables/efficiency.csv"] if GENERATED_DGMS else [])
         + (["results/tables/similarity.csv"] if len(DGMS) > 1 else [])
@@ -115,6 +119,22 @@ def eval_model_dir(wildcards):
 
 def eval_jsons(wildcards):
     return expand("results/eval/{model}/{task}.json", model=MODELS, task=TASKS)
+
+
+def judged_scores(wildcards):
+    return score_plan.judged_score_files(config, MODELS)
+
+
+def comparison_tables(wildcards):
+    """The run's tables that hold paper numbers besides the scores; [] where the config makes no such table."""
+    return {
+        "similarity": "results/tables/similarity.csv" if len(DGMS) > 1 else [],
+        "efficiency": "results/tables/efficiency.csv" if GENERATED_DGMS else [],
+        "efficiency_corr": (
+            "results/tables/efficiency_correlations.csv" if GENERATED_DGMS else []
+        ),
+        "inheritance": "results/tables/inheritance.csv",
+    }
 
 
 def efficiency_jsons(wildcards):
@@ -175,6 +195,10 @@ def summary_tables(wildcards):
     }
     if GENERATED_DGMS:
         tables["efficiency"] = "results/tables/efficiency.csv"
+    tables["paper_comparison"] = "results/tables/paper_comparison.csv"
+    tables["paper_comparison_summary"] = "results/tables/paper_comparison_summary.csv"
+    tables["significance"] = "results/tables/significance.csv"
+    tables["claims"] = "results/tables/significance_claims.csv"
     return tables
 
 

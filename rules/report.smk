@@ -5,7 +5,6 @@ rule summary:
         sft_metrics=sft_metrics,
         prompt_stats=expand("results/prompts/{shard}.stats.json", shard=SHARDS),
         filter_reports=expand("results/filtered/{dgm}.report.json", dgm=DGMS),
-        reference=PAPER_REFERENCE,
     output:
         report(
             "results/report/summary.md",

@@ -10,12 +10,12 @@ def main(job: Job) -> None:
         list(job.input.sft_metrics),
         list(job.input.prompt_stats),
         list(job.input.filter_reports),
-        job.input.reference,
         job.output[0],
         run_name=job.params.run_name,
         # the input function adds the efficiency table only where the run generated responses; a Namedlist's
         # names are attributes (`in` would test its values)
-        tables={k: getattr(job.input, k) for k in report.STUDY_SECTIONS if hasattr(job.input, k)},
+        tables={k: getattr(job.input, k) for k in (*report.STUDY_SECTIONS, *report.PAPER_TABLES)
+                if hasattr(job.input, k)},
     )
 
 

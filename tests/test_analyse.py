@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import score_fixtures
 
-from rewild import aggregates, efficiency, paper, plots, preference, report, similarity, study, style
+from rewild import aggregates, efficiency, paper, plots, preference, report, score_plan, similarity, study, style
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "paper" / "reference.csv"
 
@@ -27,8 +28,8 @@ def ref() -> pd.DataFrame:
 
 
 def _headline(ref: pd.DataFrame) -> pd.DataFrame:
-    h = ref[ref["table"] == "headline"].pivot(index="model", columns="metric", values="value")
-    return h.reset_index()
+    h = ref[ref["table"] == "headline"].pivot(index="label", columns="metric", values="value")
+    return h.reset_index().rename(columns={"label": "model"})
 
 
 def test_aggregate_definitions_match_spec() -> None:
@@ -36,12 +37,13 @@ def test_aggregate_definitions_match_spec() -> None:
     assert aggregates.AGGREGATES["avg7"] == seven
     assert sorted(aggregates.AGGREGATES["avg8"]) == sorted(seven + ["ifeval_il"])
     assert sorted(aggregates.AGGREGATES["avg9"]) == sorted(seven + ["mtbench", "alpaca_lc"])
-    assert set(aggregates.BENCHMARKS) == set(seven + ["ifeval_il", "mtbench", "alpaca_lc"])
+    assert set(aggregates.BENCHMARKS) == set(seven + ["ifeval_il", "mtbench", "alpaca_lc", "mbpp"])
 
 
 @pytest.mark.parametrize(
     "model, paper",
-    [("rewild", 0.392), ("tulu3-sft", 0.369), ("magpie-align-sft-v0.2", 0.358), ("ultrachat-sft", 0.361)],
+    [("Re-Wild", 0.392), ("Llama-3.1-8B-Tulu3-SFT", 0.369), ("Llama-3-8B-Magpie-Align-SFT-v0.2", 0.358),
+     ("Llama-3.1-8B-Ultrachat-SFT", 0.361)],
 )
 def test_avg8_reproduces_headline_table(ref: pd.DataFrame, model: str, paper: float) -> None:
     # All four rows reproduce with Avg-8 = Avg-7 set + IFEval inst-loose (no judge scores): 0.39175, 0.369375,
@@ -54,17 +56,18 @@ def test_avg8_reproduces_headline_table(ref: pd.DataFrame, model: str, paper: fl
 
 def test_avg8_table_and_avg7_of_rewild_matches_math_candidate(ref: pd.DataFrame) -> None:
     t = aggregates.aggregate_table(_headline(ref).drop(columns=["avg8"])).set_index("model")
-    assert t.loc["rewild", "avg8"] == pytest.approx(0.39175)
-    assert t.loc["tulu3-sft", "avg8"] == pytest.approx(0.369375)
+    assert t.loc["Re-Wild", "avg8"] == pytest.approx(0.39175)
+    assert t.loc["Llama-3.1-8B-Tulu3-SFT", "avg8"] == pytest.approx(0.369375)
     # The final Re-Wild (PersonaHub algebra) Avg-7 of 0.372 in §4 is the headline row's Avg-7: 2.602/7 = 0.3717.
-    assert t.loc["rewild", "avg7"] == pytest.approx(2.602 / 7)
-    paper = ref.query("table == 'rewild_math' and model == 'rewild-personahub-algebra'")["value"].item()
-    assert round(t.loc["rewild", "avg7"], 3) == paper
+    assert t.loc["Re-Wild", "avg7"] == pytest.approx(2.602 / 7)
+    paper = ref.query("table == 'rewild_math' and label == 'Re-Wild (PersonaHub algebra)'")["value"].item()
+    assert round(t.loc["Re-Wild", "avg7"], 3) == paper
     # Avg-9 rescales MT-Bench by 1/10 and AlpacaEval-LC by 1/100.
-    r = _headline(ref).set_index("model").loc["rewild"]
+    r = _headline(ref).set_index("model").loc["Re-Wild"]
     expected9 = (sum(r[b] for b in aggregates.AGGREGATES["avg7"]) + r["mtbench"] / 10 + r["alpaca_lc"] / 100) / 9
-    assert t.loc["rewild", "avg9"] == pytest.approx(expected9)
-    assert 0 < t.loc["rewild", "avg9"] < 1
+    assert t.loc["Re-Wild", "avg9"] == pytest.approx(expected9)
+    assert round(t.loc["Re-Wild", "avg9"], 4) == 0.4089  # paper-tables §5.3's own 9-benchmark mean
+    assert 0 < t.loc["Re-Wild", "avg9"] < 1
 
 
 def test_aggregate_missing_benchmark_is_named() -> None:
@@ -119,13 +122,16 @@ def test_aggregate_ci_combines_standard_errors() -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 
+Q72, L70, Q72S, L70S = "Q72 : None", "L70 : None", "L8B:Q72 500k", "L8B:L70 500k"
+
+
 def _style(ref: pd.DataFrame, model: str) -> dict[str, float]:
-    s = ref[(ref["table"] == "style_counts") & (ref["model"] == model)]
+    s = ref[(ref["table"] == "style_counts") & (ref["label"] == model)]
     return dict(zip(s["metric"], s["value"]))
 
 
 @pytest.mark.parametrize(
-    "a, b, paper", [("l8b:l70", "l70", 0.904), ("l8b:q72", "q72", 1.052), ("l8b:q72", "l8b:l70", 2.61)]
+    "a, b, paper", [(L70S, L70, 0.904), (Q72S, Q72, 1.052), (Q72S, L70S, 2.61)]
 )
 def test_mpf_reproduces_paper(ref: pd.DataFrame, a: str, b: str, paper: float) -> None:
     ours = style.mpf(_style(ref, a), _style(ref, b))
@@ -133,17 +139,21 @@ def test_mpf_reproduces_paper(ref: pd.DataFrame, a: str, b: str, paper: float) -
     # Leaving `len` out does not reproduce the paper: it is part of the mean.
     without_len = style.mpf(_style(ref, a), _style(ref, b), keys=style.STYLE_TAGS)
     assert round(without_len, 3) != round(ours, 3)
-    assert ref.query("table == 'style_mpf' and model == @a + '/' + @b")["value"].item() == paper
+    assert ref.query("table == 'style_mpf' and label == @a + ' / ' + @b")["value"].item() == paper
+    # the per-feature PFs of Table 3 are the counts' ratios (h2 0/0 = 1, h2 0/13 = 0)
+    pf = ref[(ref["table"] == "style_pf") & (ref["label"] == f"{a} / {b}")].set_index("metric")["value"]
+    ours_pf = style.proportional_frequency(_style(ref, a), _style(ref, b))
+    assert all(round(ours_pf[k], 3) == pytest.approx(pf[k]) for k in style.STYLE_KEYS)
 
 
 def test_proportional_frequency_zero_rules(ref: pd.DataFrame) -> None:
-    pf = style.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "q72"))
+    pf = style.proportional_frequency(_style(ref, Q72S), _style(ref, Q72))
     assert pf["h2"] == 1.0  # 0/0: neither uses h2
     assert pf["strong"] == pytest.approx(808 / 741)
-    pf2 = style.proportional_frequency(_style(ref, "l8b:l70"), _style(ref, "l8b:q72"))
+    pf2 = style.proportional_frequency(_style(ref, L70S), _style(ref, Q72S))
     assert pf2["h2"] == math.inf  # 13/0
-    assert style.mpf(_style(ref, "l8b:l70"), _style(ref, "l8b:q72")) == math.inf
-    assert style.proportional_frequency(_style(ref, "l8b:q72"), _style(ref, "l8b:l70"))["h2"] == 0.0  # 0/13
+    assert style.mpf(_style(ref, L70S), _style(ref, Q72S)) == math.inf
+    assert style.proportional_frequency(_style(ref, Q72S), _style(ref, L70S))["h2"] == 0.0  # 0/13
     with pytest.raises(KeyError):
         style.proportional_frequency({"strong": 1}, {"em": 1})
 
@@ -359,13 +369,15 @@ def test_pref_rate_strict_and_ties() -> None:
 
 
 def test_flip_count_paper_mtbench(ref: pd.DataFrame) -> None:
-    j = ref[(ref["table"] == "judge") & (ref["metric"] == "mtbench")].set_index("model")["value"]
-    students = {"l8b:l70": j["l8b:l70"], "l8b:q72": j["l8b:q72"]}
-    dgms = {"l70": j["l70"], "q72": j["q72"]}
+    j = ref[(ref["table"] == "preference") & (ref["metric"] == "mtbench")].set_index("label")["value"]
+    students = {"l8b:l70": j[L70S], "l8b:q72": j[Q72S]}
+    dgms = {"l70": j[L70], "q72": j[Q72]}
     pairs = [("l8b:l70", "l70"), ("l8b:q72", "q72")]
+    # Table 4's mean scores keep the DGMs' order in their students: no mean-level reversal (its FlipCt of 5 and 6
+    # counts reversals per question: per_question_flip_count)
     assert preference.flip_count(students, dgms, pairs) == 0
-    paper = ref.query("table == 'judge' and metric == 'flip_count'")["value"].item()
-    assert preference.flip_count(students, dgms, pairs) == paper
+    flips = ref.query("table == 'preference' and metric == 'flip_count'").set_index("label")["value"]
+    assert flips.to_dict() == {L70: 5, Q72: 6}
     assert preference.flip_count(students, {"l70": 7.9, "q72": 7.83}, pairs) == 1
     assert preference.flip_count(students, {"l70": 7.83, "q72": 7.83}, pairs) == 0  # a tie is not a reversal
     # Three pairs, DGM order fully reversed by the students: all 3 pairwise orders flip.
@@ -447,9 +459,9 @@ def test_efficiency_correlations_and_paper_extremes(ref: pd.DataFrame) -> None:
     assert c.loc["time", "spearman"] == pytest.approx(1.0)
     assert c.loc["tok_s", "spearman"] == pytest.approx(-1.0)
     assert -1 <= c.loc["tok_s", "pearson"] < 0 < c.loc["time", "pearson"] <= 1
-    e = ref[ref["table"] == "efficiency"].set_index(["model", "metric"])["value"]
-    assert e[("llama-2-7b-chat", "tok_s")] / e[("q72", "tok_s")] == pytest.approx(11.81, abs=0.01)
-    assert e[("all", "io_ratio_mean")] == 4.68
+    e = ref[ref["table"] == "efficiency"].set_index(["label", "metric"])["value"]
+    assert e[("Llama-2-7b-chat-hf", "tok_s")] / e[("Qwen2.5-72B-Instruct", "tok_s")] == pytest.approx(11.81, abs=0.01)
+    assert e[(paper.ALL, "io_ratio_mean")] == 4.68
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -460,29 +472,36 @@ def test_efficiency_correlations_and_paper_extremes(ref: pd.DataFrame) -> None:
 def _long_scores(ref: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for tab in ("scaling", "blends", "dgm_choice"):
-        r = ref[ref["table"] == tab].pivot(index="model", columns="metric", values="value").reset_index()
+        r = ref[ref["table"] == tab].pivot(index="label", columns="metric", values="value").reset_index()
         for _, x in r.iterrows():
-            name, size = x["model"].rsplit("-", 1)
-            rows.append({"model": x["model"], "dgm": name.split(":", 1)[1],
-                         "size": int(size.rstrip("k")) * 1000, **{k: x[k] for k in r.columns if k != "model"}})
+            name, size = x["label"].split(" ")  # "L8B:Q72+L70 500k"
+            rows.append({"model": x["label"], "dgm": name.split(":", 1)[1].lower(),
+                         "size": int(size.rstrip("k")) * 1000, **{k: x[k] for k in r.columns if k != "label"}})
     df = pd.DataFrame(rows)
     # dgm_choice, scaling and blends repeat some (model) rows with equal values; keep one per model.
     return df.groupby("model", as_index=False).first()
 
 
 def test_paper_tables_are_internally_consistent(ref: pd.DataFrame) -> None:
-    s = ref[ref["table"].isin(["scaling", "blends", "dgm_choice"]) & (ref["metric"] == "avg7")]
-    dup = s.groupby("model")["value"].nunique()
-    assert (dup == 1).all(), dup[dup > 1]  # the same student has the same Avg-7 in every table
+    """The same student (label) has the same number in every table that prints it, up to the coarser precision
+    (Table 2 prints AlpacaEval 21.12 where Table 6 has 21.1212)."""
+    s = ref[ref["table"].isin(["scaling", "blends", "dgm_choice", "on_policy"])]
+    checked = 0
+    for (_, _), g in s.groupby(["label", "metric"]):
+        if len(g) > 1:
+            places = int(g["decimals"].min())
+            assert g["value"].round(places).nunique() == 1, g
+            checked += 1
+    assert checked >= 30
 
 
 def test_dgm_choice_scaling_blend_tables(ref: pd.DataFrame) -> None:
     scores = _long_scores(ref)
-    in_choice = set(ref.loc[ref["table"] == "dgm_choice", "model"])
+    in_choice = set(ref.loc[ref["table"] == "dgm_choice", "label"])
     choice = study.dgm_choice_table(scores[scores["model"].isin(in_choice)], size=250_000)
     assert choice["dgm"].tolist() == ["q72", "l8i", "l70", "q7", "crp", "jmb"]  # paper's Avg-7 order
     assert choice["rank"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert choice.set_index("dgm").loc["q72", "alpaca_lc"] == 41.0
+    assert choice.set_index("dgm").loc["q72", "alpaca_lc"] == 40.998  # the sheet's precision (paper: 41.00)
     sc = study.scaling_table(scores[scores["dgm"].isin(["gpt", "l8i", "l70", "q72"])]).set_index("dgm")
     assert list(sc.columns) == ["100000", "250000", "500000", "delta_first_last"]
     assert sc.loc["l8i", "delta_first_last"] == pytest.approx(0.016)
@@ -504,54 +523,41 @@ def test_dgm_choice_scaling_blend_tables(ref: pd.DataFrame) -> None:
 
 
 def test_reference_file_contents(ref: pd.DataFrame) -> None:
-    assert list(ref.columns) == list(paper.REFERENCE_COLUMNS)
-    assert (ref["note"].str.len() > 0).all()
+    assert list(ref.columns) == [*paper.REFERENCE_COLUMNS, "decimals"]
+    assert (ref["source"].str.len() > 0).all()  # every number names its table/figure and sheet
     h = ref[ref["table"] == "headline"]
-    assert len(h) == 4 * 11  # 4 models × (10 benchmarks + Avg-8)
-    assert set(ref["table"]) >= {"headline", "dgm_choice", "scaling", "blends", "on_policy", "style_counts",
-                                 "style_mpf", "efficiency", "efficiency_corr", "judge", "inheritance"}
-    e = ref[ref["table"] == "efficiency"].set_index(["model", "metric"])["value"]
-    assert e[("q72", "tok_s")] == 3163 and e[("llama-2-7b-chat", "tok_s")] == 37357
+    assert len(h) == 4 * 12  # 4 models x (10 benchmarks + Avg-8 + MBPP)
+    assert set(ref["table"]) == set(paper.TABLE_GROUP)
+    counts = ref.groupby("table").size()
+    assert counts["dgm_choice"] == 6 * 11 - 2  # MBPP "TBD" for CRP and JMB
+    assert counts["blends"] == 6 * 10 and counts["on_policy"] == 8 * 10
+    assert counts["similarity"] == 26 * 6  # Table 5, every row
+    assert counts["style_counts"] == 4 * 10 and counts["style_pf"] == 3 * 10 and counts["preference"] == 4 + 12 + 2 + 4
+    e = ref[ref["table"] == "efficiency"].set_index(["label", "metric"])["value"]
+    assert e[("Qwen2.5-72B-Instruct", "tok_s")] == 3163 and e[("Llama-2-7b-chat-hf", "tok_s")] == 37357
     c = ref[ref["table"] == "efficiency_corr"].set_index("metric")["value"]
     assert c["time_pearson"] == 0.90 and c["tok_s_spearman"] == -0.80
-    on = ref[ref["table"] == "on_policy"].set_index("model")["value"]
-    assert on["q7b:q7"] > on["q7b:q72"] > on["q7b:l8i"]
+    on = ref[(ref["table"] == "on_policy") & (ref["metric"] == "avg7")].set_index("label")["value"]
+    assert on["Q7B:Q7"] > on["Q7B:Q72"] > on["Q7B:L8I"]
+    lc = ref[ref["table"] == "lc_ablation"].set_index(["label", "metric"])["value"]
+    assert lc[("L8B:Q72 500k", "avg9")] > lc[("L8B:Q72-lc 500k", "avg9")]  # the sheet: lc is the lower one
+    mpf = ref[ref["table"] == "style_mpf"]
+    assert mpf["note"].str.contains("swap").sum() == 2  # the label swap of the paper's text is recorded
+    assert ref.loc[(ref["table"] == "dgm_choice") & (ref["label"] == "L8B:Q72 250k") & (ref["metric"] == "avg7"),
+                   "decimals"].item() == 3
 
 
-def test_compare_to_reference(ref: pd.DataFrame) -> None:
-    ours = pd.DataFrame(
-        [
-            {"table": "headline", "model": "ReWild-ours", "metric": "avg8", "value": 0.40},
-            {"table": "style_mpf", "model": "l8b:l70/l70", "metric": "mpf", "value": 0.904},
-            {"table": "not_in_paper", "model": "x", "metric": "y", "value": 1.0},
-        ]
-    )
-    cmp = paper.compare_to_reference(ours, ref, model_map={"ReWild-ours": "rewild"})
-    assert len(cmp) == len(ref)  # one row per paper number; ours NaN where we have none
-    r = cmp.set_index(["table", "model", "metric"])
-    assert r.loc[("headline", "rewild", "avg8"), "diff"] == pytest.approx(0.008)
-    assert r.loc[("style_mpf", "l8b:l70/l70", "mpf"), "diff"] == pytest.approx(0.0)
-    assert math.isnan(r.loc[("headline", "tulu3-sft", "avg8"), "ours"])
-    assert list(cmp.columns) == ["table", "model", "metric", "paper", "ours", "diff", "note"]
-
-
-def test_compare_aggregates_for_the_summary(ref: pd.DataFrame) -> None:
-    """The summary's "Reproduction vs paper" rows: every paper aggregate whose model name the run shares."""
-    scores = pd.DataFrame({"model": ["rewild", "gpt-all"], "dgm": ["", "gpt"], "bbh": [0.4, 0.3],
-                           "avg7": [0.37, 0.30], "avg8": [0.40, 0.31]})
-    assert paper.aggregate_metrics(scores) == ["avg7", "avg8"]
-    assert paper.aggregate_metrics(scores.drop(columns=["avg7", "avg8"])) == []
-    cmp = paper.compare_aggregates(scores, ref)
-    assert list(cmp.columns) == ["table", "model", "metric", "paper", "ours", "diff"]
-    row = cmp.set_index(["table", "model", "metric"]).loc[("headline", "rewild", "avg8")]
-    assert row["paper"] == 0.392 and row["diff"] == pytest.approx(0.40 - 0.392)
-    assert set(cmp["model"]) == {"rewild"}  # gpt-all has no paper number
-
-
-def test_load_reference_rejects_duplicates(tmp_path: Path) -> None:
+def test_load_reference_checks_rows(tmp_path: Path) -> None:
     p = tmp_path / "ref.csv"
-    p.write_text("table,model,metric,value,note\nt,m,x,1,a\nt,m,x,2,b\n")
+    head = "table,label,metric,value,source,note\n"
+    p.write_text(head + "headline,m,x,1,s,a\nheadline,m,x,2,s,b\n")
     with pytest.raises(ValueError, match="duplicate"):
+        paper.load_reference(p)
+    p.write_text(head + "headline,m,x,1,,a\n")
+    with pytest.raises(ValueError, match="source"):
+        paper.load_reference(p)
+    p.write_text(head + "nowhere,m,x,1,s,a\n")
+    with pytest.raises(ValueError, match="nowhere"):
         paper.load_reference(p)
 
 
@@ -592,37 +598,78 @@ def test_plots_write_pngs(tmp_path: Path, ref: pd.DataFrame) -> None:
 # 10. The run_* wrappers the rules call
 # --------------------------------------------------------------------------------------------------------------
 
-PAPER_TASKS = {"bbh": 0.5, "gpqa": 0.3, "math": 0.1, "musr": 0.4, "ifeval": 0.35, "mmlu_pro": 0.3, "mixeval": 0.6}
+LEVELS = {"bbh": 0.48, "gpqa": 0.3, "math": 0.06, "musr": 0.4, "ifeval_ps": 0.37, "ifeval_il": 0.52,
+          "mmlu_pro": 0.31, "mbpp": 0.42, "mixeval": 0.65, "mtbench": 6.7, "alpaca_lc": 40.0}
+PAPER_COLUMNS = ["bbh", "gpqa", "math", "musr", "ifeval_ps", "ifeval_il", "mmlu_pro", "mbpp", "mixeval", "mtbench",
+                 "alpaca_lc"]
+MIXES = {"qwen2.5-72b-instruct-250k": {"components": [{"dgm": "qwen2.5-72b-instruct", "select": {}}]},
+         "rewild": {"components": [{"dgm": "qwen2.5-72b-instruct", "select": {}}, {"source": "mmlu-aux", "select": {}}]}}
 
 
-def test_scores_table_ranks_paper_benchmarks_and_keeps_stderr(tmp_path: Path) -> None:
-    """report.run_scores (rule scores_table): one row per model, task scores and stderrs, and Avg-7 only where
-    every member benchmark is present; the Markdown drops the stderr columns."""
-    tasks = {t: {"lm_eval_task": f"leaderboard_{t}", "metric": "acc", "benchmark": "ifeval_ps" if t == "ifeval" else t}
-             for t in PAPER_TASKS}
-    mixes = {"gpt-250k": {"components": [{"dgm": "gpt", "rows": 250_000}]},
-             "blend": {"components": [{"dgm": "gpt", "rows": 10}, {"source": "tulu3", "rows": 10}]}}
-    paths = []
-    for model, shift in (("blend", 0.05), ("base", 0.0), ("gpt-250k", 0.1)):
-        for task, score in PAPER_TASKS.items():
-            if model == "blend" and task == "math":
-                continue  # a model lacking one benchmark gets no Avg-7, never a partial mean
-            p = tmp_path / "eval" / model / f"{task}.json"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps({"model": model, "task": task, "score": score + shift, "stderr": 0.01}))
-            paths.append(str(p))
-    with pytest.raises(ValueError, match="math"):
-        report.run_scores(paths[:6], mixes, tasks, str(tmp_path / "x.csv"), str(tmp_path / "x.md"))
-    t = report.run_scores(paths, mixes, tasks, str(tmp_path / "scores.csv"), str(tmp_path / "scores.md"))
-    assert t["model"].tolist() == ["gpt-250k", "blend", "base"]  # plan order, the untrained student last
-    assert t["dgm"].tolist() == ["gpt", "gpt + tulu3", "(untrained)"]
-    row = pd.read_csv(tmp_path / "scores.csv").set_index("model")
-    assert row.loc["base", "avg7"] == pytest.approx(sum(PAPER_TASKS.values()) / 7)
-    assert row.loc["gpt-250k", "avg7"] == pytest.approx(sum(PAPER_TASKS.values()) / 7 + 0.1)
-    assert math.isnan(row.loc["blend", "avg7"]) and math.isnan(row.loc["blend", "math"])
-    assert row.loc["base", "bbh_stderr"] == 0.01 and "avg8" not in row.columns  # no IFEval inst-loose task
+def test_scores_table_has_every_paper_benchmark_and_aggregate_cis(tmp_path: Path) -> None:
+    """report.run_scores (rule scores_table) on eval and judged-score JSONs shaped like the paper preset's: every
+    benchmark with stderr and n (IFEval inst-loose from the IFEval JSON), Avg-7/8/9 recomputable from the table's
+    own columns, and CIs equal to aggregates.aggregate_ci of the per-item samples."""
+    levels = {"qwen2.5-72b-instruct-250k": LEVELS, "rewild": {**LEVELS, "math": 0.07, "mtbench": 7.2},
+              "base": {k: v / 2 for k, v in LEVELS.items()}}
+    evals, judged = score_fixtures.write_run(tmp_path, levels)
+    tasks = score_fixtures.PAPER_TASKS
+    assert score_plan.score_columns({"eval": {"tasks": tasks, "judged_benchmarks": list(score_fixtures.JUDGED)}}) == [
+        "bbh", "gpqa", "math", "musr", "ifeval_ps", "ifeval_il", "mmlu_pro", "mbpp", "mixeval", "mtbench", "alpaca_lc"]
+    t = report.run_scores(evals, judged, MIXES, tasks, PAPER_COLUMNS, str(tmp_path / "scores.csv"),
+                          str(tmp_path / "scores.md"))
+    assert t["model"].tolist() == ["qwen2.5-72b-instruct-250k", "rewild", "base"]
+    assert t["dgm"].tolist() == ["qwen2.5-72b-instruct", "qwen2.5-72b-instruct + mmlu-aux", "(untrained)"]
+    table = pd.read_csv(tmp_path / "scores.csv").set_index("model")
+    for c in PAPER_COLUMNS:
+        assert {c, f"{c}_stderr", f"{c}_n"} <= set(table.columns)
+        assert (table[f"{c}_stderr"] > 0).all()
+    assert (table["ifeval_il_n"] == 150).all() and (table["ifeval_ps_n"] == 100).all()
+    # Avg-7/8/9 recomputed from the table's own columns (paper-tables §5.2; MT-Bench /10, AlpacaEval /100)
+    seven = ["bbh", "gpqa", "math", "musr", "ifeval_ps", "mmlu_pro", "mixeval"]
+    for _, r in table.iterrows():
+        assert r["avg7"] == pytest.approx(sum(r[b] for b in seven) / 7)
+        assert r["avg8"] == pytest.approx((sum(r[b] for b in seven) + r["ifeval_il"]) / 8)
+        assert r["avg9"] == pytest.approx((sum(r[b] for b in seven) + r["mtbench"] / 10 + r["alpaca_lc"] / 100) / 9)
+        assert r["avg7_lo"] < r["avg7"] < r["avg7_hi"] and r["avg9_lo"] < r["avg9"] < r["avg9_hi"]
+    # the CI is the one aggregate_ci computes from the per-item samples
+    per = {}
+    for path in evals + judged:
+        body = json.loads(Path(path).read_text())
+        if body["model"] != "rewild":
+            continue
+        col = body.get("benchmark") or tasks[body["task"]]["benchmark"]
+        per[col] = body["samples"]
+        if col == "ifeval_ps":
+            per["ifeval_il"] = body["samples_by_metric"]["inst_level_loose_acc,none"]
+    for agg in ("avg7", "avg8", "avg9"):
+        m, lo, hi = aggregates.aggregate_ci(per, agg)
+        assert table.loc["rewild", agg] == pytest.approx(m)
+        assert (table.loc["rewild", f"{agg}_lo"], table.loc["rewild", f"{agg}_hi"]) == (pytest.approx(lo), pytest.approx(hi))
     md = (tmp_path / "scores.md").read_text()
-    assert md.splitlines()[0].startswith("| model | dgm | bbh |") and "stderr" not in md
+    assert md.splitlines()[0].startswith("| model | dgm | bbh | gpqa |") and "stderr" not in md and "avg9_lo" in md
+    # a model without one benchmark is an error naming it; a judged file at the wrong path too
+    with pytest.raises(ValueError, match="base"):
+        report.run_scores([e for e in evals if not e.endswith("base/gpqa.json")], judged, MIXES, tasks, PAPER_COLUMNS,
+                          str(tmp_path / "x.csv"), str(tmp_path / "x.md"))
+    moved = tmp_path / "judge" / "rewild" / "mixeval2.json"
+    moved.write_text(Path(judged[0]).read_text())
+    with pytest.raises(ValueError, match="mixeval2"):
+        report.run_scores(evals, judged + [str(moved)], MIXES, tasks, PAPER_COLUMNS, str(tmp_path / "x.csv"),
+                          str(tmp_path / "x.md"))
+
+
+def test_scores_table_without_paper_benchmarks(tmp_path: Path) -> None:
+    """A config whose tasks are not the paper's (the demo): task-key columns, no aggregate columns."""
+    tasks = {"demo-mc": {"lm_eval_task": "demo_mc", "metric": "acc", "benchmark": None, "num_fewshot": None}}
+    body = {"model": "base", "task": "demo-mc", "score": 0.5, "stderr": 0.1, "n": 4, "metrics": {"acc,none": 0.5},
+            "samples": [1.0, 0.0, 1.0, 0.0]}
+    p = tmp_path / "eval" / "base" / "demo-mc.json"
+    p.parent.mkdir(parents=True)
+    p.write_text(json.dumps(body))
+    t = report.run_scores([str(p)], [], {}, tasks, ["demo-mc"], str(tmp_path / "s.csv"), str(tmp_path / "s.md"))
+    assert list(t.columns) == ["model", "dgm", "demo-mc", "demo-mc_stderr", "demo-mc_n"]
+    assert study.ranking_note(t, "demo-mc").startswith("demo-mc: no Avg-7, the config lacks bbh")
 
 
 def _efficiency_record(path: Path, pb: float | None, L: int) -> str:

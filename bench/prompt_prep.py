@@ -175,6 +175,7 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(ROOT / ".cache" / "bench"))
     ap.add_argument("--baseline-rev", help="also time the prompts stage of rewild/prompts.py at this git commit")
     ap.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--stage-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     from transformers import AutoTokenizer
@@ -191,9 +192,16 @@ def main() -> None:
             [sys.executable, __file__, "--write-only", "--n", str(args.n), "--workdir", str(workdir)], check=True
         )
         print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
-    stage = {"now": time_prompts_stage(prompts, data, args.n)}
-    if args.baseline_rev:
-        stage[args.baseline_rev] = time_prompts_stage(prompts_module_at(args.baseline_rev), data, args.n)
+    if args.stage_only:
+        stage = {"now": time_prompts_stage(prompts, data, args.n)}
+        if args.baseline_rev:
+            stage[args.baseline_rev] = time_prompts_stage(prompts_module_at(args.baseline_rev), data, args.n)
+        print(json.dumps(stage))
+        return
+    # in a child process too: the stage holds every row at once, which would set this process's peak RSS
+    child = [sys.executable, __file__, "--stage-only", "--n", str(args.n), "--workdir", str(workdir)]
+    child += ["--baseline-rev", args.baseline_rev] if args.baseline_rev else []
+    stage = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
     rss0 = self_peak_rss_mb()
 
     tok = AutoTokenizer.from_pretrained(args.tokenizer)

@@ -140,7 +140,7 @@ def rank_correlation_table(measures: pd.DataFrame, target: Mapping[str, float], 
 
 # ------------------------------------------------------------------------------------------- bootstrap
 
-_BOOTSTRAP_BLOCK = 2_000_000
+BOOTSTRAP_BLOCK = 2_000_000
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, n_resamples: int, seed: int) -> np.ndarray:
@@ -159,7 +159,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, n_resamples: int
     d = x - y
     rng = np.random.default_rng(seed)
     # resamples drawn in blocks of ~2M indices: MMLU-Pro's 12k items x 10k resamples at once would be ~1 GB
-    rows = max(1, _BOOTSTRAP_BLOCK // d.size)
+    rows = max(1, BOOTSTRAP_BLOCK // d.size)
     out = np.empty(n_resamples)
     for start in range(0, n_resamples, rows):
         stop = min(n_resamples, start + rows)

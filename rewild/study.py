@@ -117,7 +117,7 @@ def study_metric(scores: pd.DataFrame, preferred: str | None) -> str:
         return preferred
     if "avg7" in scores.columns and scores["avg7"].notna().any():
         return "avg7"
-    tasks = [c for c in scores.columns if f"{c}_stderr" in scores.columns]  # score columns, not stderr/n/CI
+    tasks = [c for c in scores.columns if c not in ("model", "dgm") and not c.endswith(("_stderr", "_n", "_lo", "_hi"))]
     if not tasks:
         raise ValueError("study_metric: the scores table has no score column")
     return tasks[0]

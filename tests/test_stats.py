@@ -142,3 +142,17 @@ def test_holm_hand_computed() -> None:
     assert stats.holm([0.02]) == [0.02] and stats.holm([]) == []
     with pytest.raises(ValueError):
         stats.holm([0.1, float("nan")])
+
+
+def test_paired_bootstrap_in_blocks_for_large_benchmarks() -> None:
+    """MMLU-Pro-sized item sets are resampled in blocks (bounded memory): still seeded, and the spread is the
+    standard error of the mean difference."""
+    rng = np.random.default_rng(11)
+    n = 12_032
+    a, b = rng.binomial(1, 0.35, size=n).astype(float), rng.binomial(1, 0.30, size=n).astype(float)
+    assert n * 1000 > stats.BOOTSTRAP_BLOCK  # more than one block
+    d = stats.paired_bootstrap(a, b, n_resamples=1000, seed=2)
+    assert d.shape == (1000,) and np.array_equal(d, stats.paired_bootstrap(a, b, n_resamples=1000, seed=2))
+    se = (a - b).std(ddof=1) / math.sqrt(n)
+    assert d.mean() == pytest.approx((a - b).mean(), abs=3 * se / math.sqrt(1000) + 1e-4)
+    assert d.std(ddof=1) == pytest.approx(se, rel=0.1)

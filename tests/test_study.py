@@ -52,6 +52,7 @@ def test_study_reproduces_the_papers_orderings(plan, tmp_path):
     blends = out["blends"].set_index("blend")
     assert blends.loc["blend-q72-l70-500k", "delta_vs_best"] == pytest.approx(0.363 - 0.367)
     assert "note" in out["inheritance"].columns  # no reference DGMs were evaluated
+    assert set(choice["ranked_by"]) == set(out["scaling"]["ranked_by"]) == set(out["blends"]["ranked_by"]) == {"avg7"}
     assert (tmp_path / "dgm_choice.png").stat().st_size > 0 and (tmp_path / "scaling.png").stat().st_size > 0
 
 
@@ -73,6 +74,8 @@ def test_inheritance_from_reference_models(tmp_path, demo_config):
     # demo-mc: DGM order smollm2 > tiny agrees with students; demo-gen: disagrees -> 1 of 2
     assert out["inheritance"]["ordering_agreement"].iloc[0] == pytest.approx(0.5)
     assert out["dgm_choice"]["dgm"].iloc[0] == "smollm2-135m"
+    # no paper benchmarks: the ranking table says what it ranks by instead, and why
+    assert out["dgm_choice"]["ranked_by"].iloc[0].startswith("demo-mc: no Avg-7, the config lacks bbh, gpqa")
 
 
 def test_train_rows_come_from_the_mix_manifests(plan, tmp_path):
@@ -96,5 +99,7 @@ def test_study_metric_prefers_the_configured_one():
     assert study.study_metric(scores, None) == "avg7"
     assert study.study_metric(scores, "bbh") == "bbh"
     assert study.study_metric(scores.drop(columns=["avg7"]), None) == "bbh"  # the first task, never a stderr
+    with_ci = scores.assign(avg7_lo=0.3, avg7_hi=0.5, bbh_n=100)[["model", "dgm", "avg7_lo", "bbh_n", "bbh", "avg7_hi"]]
+    assert study.study_metric(with_ci, None) == "bbh"  # nor a CI bound or an item count
     with pytest.raises(KeyError, match="gpqa"):
         study.study_metric(scores, "gpqa")

@@ -1,6 +1,7 @@
-"""Ground-truth benchmarks (paper §5) with lm-eval: one model × one task → `results/eval/{model}/{task}.json`.
+"""Ground-truth benchmarks (paper §5) with lm-eval: one model × its tasks → `results/eval/{model}/{task}.json`.
 
-`run(...)` calls `lm_eval.simple_evaluate` (backend `hf`, or `vllm` when eval.backend is vllm) and writes the Eval
+`run(...)` loads the model once (backend `hf`, or `vllm` when eval.backend is vllm), calls `lm_eval.simple_evaluate`
+once per task (one task per job, or all of a model's tasks under eval.group_tasks) and writes each task's Eval
 JSON of docs/architecture.md at a fixed path (lm-eval's own result files are timestamped; we never write them):
 score and stderr of the configured metric, the per-sample values of that metric (for confidence intervals), n,
 the task's full metrics dict and provenance.
@@ -16,12 +17,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import chat_template, lm_eval_tasks
+from . import chat_template, lm_eval_tasks, replicas
 from .io import now_iso, provenance, stable_hash, write_json
 from .lm_eval_tasks import resolve_include_path
 from .plan import BASE_MODEL, REFERENCE_PREFIX, all_mixes, eval_model
@@ -268,11 +270,35 @@ def prepare_lm_eval(eval_cfg: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def task_manager(eval_cfg: Mapping[str, Any]) -> Any:
+def task_manager(eval_cfg: Mapping[str, Any], names: Iterable[str], replica_dir: str | os.PathLike | None) -> Any:
+    """lm-eval's task index with eval.include_path; with eval.replicas, the leaf tasks of `names` whose dataset has
+    a replica are pointed at it (override YAMLs written into `replica_dir`, which must outlive the evaluation)."""
     from lm_eval.tasks import TaskManager
 
     include_path = resolve_include_path(eval_cfg["include_path"])
-    return TaskManager(include_path=include_path) if include_path else TaskManager()
+    tm = TaskManager(include_path=include_path) if include_path else TaskManager()
+    root = resolve_replicas(eval_cfg["replicas"])
+    if root is not None:
+        if replica_dir is None:
+            raise ValueError("eval.replicas is set: a folder for the override YAMLs is needed")
+        written = replicas.redirect(tm, names, replica_dir, root)
+        log.info("replicas: %d task(s) read their data from %s", len(written), root)
+    return tm
+
+
+def resolve_replicas(path: str | None) -> str | None:
+    """eval.replicas as an absolute folder (relative: to the working directory, else to the repository)."""
+    return lm_eval_tasks.resolve_folder(path, "eval.replicas")
+
+
+def create_lm(backend: str, model_args: Mapping[str, Any], *, batch_size: Any, device: str | None) -> Any:
+    """The lm-eval model, built as `simple_evaluate` builds it from a name and a dict (same class, arguments and
+    batch settings), so that a job can load it once and evaluate several tasks with it."""
+    import lm_eval.api.registry
+
+    return lm_eval.api.registry.get_model(backend).create_from_arg_obj(
+        dict(model_args), {"batch_size": batch_size, "max_batch_size": None, "device": device}
+    )
 
 
 def run(
@@ -280,25 +306,29 @@ def run(
     model_path: str,
     model_name: str,
     settings: Mapping[str, Any],
-    task_key: str,
-    task: Mapping[str, Any],
+    tasks: Mapping[str, Mapping[str, Any]],
     eval_cfg: Mapping[str, Any],
-    out_path: str | os.PathLike,
+    out_paths: Mapping[str, str | os.PathLike],
     config_hash: str | None,
-) -> dict[str, Any]:
-    """Evaluate one model on one configured task and write the Eval JSON to `out_path`. Returns it.
+) -> dict[str, dict[str, Any]]:
+    """Evaluate one model on the configured `tasks` (task key -> task entry) and write each task's Eval JSON to
+    `out_paths[key]`. Returns the bodies by task key.
 
+    The model and lm-eval's task index are loaded once per call; each task then gets its own `simple_evaluate`
+    (seeded at its start, with the task's own num_fewshot), so a task scores the same alone as in a group.
     `settings`: the model's `model_settings` (revision, gpus, max_model_len, trust_remote_code); `eval_cfg`: the
     validated `eval` section. A model with `gpus > 0` where CUDA cannot give them fails here (engine.DeviceError)
     before anything is loaded; the device is checked through NVML, so vLLM can still fork its engine."""
     from . import engine
 
+    if set(tasks) != set(out_paths):
+        raise ValueError(f"tasks {sorted(tasks)} and outputs {sorted(out_paths)} differ")
     started = now_iso()
     t0 = time.perf_counter()
 
     backend = eval_cfg["backend"]
     gpus = int(settings["gpus"])
-    on_gpu = engine.require_device(gpus, f"evaluation of {model_name} on {task_key}")
+    on_gpu = engine.require_device(gpus, f"evaluation of {model_name} on {', '.join(tasks)}")
     seed = int(eval_cfg["seed"])
     vllm_env: dict[str, str] = {}
     if backend == "vllm":
@@ -308,28 +338,54 @@ def run(
     task_env = prepare_lm_eval(eval_cfg)
 
     import lm_eval
-    from lm_eval.loggers import EvaluationTracker
 
     from .prefetch import ensure_cached
 
-    tm = task_manager(eval_cfg)
+    with tempfile.TemporaryDirectory(prefix="rewild-eval-tasks-") as replica_dir:
+        tm = task_manager(eval_cfg, [t["lm_eval_task"] for t in tasks.values()], replica_dir)
+        ensure_cached(str(model_path), settings["revision"], "model")
+        margs = model_args_for(backend, str(model_path), settings, on_gpu=on_gpu, seed=seed)
+        device = ("cuda" if on_gpu else "cpu") if backend == "hf" else None
+        lm = create_lm(backend, margs, batch_size=eval_cfg["batch_size"], device=device)
+        setup_s = time.perf_counter() - t0
+        log.info("lm-eval %s: %s loaded with its task index in %.1fs (backend %s on %s); tasks: %s",
+                 getattr(lm_eval, "__version__", ""), model_name, setup_s, backend,
+                 f"{gpus} GPU(s)" if on_gpu else "CPU", ", ".join(tasks))
+        job = {"tasks": list(tasks), "setup_seconds": round(setup_s, 2), "started": started}
+        bodies = {}
+        for key, task in tasks.items():
+            bodies[key] = evaluate_task(
+                lm, tm, model_path=model_path, model_name=model_name, settings=settings, task_key=key, task=task,
+                eval_cfg=eval_cfg, out_path=out_paths[key], config_hash=config_hash, on_gpu=on_gpu, margs=margs,
+                job=job, env={"task_env": task_env or None, "vllm_env": vllm_env or None},
+            )
+    log.info("%s: %d task(s) in %.1fs (%.1fs loading)", model_name, len(tasks), time.perf_counter() - t0, setup_s)
+    return bodies
+
+
+def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, settings: Mapping[str, Any], task_key: str,
+                  task: Mapping[str, Any], eval_cfg: Mapping[str, Any], out_path: str | os.PathLike,
+                  config_hash: str | None, on_gpu: bool, margs: Mapping[str, Any], job: Mapping[str, Any],
+                  env: Mapping[str, Any]) -> dict[str, Any]:
+    """One `simple_evaluate` of a loaded model on one configured task; writes and returns its Eval JSON."""
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+
+    t0 = time.perf_counter()
+    backend = eval_cfg["backend"]
+    gpus = int(settings["gpus"])
+    seed = int(eval_cfg["seed"])
     lm_task = task["lm_eval_task"]
-    ensure_cached(str(model_path), settings["revision"], "model")
-    margs = model_args_for(backend, str(model_path), settings, on_gpu=on_gpu, seed=seed)
     apply_ct = eval_cfg["apply_chat_template"]
     batch_size = eval_cfg["batch_size"]
     limit = eval_cfg["limit"]
     num_fewshot = task["num_fewshot"]
     allow_code = bool(eval_cfg["allow_code_execution"])
     log.info(
-        "lm-eval %s: %s on %s (%s), backend %s on %s, batch %s, limit %s, fewshot %s, chat template %s, "
-        "code execution %s",
-        getattr(lm_eval, "__version__", ""),
+        "%s on %s (%s): batch %s, limit %s, fewshot %s, chat template %s, code execution %s",
         model_name,
         lm_task,
         task_key,
-        backend,
-        f"{gpus} GPU(s)" if on_gpu else "CPU",
         batch_size,
         limit,
         num_fewshot,
@@ -339,8 +395,7 @@ def run(
 
     tracker = EvaluationTracker()  # no output path: records the applied chat template and its hash only
     res = lm_eval.simple_evaluate(
-        model=backend,
-        model_args=margs,
+        model=lm,
         tasks=[lm_task],
         num_fewshot=num_fewshot,
         batch_size=batch_size,
@@ -369,7 +424,7 @@ def run(
         seeds={"random": seed, "numpy": seed, "torch": seed, "fewshot": seed},
         world_size=max(1, gpus) if on_gpu else 1,
         resumes=0,
-        started=started,
+        started=job["started"],
         lm_eval_version=res.get("lm_eval_version"),
         lm_eval_task=lm_task,
         metric_key=key,
@@ -378,6 +433,7 @@ def run(
         task_versions={t: res.get("versions", {}).get(t) for t in [lm_task, *leaves] if t in res.get("versions", {})},
         n_shot={t: res.get("n-shot", {}).get(t) for t in leaves},
         n_samples={t: res.get("n-samples", {}).get(t) for t in leaves},
+        dataset_paths={t: (res.get("configs", {}).get(t) or {}).get("dataset_path") for t in leaves},
         apply_chat_template=apply_ct,
         chat_template_sha256=gc.chat_template_sha or chat_template_hash(gc.chat_template),
         model_path=str(model_path),
@@ -387,16 +443,20 @@ def run(
         model_sha=rcfg.get("model_sha") or None,
         backend=backend,
         device="cuda" if on_gpu else "cpu",
-        model_args=margs,
+        model_args=dict(margs),
         batch_size=batch_size,
         batch_size_used=rcfg.get("batch_size"),
         batch_sizes=rcfg.get("batch_sizes"),
         limit=limit,
         num_fewshot=num_fewshot,
         include_path=resolve_include_path(eval_cfg["include_path"]),
+        replicas=resolve_replicas(eval_cfg["replicas"]),
         allow_code_execution=allow_code,
-        task_env=task_env or None,
-        vllm_env=vllm_env or None,
+        task_env=env["task_env"],
+        vllm_env=env["vllm_env"],
+        # the job's tasks share one model load (eval.group_tasks); `seconds` is this task's own evaluation
+        job_tasks=job["tasks"],
+        job_setup_seconds=job["setup_seconds"],
         seconds=round(time.perf_counter() - t0, 2),
     )
     write_json(out_path, body)
@@ -436,7 +496,8 @@ def task_prompts(task: Mapping[str, Any], eval_cfg: Mapping[str, Any]) -> list[s
                     text = value.doc_to_text(doc)
                     texts.append(text if isinstance(text, str) else str(text))
 
-    walk(get_task_dict([task["lm_eval_task"]], task_manager(eval_cfg)))
+    with tempfile.TemporaryDirectory(prefix="rewild-eval-tasks-") as replica_dir:
+        walk(get_task_dict([task["lm_eval_task"]], task_manager(eval_cfg, [task["lm_eval_task"]], replica_dir)))
     return texts
 
 

@@ -28,23 +28,29 @@ _TASK = re.compile(r"^task:\s*['\"]?([^'\"\s#]+)", re.M)
 _GROUP = re.compile(r"^group:\s*['\"]?([^'\"\s#]+)", re.M)
 _INCLUDE = re.compile(r"^include:\s*['\"]?([^'\"\s#]+)", re.M)
 _UNSAFE = re.compile(r"^unsafe_code:\s*(\S+)", re.M)
+_DATASET_PATH = re.compile(r"^dataset_path:\s*['\"]?([^'\"\s#]+)", re.M)
 _TAG_SCALAR = re.compile(r"^tag:\s*['\"]?([^'\"\s#\[]+)", re.M)
 _TAG_LIST = re.compile(r"^tag:\s*\n((?:[ \t]+-[^\n]*\n?)+)", re.M)
 _TASK_LIST = re.compile(r"^task:\s*\n((?:[ \t]+-[^\n]*\n?|[ \t]+[^\n]*\n?)+)", re.M)
 _LIST_ITEM = re.compile(r"^[ \t]+-\s*(?:task:\s*)?['\"]?([^'\"\s#:]+)['\"]?\s*$", re.M)
 
 
-def resolve_include_path(include_path: str | None) -> str | None:
-    """eval.include_path as an absolute folder: relative to the working directory, else to the repository."""
-    if not include_path:
+def resolve_folder(path: str | None, setting: str) -> str | None:
+    """A configured folder as an absolute path: relative to the working directory, else to the repository."""
+    if not path:
         return None
-    p = Path(include_path)
+    p = Path(path)
     if not p.is_absolute() and not p.exists() and (REPO_ROOT / p).exists():
         p = REPO_ROOT / p
     p = p.resolve()
     if not p.is_dir():
-        raise FileNotFoundError(f"eval.include_path {include_path!r}: no such directory ({p})")
+        raise FileNotFoundError(f"{setting} {path!r}: no such directory ({p})")
     return str(p)
+
+
+def resolve_include_path(include_path: str | None) -> str | None:
+    """eval.include_path as an absolute folder (resolve_folder)."""
+    return resolve_folder(include_path, "eval.include_path")
 
 
 def task_dirs(include_path: str | None) -> list[Path]:
@@ -69,7 +75,7 @@ def _yaml_texts(include_path: str | None) -> dict[str, str]:
     for d in task_dirs(include_path):
         for root, _, files in os.walk(d.resolve()):
             for name in files:
-                if name.endswith((".yaml", ".yml")):
+                if name.endswith((".yaml", ".yml", "_yaml")):  # lm-eval templates: _template_yaml
                     path = os.path.join(root, name)
                     try:
                         with open(path, "rb") as fh:
@@ -115,6 +121,12 @@ def unsafe_code_tasks(names: Iterable[str], include_path: str | None) -> set[str
                     bad.add(g.group(1))
                     changed = True
     return {n for n in names if n in bad}
+
+
+def declared_dataset_paths(include_path: str | None) -> set[str]:
+    """Every `dataset_path` that a task YAML of lm-eval or of the include_path names (Hub ids, mostly)."""
+    return {m for text in _yaml_texts(include_path).values() if "dataset_path" in text
+            for m in _DATASET_PATH.findall(text)}
 
 
 def unsafe_configured_tasks(eval_cfg: Mapping[str, Any]) -> list[tuple[str, str]]:

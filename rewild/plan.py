@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
-from . import chat_template
+from . import chat_template, lm_eval_tasks, replicas
 from .io import stable_hash
 
 BASE_MODEL = "base"  # the untrained student, evaluated as a reference
@@ -256,6 +256,17 @@ def eval_params(config: Mapping[str, Any]) -> dict:
     """Settings that change every evaluation's result (tasks travel per job; the judge has its own rule)."""
     drop = ("tasks", "judge", *RESULT_NEUTRAL_EVAL)
     return {k: v for k, v in config["eval"].items() if k not in drop}
+
+
+def replicas_hash(config: Mapping[str, Any]) -> str | None:
+    """Content hash of the replicas in eval.replicas that lm-eval tasks read (None without replicas): in the
+    evaluation rules' params, so an edited replica reruns the evaluations (all of them: which configured task
+    reads which replica only lm-eval's task index knows, and building it costs seconds). Reading the task YAMLs
+    for their dataset_path values costs ~0.2 s, only with replicas set."""
+    root = lm_eval_tasks.resolve_folder(config["eval"]["replicas"], "eval.replicas")
+    if root is None:
+        return None
+    return replicas.content_hash(root, lm_eval_tasks.declared_dataset_paths(config["eval"]["include_path"]))
 
 
 def mix_params(config: Mapping[str, Any], mix: str) -> dict:

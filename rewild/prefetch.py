@@ -192,11 +192,11 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
             dataset(src, f"sources.{key}")
         else:
             skip(f"sources.{key}", "not used by any mix")
-    local_tasks = _local_task_names(config["eval"].get("include_path"))
+    local_tasks = _local_task_names(config["eval"]["include_path"])
     for key, task in config["eval"]["tasks"].items():
         name = task["lm_eval_task"]
         if name in local_tasks:
-            skip(f"eval.tasks.{key}", f"local lm-eval task in {config['eval'].get('include_path')}")
+            skip(f"eval.tasks.{key}", f"local lm-eval task in {config['eval']['include_path']}")
         else:
             add("eval_task", name, None, f"eval.tasks.{key}")
     return {"items": list(items.values()), "skipped": skipped}

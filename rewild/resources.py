@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .evaluate import model_settings
 from .plan import all_mixes, generated_dgms, models, n_prompt_rows, shard_names
 
 CPUS_PER_GPU = 8  # host cores per GPU for vLLM / lm-eval workers (tokenisation, scheduling, data loading)
@@ -152,16 +153,21 @@ def sft_runtime(config: Mapping[str, Any], mix: str, attempt: int = 1) -> int:
 # ---------------------------------------------------------------------------------------------- evaluation
 
 
-def eval_threads(config: Mapping[str, Any]) -> int:
+def eval_gpus(config: Mapping[str, Any], model: str) -> int:
+    """GPUs of `model`'s evaluation job: its own (a reference DGM evaluates on the GPUs it generated with)."""
+    return int(model_settings(config, model)["gpus"])
+
+
+def eval_threads(config: Mapping[str, Any], model: str) -> int:
     if config["eval"]["cpus"]:
         return config["eval"]["cpus"]
-    gpus = config["eval"]["gpus"]
+    gpus = eval_gpus(config, model)
     return CPUS_PER_GPU * gpus if gpus else CPU_JOB_THREADS
 
 
-def eval_mem_mb(config: Mapping[str, Any], attempt: int = 1) -> int:
-    """An 8B model in bf16 plus lm-eval's datasets: 32 GB per GPU and 8 GB for the job."""
-    gpus = config["eval"]["gpus"]
+def eval_mem_mb(config: Mapping[str, Any], model: str, attempt: int) -> int:
+    """An 8B model in bf16 plus lm-eval's datasets: 32 GB per GPU of the model's job and 8 GB for the job."""
+    gpus = eval_gpus(config, model)
     return grown(config, gpus, "mem_mb", gb_to_mb(8 + 32 * gpus), attempt)
 
 
@@ -170,11 +176,16 @@ def eval_gpu_hours(config: Mapping[str, Any], task: str) -> float:
     return EVAL_TASK_GPU_HOURS.get(lm_task, EVAL_TASK_GPU_HOURS_DEFAULT)
 
 
-def eval_runtime(config: Mapping[str, Any], task: str, attempt: int = 1) -> int:
-    """Minutes: twice our per-task estimate plus 30 min for loading the model and the task's data."""
-    gpus = config["eval"]["gpus"]
-    first = int(30 + 60 * 2 * eval_gpu_hours(config, task) / max(1, gpus))
+def eval_runtime(config: Mapping[str, Any], model: str, tasks: list[str], attempt: int) -> int:
+    """Minutes for one job evaluating `model` on `tasks`: twice our per-task estimates plus 30 min, once, for
+    loading the model and the tasks' data."""
+    gpus = eval_gpus(config, model)
+    first = int(30 + 60 * 2 * sum(eval_gpu_hours(config, t) for t in tasks) / max(1, gpus))
     return grown(config, gpus, "runtime", first, attempt)
+
+
+def eval_jobs_per_model(config: Mapping[str, Any]) -> int:
+    return 1 if config["eval"]["group_tasks"] else len(config["eval"]["tasks"])
 
 
 # ---------------------------------------------------------------------------------------------- costs
@@ -197,7 +208,7 @@ def gpu_hours_by_stage(config: Mapping[str, Any]) -> list[dict]:
         {"stage": "sft", "jobs": len(mixes) if sft_on_gpu else 0,
          "gpu_hours": sum(sft_gpu_hours(config, m) for m in mixes) if sft_on_gpu else 0.0,
          "basis": "paper: ~5.5 h x 4 GPUs per 250k conversations"},
-        {"stage": "evaluate", "jobs": n_models * len(tasks) if eval_on_gpu else 0,
+        {"stage": "evaluate", "jobs": n_models * eval_jobs_per_model(config) if eval_on_gpu else 0,
          "gpu_hours": n_models * sum(eval_gpu_hours(config, t) for t in tasks) if eval_on_gpu else 0.0,
          "basis": "our estimate: ~1.8 H100-h per 8B model for the 6 leaderboard groups + MBPP"},
     ]

@@ -31,8 +31,10 @@ rule decontamination_index:
         task=lambda wc: TASKS[wc.task],
         eval={
             "include_path": config["eval"]["include_path"],
+            "replicas": config["eval"]["replicas"],
             "allow_code_execution": config["eval"]["allow_code_execution"],
         },
+        replicas_sha256=EVAL_REPLICAS_SHA256,
         ngram=config["filters"]["decontaminate"]["ngram"],
     script:
         "../scripts/decontamination_index.py"

@@ -1,4 +1,9 @@
-"""Snakemake `script:` for rule evaluate: one model × one lm-eval task → results/eval/{model}/{task}.json."""
+"""Snakemake `script:` for rule evaluate: one model × its lm-eval tasks → results/eval/{model}/{task}.json.
+
+One task per job (params.task_key, params.task), or all of the model's tasks (params.tasks, eval.group_tasks):
+each output is results/eval/{model}/{task key}.json."""
+
+from pathlib import Path
 
 from rewild.job import Job, run
 
@@ -6,14 +11,15 @@ from rewild.job import Job, run
 def main(job: Job) -> None:
     from rewild import evaluate
 
+    tasks = dict(job.params.tasks) if hasattr(job.params, "tasks") else {job.params.task_key: job.params.task}
+    outputs = {Path(p).stem: str(p) for p in job.output}
     evaluate.run(
         model_path=job.optional("model") or str(job.params.model["id"]),  # a built folder, else the Hub id
         model_name=str(job.params.model_name),
         settings=dict(job.params.model),
-        task_key=str(job.params.task_key),
-        task=dict(job.params.task),
+        tasks={str(k): dict(t) for k, t in tasks.items()},
         eval_cfg=dict(job.params.eval),
-        out_path=str(job.output.json),
+        out_paths={k: outputs[k] for k in tasks},
         config_hash=job.config_hash,
     )
 

@@ -110,11 +110,11 @@ def test_generate_runtime_scales_with_model_size(paper_config):
 
 def test_eval_threads_default_and_override(paper_config, demo_config):
     rc.validate(paper_config)
-    assert resources.eval_threads(paper_config) == resources.CPUS_PER_GPU * paper_config["eval"]["gpus"]
+    assert resources.eval_threads(paper_config, "base") == resources.CPUS_PER_GPU * paper_config["eval"]["gpus"]
     rc.validate(demo_config)
-    assert resources.eval_threads(demo_config) == demo_config["eval"]["cpus"] == 1
+    assert resources.eval_threads(demo_config, "base") == demo_config["eval"]["cpus"] == 1
     demo_config["eval"]["cpus"] = None
-    assert resources.eval_threads(demo_config) == resources.CPU_JOB_THREADS  # gpus: 0
+    assert resources.eval_threads(demo_config, "base") == resources.CPU_JOB_THREADS  # gpus: 0
 
 
 # ------------------------------------------------------------------------------------------ defaults, once
@@ -278,7 +278,8 @@ def test_retries_grow_up_to_the_site_caps(paper_config):
     assert resources.generate_runtime(paper_config, q72, 3) == first_time + 5
     assert sft_first > first_time + 5  # a job that needs more than the cap asks for the cap
     assert resources.sft_runtime(paper_config, "tulu3-sft", 1) == first_time + 5
-    assert resources.eval_mem_mb(paper_config, 3) == min(3 * resources.eval_mem_mb(paper_config, 1), 2 * first_mem + 1)
+    assert resources.eval_mem_mb(paper_config, "base", 3) == min(3 * resources.eval_mem_mb(paper_config, "base", 1),
+                                                                 2 * first_mem + 1)
     # CPU jobs have their own caps
     paper_config["resources"]["caps"]["cpu"] = {"mem_mb": 1000, "runtime": None}
     paper_config["dgms"]["qwen2-7b-instruct"]["gpus"] = 0

@@ -162,10 +162,57 @@ def test_gpu_evaluation_without_cuda_fails_before_loading(tmp_path, monkeypatch)
 
     monkeypatch.setattr(engine, "cuda_device_count", lambda: 0)
     with pytest.raises(engine.DeviceError, match=r"asks for 1 GPU\(s\) but 0 usable"):
-        E.run(model_path="meta-llama/Llama-3.1-8B", model_name="base", settings=STUDENT, task_key="bbh",
-              task={"lm_eval_task": "leaderboard_bbh", "metric": "acc_norm", "num_fewshot": None},
-              eval_cfg={**EVAL_CFG, "backend": "vllm"}, out_path=tmp_path / "x.json", config_hash=None)
+        E.run(model_path="meta-llama/Llama-3.1-8B", model_name="base", settings=STUDENT,
+              tasks={"bbh": {"lm_eval_task": "leaderboard_bbh", "metric": "acc_norm", "num_fewshot": None}},
+              eval_cfg={**EVAL_CFG, "backend": "vllm"}, out_paths={"bbh": tmp_path / "x.json"}, config_hash=None)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_eval_job_shape_follows_the_model():
+    """A 4-GPU reference DGM's job asks for 4 GPUs' CPUs and memory, a student's for 1 GPU's (before: every job was
+    sized from eval.gpus, so the 72B DGM's job had one GPU's CPUs and memory)."""
+    from rewild import resources as R
+
+    cfg = paper(evaluate_dgms=["qwen2.5-72b-instruct"])
+    q72 = "dgm-qwen2.5-72b-instruct"
+    assert R.eval_threads(cfg, q72) == 4 * R.CPUS_PER_GPU and R.eval_threads(cfg, "base") == R.CPUS_PER_GPU
+    assert R.eval_mem_mb(cfg, q72, 1) == R.gb_to_mb(8 + 4 * 32) and R.eval_mem_mb(cfg, "base", 1) == R.gb_to_mb(40)
+    # one job over several tasks: one load allowance, the tasks' estimates added; 4 GPUs share the work
+    one = R.eval_runtime(cfg, "base", ["bbh"], 1)
+    both = R.eval_runtime(cfg, "base", ["bbh", "gpqa"], 1)
+    assert (one, both) == (30 + 36, 30 + 48)  # bbh 0.3 h, gpqa 0.1 h, twice, in minutes
+    assert R.eval_runtime(cfg, q72, ["bbh"], 1) < one
+    cfg["eval"]["gpus"] = 0  # CPU evaluation: every model's job on CPU
+    assert R.eval_threads(cfg, q72) == R.CPU_JOB_THREADS and R.eval_mem_mb(cfg, q72, 1) == R.gb_to_mb(8)
+
+
+def test_group_tasks_counts_one_job_per_model():
+    from rewild import resources as R
+
+    cfg = paper()
+    per_task = {r["stage"]: r["jobs"] for r in R.gpu_hours_by_stage(cfg)}["evaluate"]
+    cfg["eval"]["group_tasks"] = True
+    grouped = {r["stage"]: r["jobs"] for r in R.gpu_hours_by_stage(cfg)}["evaluate"]
+    assert per_task == grouped * len(cfg["eval"]["tasks"])
+
+
+def test_replicas_hash_follows_every_replica_file(tmp_path):
+    from rewild import plan
+
+    root = tmp_path / "replicas"
+    shutil.copytree(REPO / "data" / "replicas" / "TAUR-Lab", root / "TAUR-Lab")
+    (root / "lm-sys" / "mt_bench").mkdir(parents=True)  # a judge benchmark's data: no lm-eval task reads it
+    (root / "lm-sys" / "mt_bench" / "README.md").write_text("---\nconfigs: []\n---\n")
+    cfg = {"eval": {"replicas": str(root), "include_path": None}}
+    first = plan.replicas_hash(cfg)
+    assert plan.replicas_hash({"eval": {"replicas": None, "include_path": None}}) is None
+    (root / "lm-sys" / "mt_bench" / "README.md").write_text("---\nconfigs: []\n---\nedited\n")
+    assert plan.replicas_hash(cfg) == first and len(first) == 64
+    row = root / "TAUR-Lab" / "MuSR" / "default" / "team_allocation.jsonl"
+    row.write_text(row.read_text().replace("Ana", "Ann"))
+    assert plan.replicas_hash(cfg) != first
+    with pytest.raises(FileNotFoundError, match="eval.replicas"):
+        plan.replicas_hash({"eval": {"replicas": str(tmp_path / "nowhere"), "include_path": None}})
 
 
 def test_resolve_include_path(tmp_path, monkeypatch):
@@ -229,6 +276,8 @@ EVAL_CFG = {
     "seed": 1234,
     "limit": 6,
     "include_path": str(TASKS),
+    "replicas": None,
+    "group_tasks": False,
     "gpus": 0,
     "cpus": None,
     "allow_code_execution": False,
@@ -238,8 +287,52 @@ CPU = {"revision": None, "gpus": 0, "max_model_len": 512, "trust_remote_code": F
 
 
 def run_eval(model, name, key, task, cfg, out, config_hash=None):
-    return E.run(model_path=str(model), model_name=name, settings=CPU, task_key=key,
-                 task={"num_fewshot": None, **task}, eval_cfg=cfg, out_path=out, config_hash=config_hash)
+    return E.run(model_path=str(model), model_name=name, settings=CPU, tasks={key: {"num_fewshot": None, **task}},
+                 eval_cfg=cfg, out_paths={key: out}, config_hash=config_hash)[key]
+
+
+@needs_real
+@pytest.mark.slow
+def test_one_job_for_several_tasks_scores_each_as_alone(tmp_path):
+    """eval.group_tasks: one model load and task index for both tasks, each task its own JSON, with the samples,
+    score and n-shot it gets in a job of its own (each simple_evaluate is seeded at its start)."""
+    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None},
+             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": 1}}
+    cfg = {**EVAL_CFG, "limit": 4}
+    outs = {k: tmp_path / "grouped" / f"{k}.json" for k in tasks}
+    grouped = E.run(model_path=str(TINY), model_name="base", settings=CPU, tasks=tasks, eval_cfg=cfg,
+                    out_paths=outs, config_hash="h")
+    for key, task in tasks.items():
+        alone = run_eval(TINY, "base", key, task, cfg, tmp_path / "alone" / f"{key}.json")
+        written = json.loads(outs[key].read_text())
+        assert written["task"] == key and written["samples"] == alone["samples"] == grouped[key]["samples"]
+        assert written["score"] == alone["score"] and written["n"] == alone["n"] == 4
+        p, q = written["provenance"], alone["provenance"]
+        assert p["task_config_hash"] == q["task_config_hash"] and p["n_shot"] == q["n_shot"]
+        assert p["job_tasks"] == ["mc", "gen"] and q["job_tasks"] == [key]
+    # each task gets its own num_fewshot (one simple_evaluate per task); these tasks pin 0 in their YAML
+    assert [json.loads(outs[k].read_text())["provenance"]["num_fewshot"] for k in tasks] == [None, 1]
+    setups = {json.loads(o.read_text())["provenance"]["job_setup_seconds"] for o in outs.values()}
+    assert len(setups) == 1  # one load, shared
+
+
+@needs_real
+@pytest.mark.slow
+def test_replicas_setting_runs_the_installed_task_on_its_replica(tmp_path):
+    """eval.replicas: the paper's task name (leaderboard_musr, lm-eval's installed definition) runs offline, each
+    leaf reading its replica; eval.include_path still serves the local tasks in the same job."""
+    tasks = {"musr": {"lm_eval_task": "leaderboard_musr", "metric": "acc_norm", "num_fewshot": None},
+             "mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None}}
+    cfg = {**EVAL_CFG, "replicas": "data/replicas", "limit": 2}
+    outs = {k: tmp_path / f"{k}.json" for k in tasks}
+    bodies = E.run(model_path=str(TINY), model_name="base", settings=CPU, tasks=tasks, eval_cfg=cfg,
+                   out_paths=outs, config_hash=None)
+    p = bodies["musr"]["provenance"]
+    assert p["subtasks"] == ["leaderboard_musr_murder_mysteries", "leaderboard_musr_object_placements",
+                             "leaderboard_musr_team_allocation"]
+    assert set(p["dataset_paths"].values()) == {str(REPO / "data" / "replicas" / "TAUR-Lab" / "MuSR")}
+    assert bodies["musr"]["n"] == 3 and p["replicas"] == str(REPO / "data" / "replicas")
+    assert bodies["mc"]["n"] == 2 and "replicas" not in str(bodies["mc"]["provenance"]["dataset_paths"])
 
 
 @needs_real
@@ -429,8 +522,7 @@ def test_real_mbpp_task_runs_with_code_execution_allowed(tmp_path, offline_code_
 
     assert yaml.safe_load((Path(__import__("lm_eval").__file__).parent / "tasks/mbpp/mbpp.yaml").read_text()
                           .replace("!function", ""))["unsafe_code"] is True
-    cfg = {**EVAL_CFG, "include_path": str(mbpp_on_the_replica(tmp_path)), "limit": 3,
-           "allow_code_execution": True}
+    cfg = {**EVAL_CFG, "replicas": str(REPO / "data" / "replicas"), "limit": 3, "allow_code_execution": True}
     out = tmp_path / "mbpp.json"
     body = run_eval(TINY, "base", "mbpp", {"lm_eval_task": "mbpp", "metric": "pass_at_1"}, cfg, out)
     assert body["metric"] == "pass_at_1" and body["n"] == 3 and len(body["samples"]) == 3
@@ -439,12 +531,13 @@ def test_real_mbpp_task_runs_with_code_execution_allowed(tmp_path, offline_code_
     p = json.loads(out.read_text())["provenance"]
     assert p["allow_code_execution"] is True and p["n_shot"] == {"mbpp": 3}
     assert p["task_env"] == {"HF_ALLOW_CODE_EVAL": "1", "HF_EVALUATE_OFFLINE": "1"}
+    assert p["dataset_paths"] == {"mbpp": str(MBPP_REPLICA)}
 
 
 @needs_real
 @pytest.mark.slow
 def test_real_mbpp_task_is_refused_without_the_switch(tmp_path, offline_code_eval):
-    cfg = {**EVAL_CFG, "include_path": str(mbpp_on_the_replica(tmp_path)), "limit": 1}
+    cfg = {**EVAL_CFG, "replicas": str(REPO / "data" / "replicas"), "limit": 1}
     with pytest.raises(Exception, match="unsafe|HF_ALLOW_CODE_EVAL"):
         run_eval(TINY, "base", "mbpp", {"lm_eval_task": "mbpp", "metric": "pass_at_1"}, cfg, tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()

@@ -95,7 +95,7 @@ def test_decontamination_index_from_a_local_lm_eval_task(repo, tmp_path):
     from rewild import evaluate
 
     task = {"lm_eval_task": "demo_mc", "metric": "acc"}
-    rec = evaluate.run_ngram_index("demo-mc", task, {"include_path": str(repo / "data/tasks"), "allow_code_execution": False}, 4,
+    rec = evaluate.run_ngram_index("demo-mc", task, {"include_path": str(repo / "data/tasks"), "replicas": None, "allow_code_execution": False}, 4,
                                    tmp_path / "i.json")
     assert rec["prompts"] == 40 and len(rec["ngrams"]) > 40
     stored = json.loads((tmp_path / "i.json").read_text())

@@ -5,6 +5,7 @@ A replica is a tiny copy of a Hub dataset with the same configs, splits, columns
 a local dataset folder (`README.md` with a `configs:` block + JSONL files), so that lm-eval's *installed* task
 definitions run on it with only `dataset_path` redirected (rewild.replicas). The rows:
 - BBH: the few-shot exemplars that lm-eval's own leaderboard YAMLs ship (real BBH items);
+- MBPP: rows written here whose reference code passes its own tests (CRLF line ends, as on the Hub);
 - the others: items written here in the exact format of the real dataset (MATH solutions end in \\boxed{},
   MuSR `choices` is a Python-literal string, IFEval kwargs carry every key with nulls as the Hub copy does,
   MMLU-Pro has up to ten options and a letter answer, GPQA keeps its column names with spaces).
@@ -29,8 +30,11 @@ def lm_eval_tasks_dir() -> Path:
     return Path(lm_eval.__file__).parent / "tasks"
 
 
-def write_dataset(hub_id: str, configs: dict[str, dict[str, list[dict]]], source: str) -> Path:
-    """configs: {config_name: {split: rows}} -> data/replicas/<org>/<name>/ (+ README.md with configs)."""
+def write_dataset(hub_id: str, configs: dict[str, dict[str, list[dict]]], source: str,
+                  features: list[dict] | None = None) -> Path:
+    """configs: {config_name: {split: rows}} -> data/replicas/<org>/<name>/ (+ README.md with configs).
+    `features`: the Hub card's `dataset_info` features (column order and dtypes, e.g. MBPP's int32 task_id), for
+    every config; rows then keep their column order."""
     root = OUT / hub_id
     root.mkdir(parents=True, exist_ok=True)
     meta = []
@@ -41,10 +45,13 @@ def write_dataset(hub_id: str, configs: dict[str, dict[str, list[dict]]], source
             (root / config).mkdir(exist_ok=True)
             with open(root / rel, "w") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                    fh.write(json.dumps(row, ensure_ascii=False, sort_keys=features is None) + "\n")
             files.append({"split": split, "path": rel})
         meta.append({"config_name": config, "data_files": files})
-    front = yaml.safe_dump({"configs": meta}, sort_keys=False)
+    card = {"configs": meta}
+    if features is not None:
+        card = {"dataset_info": [{"config_name": c, "features": features} for c in configs], **card}
+    front = yaml.safe_dump(card, sort_keys=False)
     (root / "README.md").write_text(
         f"---\n{front}---\n# Replica of `{hub_id}` (offline tests and the paper-mini config)\n\n{source}\n"
         "Written by tools/make_replicas.py. Same configs, splits and columns as the Hub dataset; a few rows.\n"
@@ -199,6 +206,117 @@ def mmlu_pro() -> dict:
     return {"default": {"test": test, "validation": validation}}
 
 
+# MBPP rows written here in MBPP's style: CRLF in `code` (as the Hub rows), one prompt in Cyrillic and Japanese,
+# one row that needs its test_setup_code; each row's reference code passes its own tests.
+MBPP_ROWS = {'train': [{'task_id': 601,
+            'text': 'Write a function to reverse each word of a sentence while keeping the word order.',
+            'code': "def reverse_words(s):\r\n  return ' '.join(w[::-1] for w in s.split(' '))",
+            'test_list': ["assert reverse_words('abc def') == 'cba fed'",
+                          "assert reverse_words('a') == 'a'",
+                          "assert reverse_words('ab  c') == 'ba  c'"],
+            'test_setup_code': '',
+            'challenge_test_list': []},
+           {'task_id': 602,
+            'text': 'Write a python function to check whether a number is a power of two.',
+            'code': 'def is_pow2(n):\r\n  return n > 0 and n & (n - 1) == 0',
+            'test_list': ['assert is_pow2(1) == True',
+                          'assert is_pow2(6) == False',
+                          'assert is_pow2(1024) == True'],
+            'test_setup_code': '',
+            'challenge_test_list': []}],
+ 'test': [{'task_id': 11,
+           'text': 'Write a python function to remove the first and last occurrence of a given character from the '
+                   'string.',
+           'code': 'def remove_occ(s, ch):\r\n'
+                   '  i = s.find(ch)\r\n'
+                   '  if i != -1:\r\n'
+                   '    s = s[:i] + s[i+1:]\r\n'
+                   '  j = s.rfind(ch)\r\n'
+                   '  if j != -1:\r\n'
+                   '    s = s[:j] + s[j+1:]\r\n'
+                   '  return s',
+           'test_list': ['assert remove_occ("hello","l") == "heo"',
+                         'assert remove_occ("abcda","a") == "bcd"',
+                         'assert remove_occ("PHP","P") == "H"'],
+           'test_setup_code': '',
+           'challenge_test_list': ['assert remove_occ("hellolloll","l") == "helollol"',
+                                   'assert remove_occ("","l") == ""']},
+          {'task_id': 12,
+           'text': 'Write a function to sort a given matrix in ascending order according to the sum of its rows.',
+           'code': 'def sort_matrix(M):\r\n  return sorted(M, key=sum)',
+           'test_list': ['assert sort_matrix([[1, 2, 3], [2, 4, 5], [1, 1, 1]])==[[1, 1, 1], [1, 2, 3], [2, 4, 5]]',
+                         'assert sort_matrix([[1, 2, 3], [-2, 4, -5], [1, -1, 1]])==[[-2, 4, -5], [1, -1, 1], [1, '
+                         '2, 3]]',
+                         'assert sort_matrix([[5,8,9],[6,4,3],[2,1,4]])==[[2, 1, 4], [6, 4, 3], [5, 8, 9]]'],
+           'test_setup_code': '',
+           'challenge_test_list': []},
+          {'task_id': 13,
+           'text': 'Write a function to count the words of a sentence in any script, e.g. «Добрый день» or 「こんにちは '
+                   '世界」, splitting on whitespace.',
+           'code': 'def count_words(s):\r\n  return len(s.split())',
+           'test_list': ["assert count_words('Добрый день') == 2",
+                         "assert count_words('こんにちは 世界') == 2",
+                         "assert count_words('  one   two three ') == 3"],
+           'test_setup_code': '',
+           'challenge_test_list': []},
+          {'task_id': 14,
+           'text': 'Write a function that returns the value stored under key in the global table LOOKUP, or None.',
+           'code': 'def lookup(key):\r\n  return LOOKUP.get(key)',
+           'test_list': ["assert lookup('a') == 1", "assert lookup('z') is None", "assert lookup('b') == 2"],
+           'test_setup_code': "LOOKUP = {'a': 1, 'b': 2}",
+           'challenge_test_list': []},
+          {'task_id': 15,
+           'text': 'Write a function to find the n-th Fibonacci number (fib(0) = 0, fib(1) = 1).',
+           'code': 'def fib(n):\r\n  a, b = 0, 1\r\n  for _ in range(n):\r\n    a, b = b, a + b\r\n  return a',
+           'test_list': ['assert fib(0) == 0', 'assert fib(10) == 55', 'assert fib(20) == 6765'],
+           'test_setup_code': '',
+           'challenge_test_list': []}],
+ 'validation': [{'task_id': 511,
+                 'text': 'Write a python function to find the minimum sum of factors of a given number.',
+                 'code': 'def find_min_sum(num):\r\n'
+                         '  s = 0\r\n'
+                         '  i = 2\r\n'
+                         '  while i * i <= num:\r\n'
+                         '    while num % i == 0:\r\n'
+                         '      s += i\r\n'
+                         '      num //= i\r\n'
+                         '    i += 1\r\n'
+                         '  return s + (num if num > 1 else 0)',
+                 'test_list': ['assert find_min_sum(12) == 7',
+                               'assert find_min_sum(105) == 15',
+                               'assert find_min_sum(2) == 2'],
+                 'test_setup_code': '',
+                 'challenge_test_list': []}],
+ 'prompt': [{'task_id': 1,
+             'text': 'Write a function to return the larger of two numbers.',
+             'code': 'def larger(a, b):\r\n  return a if a >= b else b',
+             'test_list': ['assert larger(3, 9) == 9', 'assert larger(-1, -7) == -1', 'assert larger(4, 4) == 4'],
+             'test_setup_code': '',
+             'challenge_test_list': []},
+            {'task_id': 2,
+             'text': 'Write a python function to count the vowels in a string.',
+             'code': "def count_vowels(s):\r\n  return sum(1 for c in s.lower() if c in 'aeiou')",
+             'test_list': ["assert count_vowels('Programming') == 3",
+                           "assert count_vowels('xyz') == 0",
+                           "assert count_vowels('AEIOU') == 5"],
+             'test_setup_code': '',
+             'challenge_test_list': []}]}
+
+MBPP_FEATURES = [
+    {"name": "task_id", "dtype": "int32"},
+    {"name": "text", "dtype": "string"},
+    {"name": "code", "dtype": "string"},
+    {"name": "test_list", "sequence": "string"},
+    {"name": "test_setup_code", "dtype": "string"},
+    {"name": "challenge_test_list", "sequence": "string"},
+]
+
+
+def mbpp() -> dict:
+    """google-research-datasets/mbpp: config `full` (the one lm-eval's `mbpp` reads) with its four splits."""
+    return {"full": MBPP_ROWS}
+
+
 DATASETS = {
     "SaylorTwift/bbh": (bbh, "Rows: the few-shot exemplars of lm-eval's leaderboard_bbh YAMLs (real BBH items)."),
     "Idavidrein/gpqa": (gpqa, "Rows: written here in GPQA's CSV columns."),
@@ -206,12 +324,19 @@ DATASETS = {
     "TAUR-Lab/MuSR": (musr, "Rows: written here; `choices` is a Python-literal list, as on the Hub."),
     "wis-k/instruction-following-eval": (ifeval, "Rows: written here; kwargs carry every key, unused ones null."),
     "TIGER-Lab/MMLU-Pro": (mmlu_pro, "Rows: written here; validation holds the few-shot pool."),
+    "google-research-datasets/mbpp": (mbpp, (
+        "Config `full` only (the one lm-eval's `mbpp` task reads), with its four splits and columns: `task_id`, "
+        "`text`,\n`code`, `test_list` (three asserts), `test_setup_code` (one row needs it), `challenge_test_list`. "
+        "Rows written\nhere in MBPP's style (CRLF in `code`, as the Hub rows; one prompt in Cyrillic and Japanese); "
+        "each row's reference\ncode passes its own tests. Task ids follow the Hub's ranges: prompt 1-10, test "
+        "11-510, validation 511-600,\ntrain 601-974.\n")),
 }
+FEATURES = {"google-research-datasets/mbpp": MBPP_FEATURES}
 
 
 def main() -> int:
     for hub_id, (build, source) in DATASETS.items():
-        print(write_dataset(hub_id, build(), source).relative_to(REPO))
+        print(write_dataset(hub_id, build(), source, FEATURES.get(hub_id)).relative_to(REPO))
     return 0
 
 

@@ -280,7 +280,7 @@ def answers_mem_mb(config: Mapping[str, Any], subject: str, attempt: int) -> int
     dgm = subject_dgm(subject)
     if dgm is not None:
         return resources.generate_mem_mb(config, dgm, attempt)
-    return resources.eval_mem_mb(config, attempt)
+    return resources.eval_mem_mb(config, subject, attempt)
 
 
 def answers_runtime(config: Mapping[str, Any], subject: str) -> int:

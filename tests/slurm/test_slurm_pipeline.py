@@ -232,8 +232,9 @@ def test_slurm_job_records_match_the_rules(mini_runs, slurm_cluster):
             assert int(job["NumCPUs"]) == min(resources.sft_threads(cfg), cpus)
         elif rule == "evaluate":
             assert gpus_of(job) == cfg["eval"]["gpus"] == 0, job
-            assert mem_mb(job["MinMemoryNode"]) == resources.eval_mem_mb(cfg, attempt)
-            assert int(job["NumCPUs"]) == min(resources.eval_threads(cfg), cpus)
+            model = re.search(r"model=([^,]+)", by_id[jid]["wildcards"]).group(1)
+            assert mem_mb(job["MinMemoryNode"]) == resources.eval_mem_mb(cfg, model, attempt)
+            assert int(job["NumCPUs"]) == min(resources.eval_threads(cfg, model), cpus)
     assert seen["generate"] == 1 and seen["sft"] == 2 and seen["evaluate"] == 3, seen
 
 

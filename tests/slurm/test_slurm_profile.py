@@ -242,7 +242,7 @@ def test_four_gpu_sft_job(jobs, paper, installed):
 
 def test_evaluation_job(jobs, paper, installed):
     job = one(jobs, "evaluate", model="base", task="bbh")
-    assert job["resources"]["runtime"] == rr.eval_runtime(paper, "bbh", 1)
+    assert job["resources"]["runtime"] == rr.eval_runtime(paper, "base", ["bbh"], 1)
     assert_gpu_job(sbatch_args(job, installed), job, paper["eval"]["gpus"])
 
 

@@ -775,7 +775,7 @@ def _check_text(report: VerifyReport, keep: Mapping[str, bytes], name: str, expe
 
 
 def _check_scores(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:
-    from . import plan
+    from . import plan, score_plan, scores
     from . import report as rr
 
     table = "results/tables/scores.csv"
@@ -783,13 +783,20 @@ def _check_scores(report: VerifyReport, keep: Mapping[str, bytes], config: Mappi
         report.fail(table, "missing: the scores table of the run is not in the archive")
         return
     names = _matching(keep, "results/eval/*/*.json")
+    judged = [n for n in _matching(keep, "results/judge/*/*.json")
+              if Path(n).stem in score_plan.judged_benchmarks(config)]
     mixes, tasks = plan.all_mixes(config), config["eval"]["tasks"]
-    frame = _check_table(report, keep, table, "results/eval/*/*.json",
-                         lambda: rr.scores_frame([_json(keep, n) for n in names], mixes, tasks))
+
+    def recompute():
+        records = [r for n in names for r in scores.eval_records(_json(keep, n), tasks)]
+        records += [scores.judged_record(_json(keep, n), n) for n in judged]
+        return rr.scores_frame(records, mixes, score_plan.score_columns(config))
+
+    frame = _check_table(report, keep, table, "results/eval/*/*.json", recompute)
     md = "results/tables/scores.md"
     if frame is not None and md in keep:
-        shown = frame[[c for c in frame.columns if not c.endswith("_stderr")]]
-        _check_text(report, keep, md, rr.markdown_table(shown), "the Markdown of the recomputed scores")
+        _check_text(report, keep, md, rr.markdown_table(frame[rr.shown_columns(frame)]),
+                    "the Markdown of the recomputed scores")
 
 
 def _efficiency_inputs(keep: Mapping[str, bytes], config: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -835,7 +842,7 @@ def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapp
         return
     text = keep[name].decode("utf-8", "replace")
     scores = _csv_frame(keep["results/tables/scores.csv"])
-    sections = {"scores": rr.markdown_table(scores[[c for c in scores.columns if not c.endswith("_stderr")]])}
+    sections = {"scores": rr.markdown_table(scores[rr.shown_columns(scores)])}
     prompts = [f"results/prompts/{s}.stats.json" for s in plan.shard_names(config["prompts"])]
     if prompts and all(p in keep for p in prompts):
         sections["prompt accounting"] = rr.markdown_table(

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from rewild_testlib import REPO, SNAKEMAKE, run_snakemake, workdir_copy
-from rewild import archive, efficiency, report, study
+from rewild import archive, efficiency, paper, report, score_plan, significance, study
 from rewild import config as rc
 from rewild import plan
 
@@ -63,7 +63,7 @@ def build_results(root: Path, cfg: dict) -> None:
                 "provenance": {"git_commit": "0" * 40, "git_dirty": False, "config_hash": "abc",
                                "model_revision": f"rev-{model}", "HF_TOKEN": HF_SECRET},
             }))
-    report.run_scores([str(p) for p in evals], plan.all_mixes(cfg), tasks,
+    report.run_scores([str(p) for p in evals], [], plan.all_mixes(cfg), tasks, score_plan.score_columns(cfg),
                       str(root / "results/tables/scores.csv"), str(root / "results/tables/scores.md"))
 
     shards = plan.shard_names(cfg["prompts"])
@@ -102,9 +102,19 @@ def build_results(root: Path, cfg: dict) -> None:
     plots.loss_curve({"m": pd.DataFrame([{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.0}])},
                      root / "results/plots/sft_loss.png")
     report.run_summary(str(root / "results/tables/scores.csv"), [str(p) for p in metrics],
-                       [str(p) for p in stats], [str(p) for p in filt], None,
-                       str(root / "results/report/summary.md"), run_name=cfg["run"]["name"])
+                       [str(p) for p in stats], [str(p) for p in filt],
+                       str(root / "results/report/summary.md"), run_name=cfg["run"]["name"], tables={})
     write_json(root / "results/mixes/blend-smollm2-gpt/manifest.json", {"rows": 60, "sources": {}})
+    # the comparison with the paper and the significance tests (rule all's targets), by the real code
+    t, p = root / "results/tables", root / "results/plots"
+    paper.run_comparison(t / "scores.csv", REPO / "data/paper/reference.csv", {}, t / "paper_comparison.csv",
+                         t / "paper_comparison_summary.csv", p / "paper_comparison.png", similarity_csv=None,
+                         efficiency_csv=t / "efficiency.csv", efficiency_corr_csv=t / "efficiency_correlations.csv",
+                         inheritance_csv=None)
+    significance.run_significance([str(e) for e in evals], [], tasks, score_plan.score_columns(cfg),
+                                  plan.mix_info(cfg), {}, str(REPO / "data/paper/reference.csv"),
+                                  str(t / "significance.csv"), str(t / "significance_claims.csv"),
+                                  str(p / "significance.png"), n_resamples=200, seed=0)
 
     (root / "logs/evaluate/base").mkdir(parents=True)
     (root / "logs/evaluate/base/demo-mc.log").write_text(

@@ -148,7 +148,8 @@ def plan_after(finished: Path, tmp_path: Path, mutate: Callable[[dict], None]) -
 PARAMS_CHANGED = "Params have changed since last execution"
 INPUT_UPDATED = "Input files updated by another job"
 MISSING = "Missing output files"
-AGGREGATES = {"scores_table", "study_tables", "summary", "all"}
+# the comparison with the paper reads the scores table; the significance tests read every eval JSON
+AGGREGATES = {"scores_table", "study_tables", "paper_comparison", "significance", "summary", "all"}
 # the report's loss-curve plot reads every student's training metrics: it reruns with any training
 TRAINED = AGGREGATES | {"training_curves"}
 

@@ -23,8 +23,9 @@ prefetch step downloads them on the login node; a local folder in the same layou
 data/replicas/tatsu-lab/alpaca_eval) can stand in. Only these data sources are redirected: annotation and metric
 are the package's code.
 
-Malformed verdicts (no m/M among the top logprobs, an empty or refused response) are counted, never fatal:
-alpaca-eval drops them before the metric; `samples` gives them the model's mean (neutral, see `lc_samples`).
+Malformed verdicts (no m/M among the top logprobs, an empty or refused response) are counted (`n_malformed`), never
+fatal: alpaca-eval leaves them out of the raw win rate and of the GLM's fit, and its LC win rate still averages the
+GLM's prediction for those instructions (see `lc_samples`).
 """
 
 from __future__ import annotations
@@ -257,10 +258,11 @@ def by_instruction(records: Sequence[Mapping[str, Any]], key: str) -> dict[str, 
 def lc_samples(instructions: Sequence[str], glm_preference: Mapping[str, float]) -> tuple[list[float], int]:
     """Per-instruction length-controlled preferences in percent, in the eval set's order, and how many were missing.
 
-    alpaca-eval's LC win rate is the mean of the GLM's predicted preferences (x100) over the annotated instructions.
-    An instruction without a verdict (malformed: dropped by alpaca-eval) gets that mean, so the samples' mean is the
-    score, every model has one value per instruction in the same order (the paired bootstrap), and a missing
-    verdict moves no comparison."""
+    alpaca-eval's LC win rate is the mean of the GLM's predicted preferences (x100) over the instructions it was
+    given; it predicts one for an instruction whose verdict was malformed too (the GLM is fit on the valid verdicts
+    only), so normally none is missing. One that is (an instruction alpaca-eval dropped) gets the mean of the
+    others: the samples' mean stays the score, every model has one value per instruction in the same order (the
+    paired bootstrap), and the gap moves no comparison."""
     have = [100.0 * glm_preference[i] for i in instructions if i in glm_preference]
     if not have:
         raise ValueError("no instruction has a length-controlled preference (every verdict malformed)")
@@ -287,16 +289,17 @@ def raw_preferences(instructions: Sequence[str], preference: Mapping[str, float]
 
 
 def package_annotator_config(annotator: str) -> tuple[dict, Path]:
-    """The installed alpaca-eval's config of `annotator` (its configs.yaml entry) and its folder."""
+    """The installed alpaca-eval's config of `annotator` (its configs.yaml entry) and the folder of every evaluator
+    config (the config's prompt_template is relative to it)."""
     import yaml
     from alpaca_eval import constants
 
-    folder = Path(constants.EVALUATORS_CONFIG_DIR) / annotator
-    path = folder / "configs.yaml"
+    root = Path(constants.EVALUATORS_CONFIG_DIR)
+    path = root / annotator / "configs.yaml"
     if not path.is_file():
         raise ConfigError("eval.alpaca_eval.annotator", f"alpaca-eval {PACKAGE_VERSION} has no annotator {annotator!r}")
     cfg = yaml.safe_load(path.read_text())
-    return dict(cfg[annotator]), folder
+    return dict(cfg[annotator]), root
 
 
 def annotator_config(
@@ -500,12 +503,24 @@ def evaluate(
     seed: int,
 ) -> tuple[dict, list[dict]]:
     """alpaca_eval.evaluate with the LC metric; nothing written into the package (no leaderboard, no annotation
-    cache, no GLM weights). Returns (leaderboard row, annotations as records)."""
+    cache, no GLM weights). Returns (leaderboard row, annotations as records with the GLM's per-instruction
+    `glm_preference`).
+
+    The metric is the package's `get_length_controlled_winrate`, handed the annotations as a DataFrame: evaluate
+    passes a list, on which the function cannot add its per-row predictions (`is_add_glm_preference_inplace`
+    works on DataFrames only), and those are the samples of the paired bootstrap."""
     import pandas as pd
     from alpaca_eval import main as ae_main
+    from alpaca_eval.metrics import glm_winrate
+
+    kept: dict[str, Any] = {}
+
+    def lc_metric(annotations: Any, **kwargs: Any) -> dict:
+        kept["df"] = df = pd.DataFrame(annotations).reset_index(drop=True)
+        return glm_winrate.get_length_controlled_winrate(df, **kwargs)
 
     with gamed_data_from(gamed_path):
-        board, annotations = ae_main.evaluate(
+        board, _ = ae_main.evaluate(
             model_outputs=pd.DataFrame(list(model_outputs)),
             reference_outputs=pd.DataFrame(list(reference)),
             annotators_config=str(annotators_config_path),
@@ -513,13 +528,13 @@ def evaluate(
             precomputed_leaderboard=None,
             is_return_instead_of_print=True,
             is_cache_leaderboard=False,
-            fn_metric=LC_METRIC,
+            fn_metric=lc_metric,
             metric_kwargs={"glm_name": GLM_NAME, "save_weights_dir": None},
             caching_path=None,  # the verdict cache (rewild.judge.client) is the one cache
             seed=int(seed),
         )
     row = board.iloc[0].to_dict()
-    return row, annotations.to_dict(orient="records") if annotations is not None else []
+    return row, kept["df"].to_dict(orient="records")
 
 
 def jsonable(value: Any) -> Any:
@@ -583,8 +598,9 @@ def run_annotate(
         endpoint = js.describe()
         refused = ann.refused
     glm = by_instruction(annotations, "glm_preference")
-    pref = by_instruction(annotations, "preference")
-    samples, n_missing = lc_samples(instructions, glm)
+    pref = {i: v for i, v in by_instruction(annotations, "preference").items() if is_preference(v)}
+    samples, n_without_lc = lc_samples(instructions, glm)
+    n_malformed = sum(1 for i in instructions if i not in pref)
     score = float(row["length_controlled_winrate"])
     summary = {
         "model": subject,
@@ -592,7 +608,8 @@ def run_annotate(
         "score": score,
         "stderr": jsonable(row.get("lc_standard_error")),
         "n": len(samples),
-        "n_annotated": len(samples) - n_missing,
+        "n_annotated": len(samples) - n_malformed,
+        "n_without_lc": n_without_lc,
         "samples": samples,
         "raw_preferences": raw_preferences(instructions, pref),
         "win_rate": jsonable(row.get("win_rate")),
@@ -604,7 +621,7 @@ def run_annotate(
         "alpaca_eval_version": PACKAGE_VERSION,
         "metric": f"{LC_METRIC}({GLM_NAME})",
         "endpoint": endpoint,
-        **cost.result_fields(identity, totals, n_missing),
+        **cost.result_fields(identity, totals, n_malformed),
         "data": {k: {"path": str(v), "sha256": rio.sha256_file(v)} for k, v in paths.items()},
         "provenance": rio.provenance(config_hash=config_hash, seeds={"annotator": int(judge["seed"])}, started=started),
     }
@@ -612,6 +629,6 @@ def run_annotate(
     rio.write_json(out_json, jsonable(summary))
     log.info(
         "AlpacaEval LC win rate of %s: %.2f%% (raw %.2f%%), %d instructions, %d malformed verdicts, judge tokens %s",
-        subject, score, float(row.get("win_rate") or float("nan")), len(samples), n_missing, summary["tokens"],
+        subject, score, float(row.get("win_rate") or float("nan")), len(samples), n_malformed, summary["tokens"],
     )  # fmt: skip
     return summary

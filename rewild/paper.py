@@ -169,20 +169,20 @@ def comparison(reference: pd.DataFrame, ours: pd.DataFrame, labels: Mapping[str,
         row = {"table": r.table, "label": r.label, "metric": r.metric, "name": name, "paper": float(r.value),
                "ours": math.nan, "ours_lo": math.nan, "ours_hi": math.nan, "diff": math.nan, "diff_raw": math.nan,
                "inside_ci": None, "source": r.source, "note": r.note}
-        if name is None:
-            row["status"] = NOT_MAPPED
-        elif not groups_run[group]:
+        if not groups_run[group]:
             row["status"] = f"not run: this run makes no {group} table"
+        elif (group, r.metric) not in metrics_run:
+            row["status"] = f"not run: no {r.metric} in this run"
+        elif name is None:
+            row["status"] = NOT_MAPPED
         elif (group, name, r.metric) in index:
             v, lo, hi = index[(group, name, r.metric)]
             row.update(ours=v, ours_lo=lo, ours_hi=hi, diff_raw=v - float(r.value),
                        diff=at_precision(v, float(r.value), int(r.decimals)) - float(r.value), status="compared")
             if not (math.isnan(lo) or math.isnan(hi)):
                 row["inside_ci"] = bool(lo <= float(r.value) <= hi)
-        elif name not in {ALL} and (group, name) not in names_run and group == "scores":
+        elif group == "scores" and (group, name) not in names_run:
             row["status"] = f"not run: no model {name} in this run"
-        elif (group, r.metric) not in metrics_run:
-            row["status"] = f"not run: no {r.metric} in this run"
         else:
             row["status"] = f"not run: no {r.metric} for {name}"
         rows.append(row)

@@ -215,7 +215,7 @@ def significance_forest(sig: pd.DataFrame, path: str | os.PathLike, metric: str,
         ax.scatter(t["paper_diff"], y, marker="D", color="black", zorder=3, label="paper")
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(y, [f"{f}: {a} − {b}" for f, a, b in zip(t["family"], t["a"], t["b"])], fontsize=7)
-    ax.set_xlabel(f"difference in {_label(metric)} (first − second), paired bootstrap 95% CI")
+    ax.set_xlabel(f"{_label(metric).split(' (')[0]}: first − second (paired bootstrap 95% CI)")
     ax.set_ylabel("comparison")
     ax.set_title(title or f"Which orderings survive noise ({metric}, Holm-corrected per family)")
     ax.legend(fontsize=7, loc="best")

@@ -15,6 +15,7 @@ include: "rules/evaluate.smk"
 include: "rules/analyse.smk"
 include: "rules/report.smk"
 include: "rules/judge.smk"
+include: "rules/alpaca_eval.smk"
 include: "rules/archive.smk"
 include: "rules/prefetch.smk"
 

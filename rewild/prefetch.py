@@ -199,6 +199,16 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
             skip(f"eval.tasks.{key}", f"local lm-eval task in {config['eval']['include_path']}")
         else:
             add("eval_task", name, None, f"eval.tasks.{key}")
+    # MT-Bench data (eval.judge.mtbench): raw files of the pinned FastChat commit, not on the Hub
+    from .judge import plan as judge_plan
+
+    if judge_plan.mtbench_wanted(config):
+        m = config["eval"]["judge"]["mtbench"]
+        if m["source"] == "local":
+            skip("eval.judge.mtbench", f"local folder {m['path']}")
+        for f in judge_plan.mtbench_upstream_files(config):
+            add("raw_file", f["repo"], f["commit"], "eval.judge.mtbench", name=f["path"], path=f["path"],
+                dest=f["dest"], sha256=f["sha256"])
     return {"items": list(items.values()), "skipped": skipped}
 
 
@@ -271,6 +281,33 @@ def _fetch_eval_task(item: dict, include_path: str | None) -> dict:
     return {"commit": None, "path": None, "subtasks": found}
 
 
+RAW_BASE = "https://raw.githubusercontent.com"  # raw files of a GitHub repository at a commit
+
+
+def fetch_raw_file(item: Mapping[str, Any], base: str = RAW_BASE) -> dict:
+    """Download `item["path"]` of GitHub repository `item["repo"]` at commit `item["commit"]` to `item["dest"]`,
+    checking its SHA-256 when `item["sha256"]` is set (a mismatch leaves nothing behind). An existing file with
+    the right hash is kept."""
+    import hashlib
+    import urllib.request
+
+    dest = Path(item["dest"])
+    want = item.get("sha256")
+    if dest.is_file() and want and hashlib.sha256(dest.read_bytes()).hexdigest() == want:
+        return {"commit": item["commit"], "path": str(dest), "sha256": want, "downloaded": False}
+    url = f"{base.rstrip('/')}/{item['repo']}/{item['commit']}/{item['path']}"
+    with urllib.request.urlopen(url, timeout=120) as resp:
+        data = resp.read()
+    got = hashlib.sha256(data).hexdigest()
+    if want and got != want:
+        raise PrefetchError(f"{url}: SHA-256 {got}, expected {want} (pinned in rewild/judge/plan.py)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+    return {"commit": item["commit"], "path": str(dest), "sha256": got, "downloaded": True}
+
+
 def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,
         fetchers: Mapping[str, Any] | None = None) -> dict:
     """Download every item of plan `p`; write the manifest (only when all succeeded). `fetchers` (tests)
@@ -287,6 +324,7 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         "model": lambda it: _fetch_model(it, token),
         "dataset": lambda it: _fetch_dataset(it, token),
         "eval_task": lambda it: _fetch_eval_task(it, include_path),
+        "raw_file": lambda it: fetch_raw_file({**it, "repo": it["repo_id"], "commit": it["revision"]}),
         **(fetchers or {}),
     }
     done, failed = [], []

@@ -238,8 +238,16 @@ def similarity_generations(wildcards):
 # The logic is in rewild/judge/plan.py; these only hand it the config and the wildcards.
 
 
-def judge_questions(wildcards):
-    return judge_plan.questions_input(config)
+def judge_mtbench_questions(wildcards):
+    return judge_plan.mtbench_inputs(config)["questions"]
+
+
+def judge_mtbench_inputs(wildcards):
+    return judge_plan.mtbench_inputs(config)
+
+
+def judge_cost_inputs(wildcards):
+    return judge_plan.cost_inputs(config)
 
 
 def judge_subject_model(wildcards):

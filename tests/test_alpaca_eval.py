@@ -129,7 +129,9 @@ def test_plan_paths_params_and_switch():
     files = A.upstream_files(hub)
     assert [f["filename"] for f in files] == [A.REFERENCE_FILE, A.GAMED_FILE]
     assert all(f["sha256"] and f["repo"] == "tatsu-lab/alpaca_eval" for f in files)
-    assert files[0]["dest"].endswith(f"tatsu-lab/alpaca_eval/{hub['eval']['alpaca_eval']['revision']}/{A.REFERENCE_FILE}")
+    assert files[0]["dest"].endswith(
+        f"tatsu-lab/alpaca_eval/{hub['eval']['alpaca_eval']['revision']}/{A.REFERENCE_FILE}"
+    )
     assert A.prompt_version(hub).startswith("alpaca_eval-0.6.6:weighted_alpaca_eval_gpt-4o-mini-2024-07-18:")
     assert not A.wanted(validated(judged=())) and A.models(validated(judged=())) == []
     with pytest.raises(ConfigError, match="eval.alpaca_eval.path"):
@@ -153,7 +155,9 @@ def test_prefetch_plans_the_two_hub_files():
 def test_annotator_config_keeps_the_package_protocol(tmp_path):
     pkg, root = A.package_annotator_config("weighted_alpaca_eval_gpt-4o-mini-2024-07-18")
     cfg = A.annotator_config(pkg, model="judge", client_config_path="/x/c.yaml", num_procs=3, evaluators_dir=root)
-    assert Path(cfg["prompt_template"]).is_file() and "Best Model Identifier" in Path(cfg["prompt_template"]).read_text()
+    assert (
+        Path(cfg["prompt_template"]).is_file() and "Best Model Identifier" in Path(cfg["prompt_template"]).read_text()
+    )
     kw = cfg["completions_kwargs"]
     assert kw == {**pkg["completions_kwargs"], "model_name": "judge", "client_config_path": "/x/c.yaml",
                   "num_procs": 3, "requires_chatml": True}  # fmt: skip

@@ -71,6 +71,7 @@ ANNOTATED_INSTRUCTIONS = 805  # the AlpacaEval set: one verdict per instruction
 LC_METRIC = "get_length_controlled_winrate"
 GLM_NAME = "length_controlled_v1"
 CLIENT_CLASS = "rewild.judge.alpaca_eval.AnnotatorClient"
+UPSTREAM_ROOT = Path(".cache") / "upstream"  # downloads of pinned upstream files (as MT-Bench's; not results/)
 
 
 # ---------------------------------------------------------------------------------------------- planning (light)
@@ -101,7 +102,7 @@ def data_dir(config: Mapping[str, Any]) -> Path:
                 "(test/demo replica: data/replicas/tatsu-lab/alpaca_eval)",
             )
         return Path(a["path"])
-    return judge_plan.UPSTREAM_ROOT / HUB_REPO / a["revision"]
+    return UPSTREAM_ROOT / HUB_REPO / a["revision"]
 
 
 def data_inputs(config: Mapping[str, Any]) -> dict[str, str]:

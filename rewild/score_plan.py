@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Scored by an LLM (judge or answer parser), written by rules/judge.smk as results/judge/{model}/{benchmark}.json
-# (contract: /work/helpers/notes/judged-scores-contract.md, docs/architecture.md).
+# (the contract: README, "Reproduction vs paper").
 JUDGED: tuple[str, ...] = ("mtbench", "alpaca_lc", "mixeval")
 
 # One lm-eval run reports more than the configured metric: IFEval's eval JSON also holds instruction-level loose

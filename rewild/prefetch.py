@@ -209,6 +209,16 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         for f in judge_plan.mtbench_upstream_files(config):
             add("raw_file", f["repo"], f["commit"], "eval.judge.mtbench", name=f["path"], path=f["path"],
                 dest=f["dest"], sha256=f["sha256"])
+    # AlpacaEval (eval.alpaca_eval): two files of the pinned tatsu-lab/alpaca_eval revision (rewild.judge.alpaca_eval)
+    from .judge import alpaca_eval
+
+    if alpaca_eval.wanted(config):
+        a = config["eval"]["alpaca_eval"]
+        if a["source"] == "local":
+            skip("eval.alpaca_eval", f"local folder {a['path']}")
+        for f in alpaca_eval.upstream_files(config):
+            add("hub_file", f["repo"], f["revision"], "eval.alpaca_eval", name=f["filename"], filename=f["filename"],
+                dest=f["dest"], sha256=f["sha256"])
     return {"items": list(items.values()), "skipped": skipped}
 
 
@@ -308,6 +318,12 @@ def fetch_raw_file(item: Mapping[str, Any], base: str = RAW_BASE) -> dict:
     return {"commit": item["commit"], "path": str(dest), "sha256": got, "downloaded": True}
 
 
+def _fetch_hub_file(item: dict) -> dict:
+    from .judge import alpaca_eval
+
+    return alpaca_eval.fetch_hub_file({**item, "repo": item["repo_id"]})
+
+
 def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,
         fetchers: Mapping[str, Any] | None = None) -> dict:
     """Download every item of plan `p`; write the manifest (only when all succeeded). `fetchers` (tests)
@@ -324,6 +340,7 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         "model": lambda it: _fetch_model(it, token),
         "dataset": lambda it: _fetch_dataset(it, token),
         "eval_task": lambda it: _fetch_eval_task(it, include_path),
+        "hub_file": lambda it: _fetch_hub_file(it),
         "raw_file": lambda it: fetch_raw_file({**it, "repo": it["repo_id"], "commit": it["revision"]}),
         **(fetchers or {}),
     }

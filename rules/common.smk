@@ -329,3 +329,33 @@ def judge_learned_from(wildcards):
 
 def judge_extrinsic_mixes(wildcards):
     return judge_plan.table_extrinsic_mixes(config)
+
+
+# ---------------------------------------------------------------------- AlpacaEval (rules/alpaca_eval.smk)
+from rewild.judge import alpaca_eval as alpaca
+
+
+def alpaca_reference(wildcards):
+    return alpaca.data_inputs(config)["reference"]
+
+
+def alpaca_data_inputs(wildcards):
+    return alpaca.data_inputs(config)
+
+
+def alpaca_answers_hash(wildcards):
+    return alpaca.answers_config_hash(config, wildcards.model)
+
+
+def alpaca_annotate_hash(wildcards):
+    return alpaca.annotate_config_hash(config)
+
+
+def alpaca_annotate_runtime(wildcards, attempt):
+    first = alpaca.annotate_runtime(config)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
+
+
+# ---------------------------------------------------------------------- end AlpacaEval

@@ -13,12 +13,36 @@ JUDGE_TARGETS = judge_plan.judge_targets(config)
 # generated DGMs answer MT-Bench (JUDGE_MODELS); every DGM with responses (the GPT source too) gets SDQ judgments
 SDQ_DGMS = judge_plan.judged_dgms(config, generated_only=False)
 JUDGE_MODELS = judge_plan.judged_models(config)
+# every model graded on MT-Bench: the judged ones, and each model the scores table takes MT-Bench of
+MTBENCH_MODELS = judge_plan.mtbench_models(config)
 JUDGE_RUBRICS = judge_plan.rubrics_input(config, workflow.basedir)
+MTBENCH_UPSTREAM = judge_plan.mtbench_upstream_files(config)
+
+
+localrules:
+    mtbench_data,
+
+
+if MTBENCH_UPSTREAM:
+
+    # The MT-Bench data of the pinned FastChat commit (raw files, SHA-256 checked), on the login node; the
+    # prefetch step downloads the same files.
+    rule mtbench_data:
+        output:
+            [f["dest"] for f in MTBENCH_UPSTREAM],
+        log:
+            "logs/mtbench_data/mtbench_data.log",
+        benchmark:
+            "benchmarks/mtbench_data/mtbench_data.tsv"
+        params:
+            files=MTBENCH_UPSTREAM,
+        script:
+            "../scripts/judge_data.py"
 
 
 rule judge_answers:
     input:
-        questions=judge_questions,
+        questions=judge_mtbench_questions,
         model=judge_subject_model,
     output:
         answers="results/judge/{model}/answers.jsonl",
@@ -28,7 +52,7 @@ rule judge_answers:
     benchmark:
         "benchmarks/judge_answers/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(JUDGE_MODELS),
+        model=_alternatives(MTBENCH_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_answers_threads
@@ -50,7 +74,7 @@ rule judge_answers:
 
 rule judge:
     input:
-        questions=judge_questions,
+        unpack(judge_mtbench_inputs),
         answers="results/judge/{model}/answers.jsonl",
         server_model=judge_server_model,
     output:
@@ -61,7 +85,7 @@ rule judge:
     benchmark:
         "benchmarks/judge/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(JUDGE_MODELS),
+        model=_alternatives(MTBENCH_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_plan.judge_threads(config)
@@ -72,8 +96,8 @@ rule judge:
         runtime=judge_grade_runtime,
     params:
         subject="{model}",
-        judge=judge_plan.stage_params(config, "grade"),
-        progress="results/.progress/judge/{model}.jsonl",
+        judge=judge_plan.grade_params(config),
+        verdict_cache=judge_plan.VERDICT_CACHE,
         cache_dir=".cache/vllm",
         config_hash=judge_grade_hash,
     script:
@@ -104,8 +128,8 @@ rule sdq_judge:
         runtime=judge_sdq_runtime,
     params:
         dgm="{dgm}",
-        judge=judge_plan.stage_params(config, "sdq"),
-        progress="results/.progress/sdq/{dgm}.jsonl",
+        judge=judge_plan.sdq_params(config),
+        verdict_cache=judge_plan.VERDICT_CACHE,
         cache_dir=".cache/vllm",
         config_hash=judge_sdq_hash,
     script:
@@ -171,3 +195,24 @@ rule judge_tables:
         extrinsic_metric=config["eval"]["judge"]["extrinsic_metric"],
     script:
         "../scripts/judge_tables.py"
+
+
+rule judge_cost:
+    input:
+        judge_cost_inputs,
+    output:
+        table=report(
+            "results/tables/judge_cost.csv",
+            caption="../report/judge_cost.rst",
+            category="Judge",
+            labels={"table": "judge tokens and estimated API cost"},
+        ),
+        provenance="results/tables/judge_cost.provenance.json",
+    log:
+        "logs/judge_cost/judge_cost.log",
+    benchmark:
+        "benchmarks/judge_cost/judge_cost.tsv"
+    conda:
+        conda_env("analysis")
+    script:
+        "../scripts/judge_cost.py"

@@ -4,6 +4,7 @@ the rubric factors → results/judge/dgm/{dgm}/sdq.jsonl + sdq.json."""
 from rewild.job import Job, run
 from rewild.judge import plan as judge_plan
 from rewild.judge import sdq
+from rewild.judge.server import JudgePlaces
 
 
 def main(job: Job) -> None:
@@ -17,10 +18,7 @@ def main(job: Job) -> None:
         out_json=job.output.summary,
         rubrics_path=job.input.rubrics,
         # serve_local naming a demo build: the built folder (an input); otherwise serve_local.model as given
-        server_model=job.optional("server_model"),
-        progress_path=p.progress,
-        cache_dir=p.cache_dir,
-        server_log=job.log,
+        places=JudgePlaces(p.verdict_cache, p.cache_dir, job.optional("server_model"), job.log),
         config_hash=job.config_hash,
     )
 

@@ -7,7 +7,7 @@ import http.server
 import json
 import math
 import os
-import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -32,10 +32,18 @@ from rewild.judge import sdq as S
 from rewild.judge import server as SV
 from rewild.judge import tables as T
 
-QUESTIONS = REPO / "data" / "judge" / "mtbench_demo.jsonl"
+MT_DATA = REPO / "data" / "replicas" / "lm-sys" / "FastChat" / "fastchat" / "llm_judge" / "data"  # the replica
+MT_PATHS = {
+    "questions": MT_DATA / "mt_bench" / "question.jsonl",
+    "references": MT_DATA / "mt_bench" / "reference_answer" / "gpt-4.jsonl",
+    "prompts": MT_DATA / "judge_prompts.jsonl",
+}
+QUESTIONS = MT_PATHS["questions"]
+MT_LOCAL = {"source": "local", "path": str(MT_DATA)}  # eval.judge.mtbench of the replica
 RUBRICS = REPO / "data" / "judge" / "rubrics.yaml"
 SMOLLM2 = TEST_MODELS["smollm2"]  # built at session start (conftest), so CI runs the real judge
-SECRET = "sk-rewild-TEST-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+# made per test session, so that no file (this test's source in an archive included) holds it unless it leaked
+SECRET = "sk-rewild-TEST-" + secrets.token_hex(16)
 KEY_ENV = "REWILD_JUDGE_TEST_KEY"
 
 
@@ -55,9 +63,26 @@ def judge_settings(**judge) -> dict:
 
 # one SDQ judgment's settings as the schema's defaults give them (sdq.run_sdq passes them from eval.judge)
 SDQ_KW = dict(
-    scale="", max_tokens=10, temperature=0.2, top_logprobs=10, max_chars=8000, prefill=False, seed=0, cache=None
+    scale="",
+    max_tokens=10,
+    temperature=0.2,
+    top_logprobs=10,
+    max_chars=8000,
+    prefill=False,
+    seed=0,
+    cache=None,
+    ledger=None,
 )
-GRADE_KW = dict(max_tokens=1024, temperature=0.0, seed=0, cache=None)
+GRADE_KW = dict(max_tokens=2048, temperature=0.0, seed=0, cache=None, ledger=None)
+
+
+def _mt() -> tuple[dict, list[dict], dict]:
+    """(judge prompts, questions, reference answers) of the replica."""
+    return (
+        M.load_judge_prompts(MT_PATHS["prompts"]),
+        M.load_questions(MT_PATHS["questions"]),
+        M.load_reference_answers(MT_PATHS["references"]),
+    )
 
 
 def _client(base_url: str, key_env: str | None = KEY_ENV, **kw) -> C.JudgeClient:
@@ -239,18 +264,64 @@ def test_sdq_prompt_contains_the_response_and_the_rubric():
     )
 
 
-def test_grade_prompts_turn1_turn2_and_reference():
-    qs = M.load_questions(QUESTIONS)
-    q = next(x for x in qs if x.get("reference"))
-    m1 = M.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 0)
-    text1 = m1[-1]["content"]
-    assert q["turns"][0] in text1 and "FIRST-ANSWER" in text1 and "SECOND-ANSWER" not in text1
-    assert "[[rating]]" in text1 and q["reference"][0] in text1
-    m2 = M.build_grade_messages(q, ["FIRST-ANSWER", "SECOND-ANSWER"], 1)
-    text2 = m2[-1]["content"]
-    assert all(s in text2 for s in (q["turns"][0], q["turns"][1], "FIRST-ANSWER", "SECOND-ANSWER", q["reference"][1]))
-    plain = next(x for x in qs if not x.get("reference"))
-    assert "reference" not in M.build_grade_messages(plain, ["a", "b"], 0)[-1]["content"].lower()
+def test_grade_prompts_follow_fastchat_single_answer_grading():
+    """Turn 1: single-v1 (or single-math-v1 with the reference for math/reasoning/coding); turn 2: the multi-turn
+    variant with both turns and both references; the system prompt comes from judge_prompts.jsonl."""
+    prompts, qs, refs = _mt()
+    math_q = next(q for q in qs if q["category"] == "math")
+    ref = refs[str(math_q["question_id"])]
+    m1 = M.build_grade_messages(prompts, math_q, ["FIRST-ANSWER", "SECOND-ANSWER"], 0, ref)
+    assert m1[0] == {"role": "system", "content": prompts["single-math-v1"]["system_prompt"]}
+    assert m1[1]["content"] == prompts["single-math-v1"]["prompt_template"].format(
+        question=math_q["turns"][0], answer="FIRST-ANSWER", ref_answer_1=ref[0]
+    )
+    assert "SECOND-ANSWER" not in m1[1]["content"] and ref[1] not in m1[1]["content"]
+    m2 = M.build_grade_messages(prompts, math_q, ["FIRST-ANSWER", "SECOND-ANSWER"], 1, ref)
+    assert m2[0]["content"] == prompts["single-math-v1-multi-turn"]["system_prompt"]
+    assert all(x in m2[1]["content"] for x in (*math_q["turns"], "FIRST-ANSWER", "SECOND-ANSWER", *ref))
+    plain = next(q for q in qs if q["category"] == "writing")
+    # a writing question never gets a reference, even if one were passed
+    w1 = M.build_grade_messages(prompts, plain, ["a", "b"], 0, ["REF-LEAK", "REF-LEAK"])
+    assert w1[0]["content"] == prompts["single-v1"]["system_prompt"] and "REF-LEAK" not in w1[1]["content"]
+    assert (
+        M.build_grade_messages(prompts, plain, ["a", "b"], 1, None)[0]["content"]
+        == (prompts["single-v1-multi-turn"]["system_prompt"])
+    )
+    assert {M.needs_reference(q) for q in qs if q["category"] in ("math", "reasoning", "coding")} == {True}
+    # a reference-graded question without its reference is a data error before any request
+    with pytest.raises(ValueError, match="reference answers missing"):
+        M.check_references(qs, {})
+
+
+def test_judge_prompts_file_is_checked(tmp_path):
+    bad = tmp_path / "judge_prompts.jsonl"
+    rows = rio.read_jsonl(MT_PATHS["prompts"])
+    rio.write_jsonl(bad, [r for r in rows if r["name"] != "single-math-v1-multi-turn"])
+    with pytest.raises(ValueError, match="single-math-v1-multi-turn"):
+        M.load_judge_prompts(bad)
+    rio.write_jsonl(bad, [{**r, "output_format": "[[A]]"} if r["name"] == "single-v1" else r for r in rows])
+    with pytest.raises(ValueError, match="single-v1 is not a single-answer prompt"):
+        M.load_judge_prompts(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The answer is fine. Rating: [[7]]", (7.0, "ok:double_bracket")),
+        ("Rating: [[8.5]] (not [[3]])", (8.5, "ok:double_bracket")),
+        ("mentions step [2] and then [[6]]", (6.0, "ok:double_bracket")),  # [[x]] first, [x] only as a backup
+        ("Rating: [4]", (4.0, "ok:bracket")),
+        ("", (None, "empty")),
+        (None, (None, "empty")),
+        ("   \n", (None, "empty")),
+        ("I would give it a seven.", (None, "no_rating")),
+        ("Rating: 7/10", (None, "no_rating")),  # FastChat reads only the bracket formats
+        ("Rating: [[0]]", (None, "out_of_range")),
+        ("Rating: [[11]]", (None, "out_of_range")),
+    ],
+)
+def test_parse_rating_reads_the_verdict_as_fastchat(text, expected):
+    assert P.parse_rating(text) == expected
 
 
 def test_answer_messages_condition_turn2_on_own_answer():
@@ -293,13 +364,16 @@ class Stub:
 
     def reply(self, body: dict) -> tuple[int, dict | str]:
         user = body["messages"][1]["content"] if len(body["messages"]) > 1 else ""
+        # the judge's own token counts: one per 4 characters of the prompt, 7 per verdict
+        usage = {"prompt_tokens": len(json.dumps(body["messages"])) // 4, "completion_tokens": 7}
         if "REFUSE-ME" in user:
             return 400, {"error": {"message": "This model's maximum context length is 1024 tokens"}}
-        if "[[rating]]" in user:  # MT-Bench grading
+        if "[[rating]]" in json.dumps(body["messages"]):  # MT-Bench grading (the format is in the judge prompt)
             n = len(self.requests) - 1
-            text = ["Solid answer. Rating: [[8]]", "Rating: [[5]]", "no idea", "[[3]] then [[9]]"][n % 4]
+            text = ["Solid answer. Rating: [[8]]", "Rating: [5]", "no idea", ""][n % 4]
             return 200, {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage,
             }
         content = [
             _entry("Score", {"Score": 1.0}),
@@ -316,7 +390,8 @@ class Stub:
                     "logprobs": {"content": content},
                     "finish_reason": "stop",
                 }
-            ]
+            ],
+            "usage": usage,
         }
 
 
@@ -398,7 +473,8 @@ def _config(stub, **kw) -> dict:
 def _stage(stub, stage: str, **kw) -> dict:
     """What a rule's script hands one stage's entry: that stage's params plus the client's cadence."""
     cfg = _config(stub, **kw)
-    return {**JP.stage_params(cfg, stage), **JP.client_cadence(cfg)}
+    params = {"grade": JP.grade_params, "sdq": JP.sdq_params}[stage](cfg)
+    return {**params, **JP.client_cadence(cfg)}
 
 
 def _answers(tmp_path, n=4):
@@ -441,44 +517,124 @@ def _all_text(root: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and p.suffix != ".parquet")
 
 
-def test_grade_against_stub_counts_unparsed_and_keeps_the_key_secret(tmp_path, stub, monkeypatch, caplog):
-    """scripts/judge.py as rule judge runs it (rewild.job.run: rule log, provenance) against the stub judge."""
-    monkeypatch.setenv(KEY_ENV, SECRET)
-    caplog.set_level("DEBUG")
-    log = tmp_path / "logs" / "judge.log"
-    cfg = _config(stub, concurrency=1)
+def _grade_job(tmp_path, cfg, n, subject="mymodel", out="out") -> dict:
+    """scripts/judge.py as rule judge runs it (rewild.job.run: rule log, provenance) on the first `n` questions
+    of the replica and their answers."""
+    questions = tmp_path / f"questions-{n}.jsonl"
+    rio.write_jsonl(questions, M.load_questions(QUESTIONS)[:n])
     run_script(
         "judge.py",
         "judge",
-        input={"questions": QUESTIONS, "answers": _answers(tmp_path)},
-        output={"grades": tmp_path / "out" / "mtbench.jsonl", "summary": tmp_path / "out" / "mtbench.json"},
+        input={**MT_PATHS, "questions": questions, "answers": _answers(tmp_path, n)},
+        output={"grades": tmp_path / out / "mtbench.jsonl", "summary": tmp_path / out / "mtbench.json"},
         params={
-            "subject": "mymodel",
-            "judge": JP.stage_params(cfg, "grade"),
-            "progress": str(tmp_path / "progress.jsonl"),
+            "subject": subject,
+            "judge": JP.grade_params(cfg),
+            "verdict_cache": str(tmp_path / "verdicts"),
             "cache_dir": str(tmp_path / "cache"),
             "config_hash": JP.stage_config_hash(cfg, "grade"),
         },
-        log=log,
+        log=tmp_path / "logs" / f"judge-{subject}.log",
         config=cfg,
     )
-    out = rio.read_json(tmp_path / "out" / "mtbench.json")
+    return rio.read_json(tmp_path / out / "mtbench.json")
+
+
+def test_grade_against_stub_counts_malformed_and_keeps_the_key_secret(tmp_path, stub, monkeypatch, caplog):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    caplog.set_level("DEBUG")
+    cfg = _config(stub, concurrency=1, mtbench=MT_LOCAL)
+    out = _grade_job(tmp_path, cfg, 4)
+    log = tmp_path / "logs" / "judge-mymodel.log"
     assert "mt-bench grading: 8/8 done" in log.read_text()  # the package logs into the rule's log
     recs = rio.read_jsonl(tmp_path / "out" / "mtbench.jsonl")
-    assert len(recs) == 8 and {r["turn"] for r in recs} == {1, 2}
-    assert all(r["score"] is None or 1 <= r["score"] <= 10 for r in recs)
+    assert [(r["question_id"], r["turn"]) for r in recs] == [(q, t) for q in (81, 91, 101, 111) for t in (1, 2)]
     assert [r["score"] for r in recs] == [8.0, 5.0, None, None] * 2  # the stub's fixed cycle
-    m = out["metrics"]
-    assert m["n"] == 8 and m["n_scored"] == 4 and m["n_unparsed"] == 4 and m["n_failed"] == 0
-    assert m["unparsed_reasons"] == {"no_number": 2, "ambiguous": 2}
-    assert out["score"] == pytest.approx(6.5) and out["task"] == "mtbench" and out["samples"] == [8.0, 5.0, 8.0, 5.0]
+    assert [r["parse"] for r in recs][:4] == ["ok:double_bracket", "ok:bracket", "no_rating", "empty"]
+    # the contract of results/judge/{model}/mtbench.json
+    assert out["model"] == "mymodel" and out["benchmark"] == "mtbench"
+    assert out["n_malformed"] == 4 and out["n_failed"] == 0 and out["metrics"]["n_scored"] == 4
+    assert out["metrics"]["malformed_reasons"] == {"no_rating": 2, "empty": 2}
+    assert out["score"] == pytest.approx(6.5)  # FastChat: the mean over rated turns
+    assert out["n"] == 8 and out["samples"] == [8.0, 5.0, 6.5, 6.5] * 2  # unrated turns at the score: aligned
+    assert out["stderr"] == pytest.approx(math.sqrt(3.0) / 2)  # sd of the rated turns (ddof 1) / sqrt(4)
+    assert out["judge"] == {
+        "model": "stub-judge",
+        "revision_or_snapshot": "stub-judge",
+        "prompt_version": f"fastchat-single-v1:local:{MT_DATA}",
+        "base_url_kind": "api",
+    }
+    by_cat = {"writing": 6.5, "roleplay": None, "reasoning": 6.5, "math": None}  # a category without a rating: None
+    assert out["metrics"]["by_category"] == by_cat
+    assert out["metrics"]["score_turn1"] == 8.0 and out["metrics"]["score_turn2"] == 5.0
+    # tokens from the responses' usage; no price for an unknown model id
+    sent = [len(json.dumps(b["messages"])) // 4 for b in stub.requests]
+    assert out["tokens"] == {"prompt": sum(sent), "completion": 7 * 8} and out["cost_usd_estimate"] is None
+    # reference-graded questions (101 reasoning, 111 math) were sent the reference answers
+    refs = M.load_reference_answers(MT_PATHS["references"])
+    assert refs["111"][1] in json.dumps(stub.requests[7]["messages"])
+    assert all(b["max_tokens"] == 2048 and b["temperature"] == 0.0 for b in stub.requests)
     # the key travels in the Authorization header, and nowhere else
     assert stub.auth and all(a == f"Bearer {SECRET}" for a in stub.auth)
     assert all(SECRET not in json.dumps(b) for b in stub.requests)
-    assert out["judge"]["api_key_env"] == KEY_ENV and out["judge"]["api_key_set"] is True
+    assert out["endpoint"]["api_key_env"] == KEY_ENV and out["endpoint"]["api_key_set"] is True
     text = _all_text(tmp_path) + caplog.text
     assert SECRET not in text and SECRET[3:20] not in text
-    assert not (tmp_path / "progress.jsonl").exists()  # the resume cache goes once the outputs are written
+
+
+def test_verdict_cache_resume_widened_run_and_judge_change(tmp_path, stub, monkeypatch):
+    """A rerun pays for nothing; a widened run (more questions) pays only for the new ones, also from another job
+    of the same judge; another judge identity reuses nothing. Token totals do not depend on the cache."""
+    cfg = _config(stub, concurrency=2, mtbench=MT_LOCAL)
+    first = _grade_job(tmp_path, cfg, 2, out="a")
+    assert len(stub.requests) == 4 and first["judge_cache_hits"] == 0
+    again = _grade_job(tmp_path, cfg, 2, out="a")
+    assert len(stub.requests) == 4 and again["judge_cache_hits"] == 4 and again["tokens_sent"]["prompt"] == 0
+    assert again["tokens"] == first["tokens"] and again["samples"] == first["samples"]
+    wide = _grade_job(tmp_path, cfg, 3, out="b")  # one more question, same model answers
+    assert len(stub.requests) == 6 and wide["judge_cache_hits"] == 4
+    # a crash mid-job: its file keeps what was answered (a cut last line is ignored)
+    cache_dir = next((tmp_path / "verdicts").iterdir())
+    (cache_dir / "mtbench-mymodel.jsonl").open("a").write('{"key": "cut')
+    C.VerdictCache(tmp_path / "verdicts", JP.grade_params(cfg)["identity"], "x")  # loads without error
+    other = _config(stub, concurrency=2, mtbench=MT_LOCAL, revision="stub-judge-2025-01-01")
+    _grade_job(tmp_path, other, 2, out="c")
+    assert len(stub.requests) == 10
+    assert len(list((tmp_path / "verdicts").iterdir())) == 2
+
+
+def test_judge_identity_and_cost(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    paper = validated({"model": "gpt-4o-mini-2024-07-18", "base_url": f"https://api.example/v1?key={SECRET}"})
+    ident = JP.grade_params(paper)["identity"]
+    assert ident["model"] == "gpt-4o-mini-2024-07-18" and ident["revision_or_snapshot"] == "gpt-4o-mini-2024-07-18"
+    assert ident["base_url_kind"] == "api" and ident["prompt_version"].endswith(
+        "lm-sys/FastChat@0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
+    )
+    assert SECRET not in json.dumps(JP.grade_params(paper)["identity"]) + json.dumps(JP.sdq_params(paper)["identity"])
+    # 1M prompt + 1M completion tokens of gpt-4o-mini at list price
+    assert cost_of(ident, 1_000_000, 1_000_000) == pytest.approx(0.75)
+    local = validated({"serve_local": {"model": "some/open-judge", "revision": "abc123"}})
+    li = JP.grade_params(local)["identity"]
+    assert li == {**li, "model": "some/open-judge", "revision_or_snapshot": "abc123", "base_url_kind": "local"}
+    assert cost_of(li, 10**6, 10**6) is None
+    rows = T.cost_rows(
+        [
+            {"model": "a", "benchmark": "mtbench", "judge": ident, "tokens": {"prompt": 2000, "completion": 100}},
+            {"model": "b", "benchmark": "mtbench", "judge": ident, "tokens": {"prompt": 1000, "completion": 300}},
+            {"dgm": "q7", "benchmark": "sdq", "judge": li, "tokens": {"prompt": 5, "completion": 1}},
+        ]
+    )
+    by = {(r["benchmark"], r["model"]): r for r in rows}
+    assert by[("mtbench", "TOTAL")]["prompt_tokens"] == 3000
+    assert by[("mtbench", "TOTAL")]["cost_usd_estimate"] == pytest.approx((3000 * 0.15 + 400 * 0.6) / 1e6)
+    assert by[("sdq", "q7")]["cost_usd_estimate"] is None and by[("ALL", "TOTAL")]["cost_usd_estimate"] is None
+
+
+def cost_of(identity: dict, prompt: int, completion: int):
+    from rewild.judge import cost
+
+    return cost.estimate_usd(identity, {"prompt": prompt, "completion": completion})
 
 
 def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeypatch, caplog):
@@ -491,8 +647,9 @@ def test_sdq_against_stub_logprobs_fallback_and_refusals(tmp_path, stub, monkeyp
         tmp_path / "sdq.jsonl",
         tmp_path / "sdq.json",
         rubrics_path=RUBRICS,
-        cache_dir=tmp_path / "cache",
+        places=SV.JudgePlaces(tmp_path / "verdicts", tmp_path / "cache"),
     )
+    assert out["tokens"]["completion"] == 7 * 8 and out["judge"]["prompt_version"] == JP.SDQ_PROMPT_VERSION
     recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
     assert len(recs) == 8 and out["n_responses"] == 4 and out["sample"]["skipped_empty"] >= 0
     assert 2 not in {r["row_id"] for r in recs}  # the empty response is not judged
@@ -540,7 +697,7 @@ def test_client_errors_never_carry_the_key(stub, monkeypatch):
     resp = client.chat(
         [{"role": "system", "content": "s"}, {"role": "user", "content": "[[rating]]"}], max_tokens=5, temperature=0
     )
-    assert C.first_choice(resp)[0]
+    assert C.first_choice(resp)[0] is not None  # answered after the retries (the stub cycle may be empty)
     # the key is read at call time: unset → no header (a warning names the variable, not a value)
     monkeypatch.delenv(KEY_ENV)
     client.chat(
@@ -558,20 +715,7 @@ def test_all_requests_refused_stops_the_job(tmp_path, stub):
     ans = [{"question_id": 1, "choices": [{"index": 0, "turns": ["a", "b"]}]}]
     client = _client(stub.base_url, None)
     with pytest.raises(C.JudgeError, match="every judge request was refused"):
-        M.grade(client, qs, ans, **GRADE_KW)
-
-
-def test_response_cache_resumes_without_new_requests(tmp_path, stub):
-    client = _client(stub.base_url, None, concurrency=8)
-    qs = M.load_questions(QUESTIONS)[:2]
-    ans = rio.read_jsonl(_answers(tmp_path, 2))
-    cache = C.ResponseCache(tmp_path / "cache.jsonl", "fp")
-    first = M.grade(client, qs, ans, **{**GRADE_KW, "cache": cache})
-    n = len(stub.requests)
-    again = M.grade(client, qs, ans, **{**GRADE_KW, "cache": C.ResponseCache(tmp_path / "cache.jsonl", "fp")})
-    assert len(stub.requests) == n and again == first
-    M.grade(client, qs, ans, **{**GRADE_KW, "cache": C.ResponseCache(tmp_path / "cache.jsonl", "other-judge")})
-    assert len(stub.requests) == 2 * n
+        M.grade(client, _mt()[0], qs, ans, {}, **GRADE_KW)
 
 
 def test_stage_params_hold_no_secret_and_no_switch(monkeypatch):
@@ -928,9 +1072,10 @@ def test_judge_rules_call_named_functions():
     text = (REPO / "rules" / "judge.smk").read_text()
     common = (REPO / "rules" / "common.smk").read_text()
     assert "lambda" not in text and "\ndef " not in text
-    for name in ("judge_questions", "judge_subject_settings", "judge_answers_mem_mb", "judge_extrinsic_mixes"):
-        assert f"{name}," in text and f"\ndef {name}(wildcards" in common, name
-    for rule in ("judge_answers", "judge", "sdq_judge", "judge_tables"):
+    names = ("judge_mtbench_inputs", "judge_subject_settings", "judge_answers_mem_mb", "judge_extrinsic_mixes")
+    for name in (*names, "judge_cost_inputs", "judge_mtbench_questions"):
+        assert f"{name}" in text and f"\ndef {name}(wildcards" in common, name
+    for rule in ("judge_answers", "judge", "sdq_judge", "judge_tables", "judge_cost", "mtbench_data"):
         body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
         assert "log:" in body and "benchmark:" in body, rule
     for rule in ("judge_answers", "judge", "sdq_judge"):
@@ -944,7 +1089,7 @@ def test_judge_job_shapes_come_from_config(paper_config):
     from rewild import config as rc
 
     cfg = paper_config
-    cfg["eval"]["judge"] = {"enabled": True, "questions": "q.jsonl", "serve_local": {"model": "org/judge", "gpus": 4}}
+    cfg["eval"]["judge"] = {"enabled": True, "serve_local": {"model": "org/judge", "gpus": 4}}
     rc.validate(cfg)
     assert JP.server_gpus(cfg) == 4 and JP.judge_threads(cfg) == 32
     assert JP.judge_mem_mb(cfg, 1) == (8 + 4 * 32) * 1024 and JP.judge_mem_mb(cfg, 2) == 2 * (8 + 4 * 32) * 1024
@@ -974,7 +1119,7 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
         cfg["student"]["local_build"]["wheel"] = str(REPO / wheel)
     cfg["eval"]["judge"] = {
         "enabled": True,
-        "questions": str(QUESTIONS),
+        "mtbench": MT_LOCAL,
         "rubrics": str(REPO / "data" / "judge" / "rubrics.yaml"),
         "serve_local": {"model": "smollm2-135m", "max_model_len": 1024, "gpus": 0},
         "extrinsic_metric": "demo-mc",
@@ -984,58 +1129,105 @@ def test_judge_rules_dry_run(tmp_path, demo_config):
     counts = _dry_run(tmp_path, cfg, "on.yaml")
     # students: 4 mixes + base; DGMs answering: smollm2, tiny-random (gpt has no model); SDQ: all three DGMs
     assert counts["judge_answers"] == counts["judge"] == 5 + 2
-    assert counts["sdq_judge"] == 3 and counts["judge_tables"] == 1
+    assert counts["sdq_judge"] == 3 and counts["judge_tables"] == 1 and counts["judge_cost"] == 1
+    assert "mtbench_data" not in counts  # a local replica: nothing to download
+    upstream = {**cfg, "eval": {**cfg["eval"], "judge": {**cfg["eval"]["judge"], "mtbench": {}}}}
+    counts = _dry_run(tmp_path, upstream, "upstream.yaml")
+    assert counts["mtbench_data"] == 1 and counts["judge"] == 5 + 2  # the pinned FastChat files, downloaded once
     cfg["eval"]["judge"]["dgms"] = ["tiny-random"]
     counts = _dry_run(tmp_path, cfg, "one.yaml")
     assert counts["judge_answers"] == 5 + 1 and counts["sdq_judge"] == 1
     cfg["eval"]["judge"]["enabled"] = False
     off = _dry_run(tmp_path, cfg, "off.yaml")
-    assert not {"judge_answers", "judge", "sdq_judge", "judge_tables"} & set(off)
+    assert not {"judge_answers", "judge", "sdq_judge", "judge_tables", "judge_cost"} & set(off)
 
 
 def test_judge_rules_run_against_an_api_judge_and_keep_the_key_out_of_every_file(tmp_path, stub, demo_config):
-    """The judge and sdq_judge rules through real Snakemake (their scripts, rewild.job, params, logs) against an
-    OpenAI-compatible endpoint: the key reaches the judge in the Authorization header and no file under results/,
-    logs/ or .snakemake/ holds it."""
+    """The judge, sdq_judge and judge_cost rules through real Snakemake (their scripts, rewild.job, params, logs)
+    against an OpenAI-compatible endpoint: the key reaches the judge in the Authorization header and no file under
+    results/, logs/, .snakemake/, nor the reproduction archive (rewild.archive) or `snakemake --archive`, holds
+    it; changing the judge plans exactly the judged jobs and the cost table (dry runs)."""
+    import copy
+    import tarfile
+
+    from rewild import archive
+    from rewild import config as rc
+
     cfg = demo_config
     cfg["eval"]["judge"] = {
         "enabled": True,
         "base_url": stub.base_url,
         "model": "stub-judge",
         "api_key_env": KEY_ENV,
-        "questions": str(QUESTIONS),
+        "mtbench": MT_LOCAL,
+        "dgms": ["gpt"],  # SDQ of the source DGM; no DGM answers (those need a model built)
         "sdq_n": 2,
         "sdq_factors": ["factuality"],
         "max_retries": 0,
     }
     workdir, cfg_path = workdir_copy(tmp_path, cfg, "api.yaml")
-    _answers(workdir / "results" / "judge" / "base", 2)  # what judge_answers wrote
+    models = JP.mtbench_models(rc.validate(copy.deepcopy(cfg)))
+    every = rio.read_jsonl(QUESTIONS)
+    n_q = len(every)
+    for m in models:  # what judge_answers wrote, for every replica question
+        (workdir / "results" / "judge" / m).mkdir(parents=True)
+        turns = [{"index": 0, "turns": [f"{m} answer 1", f"{m} answer 2"]}]
+        rio.write_jsonl(
+            workdir / "results" / "judge" / m / "answers.jsonl",
+            [{"question_id": q["question_id"], "choices": turns} for q in every],
+        )
     (workdir / "results" / "generations").mkdir(parents=True)
     _generations(workdir / "results" / "generations" / "gpt.parquet", 4)  # what merge_generations wrote
-    targets = ["results/judge/base/mtbench.json", "results/judge/dgm/gpt/sdq.json"]
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(cfg_path)]
-    args += ["--replace-workflow-config", "--cores", "1", "--allowed-rules", "judge", "sdq_judge", "--", *targets]
-    run_snakemake(args, env={KEY_ENV: SECRET})
+    targets = [f"results/judge/{m}/mtbench.json" for m in models] + ["results/judge/dgm/gpt/sdq.json"]
+    targets.append("results/tables/judge_cost.csv")
+    base = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--replace-workflow-config"]
+    allowed = ["--allowed-rules", "judge", "sdq_judge", "judge_cost"]
+    run_snakemake(
+        [*base, "--configfile", str(cfg_path), "--cores", "1", *allowed, "--", *targets], env={KEY_ENV: SECRET}
+    )
     summary = rio.read_json(workdir / "results" / "judge" / "base" / "mtbench.json")
-    assert summary["n"] == 4 and summary["judge"]["api_key_set"] is True and summary["judge"]["model"] == "stub-judge"
+    assert summary["n"] == 2 * n_q and summary["endpoint"]["api_key_set"] is True
+    assert summary["judge"]["model"] == "stub-judge" and summary["n_malformed"] > 0  # the stub's empty verdicts
     assert rio.read_json(workdir / "results" / "judge" / "dgm" / "gpt" / "sdq.json")["n_judgments"] == 2
-    assert len(stub.requests) == 6 and set(stub.auth) == {f"Bearer {SECRET}"}
-    assert "mt-bench grading: 4/4 done" in (workdir / "logs" / "judge" / "base.log").read_text()
+    assert len(stub.requests) == 2 * n_q * len(models) + 2 and set(stub.auth) == {f"Bearer {SECRET}"}
+    assert f"mt-bench grading: {2 * n_q}/{2 * n_q} done" in (workdir / "logs" / "judge" / "base.log").read_text()
+    table = pd.read_csv(workdir / "results" / "tables" / "judge_cost.csv")
+    assert set(table["benchmark"]) == {"mtbench", "sdq", "ALL"} and len(table) == len(models) + 1 + 3
+    all_row = table[table["benchmark"] == "ALL"].iloc[0]
+    assert all_row["requests"] == len(stub.requests) and all_row["completion_tokens"] == 7 * len(stub.requests)
+
+    # no key in any tree a run leaves, nor in either archive
+    arc = archive.run(workdir, rc.validate(copy.deepcopy(cfg)), tmp_path / "reproduction.tar.gz", code_root=REPO)
+    wf_arc = tmp_path / "workflow.tar.gz"
+    run_snakemake([*base, "--configfile", str(cfg_path), "--archive", str(wf_arc)], env={KEY_ENV: SECRET})
+    names = {}
+    for tarball in (arc, wf_arc):
+        with tarfile.open(tarball) as tf:
+            names[tarball] = tf.getnames()
+            blob = b"".join(tf.extractfile(m).read() for m in tf.getmembers() if m.isfile())
+        assert blob and SECRET.encode() not in blob and SECRET[5:30].encode() not in blob, tarball
+    assert any(n.endswith("judge/base/mtbench.json") for n in names[arc])  # the judged results are archived
+    # snakemake --archive packs the config (which names the key's variable only) and the workdir's tracked files
+    assert any(n.endswith("api.yaml") for n in names[wf_arc]), names[wf_arc][:20]
     for tree in ("results", "logs", ".snakemake"):
         assert (workdir / tree).is_dir()
         assert SECRET not in _all_text(workdir / tree) and SECRET[5:30] not in _all_text(workdir / tree), tree
 
-    def planned(**judge) -> set[str]:
-        """The jobs a dry run plans after changing `judge` settings (the targets as above)."""
+    def planned(**judge) -> dict[str, int]:
+        """The jobs a dry run plans after changing `judge` settings (same targets)."""
         edited = {**cfg, "eval": {**cfg["eval"], "judge": {**cfg["eval"]["judge"], **judge}}}
         _, path = workdir_copy(tmp_path, edited, "edited.yaml")
-        dry = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(path)]
-        dry += ["--replace-workflow-config", "-n", "--allowed-rules", "judge", "sdq_judge", "--", *targets]
-        return set(re.findall(r"^rule (\w+):", run_snakemake(dry).stdout, re.M))
+        out = run_snakemake([*base, "--configfile", str(path), "-n", *allowed, "--", *targets]).stdout
+        return job_counts(out) if "Job stats:" in out else {}
 
-    assert planned(concurrency=3, timeout_s=30, max_retries=4) == set()  # cadence: nothing reruns
-    assert planned(grade_temperature=0.5) == {"judge"}  # a grading setting: grading only
-    assert planned(model="another-judge") == {"judge", "sdq_judge"}  # the judge itself: every judged job
+    from test_workflow import job_counts
+
+    k = len(models)
+    assert planned(concurrency=3, timeout_s=30, max_retries=4) == {}  # cadence: nothing reruns
+    assert planned(grade_temperature=0.5) == {"judge": k, "judge_cost": 1, "total": k + 1}  # grading + descendant
+    judged = {"judge": k, "sdq_judge": 1, "judge_cost": 1, "total": k + 2}
+    assert planned(model="another-judge") == judged  # the judge itself: every judged job and the cost table
+    assert planned(revision="stub-judge-2099-01-01") == judged  # its snapshot too
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1056,7 +1248,8 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     cache = REPO / ".cache" / "vllm-test"
     qpath = tmp_path / "questions.jsonl"
-    rio.write_jsonl(qpath, M.load_questions(QUESTIONS)[:2])
+    every = M.load_questions(QUESTIONS)
+    rio.write_jsonl(qpath, [every[0], next(q for q in every if q["category"] == "math")])  # one reference-graded
     t0 = time.time()
     # 1. answers with vLLM offline (a subprocess, as under Snakemake): turn 2 sees the model's own turn-1 answer
     cfg = validated({"answer_max_tokens": 40, "answer_max_model_len": 1024})
@@ -1095,14 +1288,16 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
         settings = judge_settings(
             base_url=url, model="judge", api_key_env=KEY_ENV, concurrency=6, grade_max_tokens=32, timeout_s=120
         )
+        settings = {**settings, "identity": C.judge_identity(settings, "test")}
+        places = SV.JudgePlaces(tmp_path / "verdicts", cache)
         graded = M.run_grade(
-            qpath,
+            {**MT_PATHS, "questions": qpath},
             tmp_path / "answers.jsonl",
             "dgm-smollm2",
             settings,
             tmp_path / "mtbench.jsonl",
             tmp_path / "mtbench.json",
-            cache_dir=cache,
+            places=places,
         )
         sdq = S.run_sdq(
             gens,
@@ -1117,7 +1312,7 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
             tmp_path / "sdq.jsonl",
             tmp_path / "sdq.json",
             rubrics_path=RUBRICS,
-            cache_dir=cache,
+            places=places,
         )
     t_total = time.time() - t0
     print(f"answers {t_answers:.0f} s, server up at {t_up:.0f} s, total {t_total:.0f} s")
@@ -1125,15 +1320,17 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     grades = rio.read_jsonl(tmp_path / "mtbench.jsonl")
     assert len(grades) == 4
     m = graded["metrics"]
-    assert m["n_scored"] + m["n_unparsed"] + m["n_failed"] == 4
+    assert m["n_scored"] + graded["n_malformed"] + m["n_failed"] == 4 == graded["n"]
     for r in grades:
         assert (r["score"] is not None and 1 <= r["score"] <= 10) or r["parse"] in (
             "empty",
-            "no_number",
-            "ambiguous",
+            "no_rating",
             "out_of_range",
             "request_failed",
         )
+    # the real server's usage counts; a local model id has no price
+    assert graded["tokens"]["prompt"] > 100 and 0 < graded["tokens"]["completion"] <= 4 * 32
+    assert graded["cost_usd_estimate"] is None
     recs = rio.read_jsonl(tmp_path / "sdq.jsonl")
     assert len(recs) == 6 and sdq["n_judgments"] == 6
     assert sdq["n_logprobs"] + sdq["n_text_fallback"] + sdq["n_unparsed"] + sdq["n_failed"] == 6

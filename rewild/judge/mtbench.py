@@ -1,7 +1,9 @@
-"""MT-Bench-style single-answer grading (paper §5): questions in FastChat's question.jsonl format, answers in its
-model_answer JSONL format (so the style measures of rewild.style read them), FastChat's per-category answer temperatures, our
-own single-answer prompt with the "[[rating]]" verdict (reference answers shown when a question has them), and the
-two stage entries `run_answers` (rule judge_answers) and `run_grade` (rule judge).
+"""MT-Bench as the paper scored it (Evalchemy's FastChat llm_judge): FastChat's single-answer grading over its
+questions (question.jsonl), with its judge prompts (judge_prompts.jsonl: single-v1 and the reference-based
+single-math-v1, each with a multi-turn variant) and reference answers for the math/reasoning/coding categories, the
+"[[rating]]" verdict on 1-10, and answers in FastChat's model_answer format with its per-category temperatures.
+Those files are data of a pinned FastChat commit (eval.judge.mtbench; rewild.judge.plan), read here, never copied.
+Stage entries: `run_answers` (rule judge_answers) and `run_grade` (rule judge).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import os
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from rewild import io as rio
 from rewild import stats
 
+from . import cost
 from .answers import Question, answer_all
 from .client import (
     JudgeClient,
@@ -28,8 +30,8 @@ from .client import (
     check_not_all_failed,
     first_choice,
 )
-from .parse import parse_score_detail
-from .server import endpoint
+from .parse import parse_rating
+from .server import JudgePlaces, session
 
 log = logging.getLogger("rewild.judge")
 
@@ -140,77 +142,120 @@ def answer_turns(record: Mapping[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Grading
+# Grading: FastChat's single-answer grading with the judge prompts of its data (judge_prompts.jsonl)
 # ---------------------------------------------------------------------------------------------------------------
 
-GRADE_SYSTEM = "You are a fair, careful and impartial evaluator of AI assistant responses."
+# Categories whose questions are graded against a reference answer (FastChat's NEED_REF_CATS)
+NEED_REF_CATEGORIES = ("math", "reasoning", "coding", "arena-hard-200")
+# The judge prompt of a turn: (reference-based, second turn) -> the prompt's `name` in judge_prompts.jsonl
+PROMPT_NAMES: dict[tuple[bool, bool], str] = {
+    (False, False): "single-v1",
+    (True, False): "single-math-v1",
+    (False, True): "single-v1-multi-turn",
+    (True, True): "single-math-v1-multi-turn",
+}
+PROMPT_FIELDS = ("name", "type", "system_prompt", "prompt_template", "output_format")
+VERDICT_FORMAT = "[[rating]]"
 
-GRADE_INSTRUCTION = (
-    "Please act as an impartial judge of the quality of {what}. Consider helpfulness, relevance, accuracy, depth, "
-    "creativity and level of detail.{reference_clause} Start with a short explanation of a few sentences. Be as "
-    "objective as possible and do not let the answer's length or style sway you. After the explanation you must "
-    'rate the answer on a scale of 1 to 10, strictly in this format: "Rating: [[rating]]", for example '
-    '"Rating: [[6]]".'
-)
-REFERENCE_CLAUSE = " A reference answer is given: compare the assistant's answer with it and penalise mistakes."
+
+def load_judge_prompts(path: str | os.PathLike) -> dict[str, dict]:
+    """{name: prompt} of a FastChat judge_prompts.jsonl; the four single-answer prompts must be there, with the
+    "[[rating]]" verdict format."""
+    prompts = {}
+    for i, rec in enumerate(rio.read_jsonl(path)):
+        missing = [f for f in PROMPT_FIELDS if f not in rec]
+        if missing:
+            raise ValueError(f"{path}: line {i + 1} lacks {missing}")
+        prompts[str(rec["name"])] = rec
+    for name in PROMPT_NAMES.values():
+        rec = prompts.get(name)
+        if rec is None:
+            raise ValueError(f"{path}: no judge prompt named {name!r} (have {sorted(prompts)})")
+        if rec["type"] != "single" or rec["output_format"] != VERDICT_FORMAT:
+            raise ValueError(f"{path}: {name} is not a single-answer prompt with the {VERDICT_FORMAT} verdict")
+    return prompts
 
 
-def build_grade_messages(question: Mapping[str, Any], answers: Sequence[str], turn: int) -> list[dict]:
-    """Single-answer grading prompt for turn `turn` (0-based). Turn 1: the question and the answer; later turns:
-    the whole conversation so far, judging only the last answer. Reference answers (math, reasoning, coding in
-    MT-Bench) are shown when the question has them."""
-    refs = question.get("reference") or []
-    ref = refs[turn] if turn < len(refs) else None
-    clause = REFERENCE_CLAUSE if ref else ""
-    if turn == 0:
-        what = "the AI assistant's answer to the user question shown below"
-        parts = [
-            GRADE_INSTRUCTION.format(what=what, reference_clause=clause),
-            f"[Question]\n{question['turns'][0]}",
-        ]
-        if ref:
-            parts.append(f"[Start of the reference answer]\n{ref}\n[End of the reference answer]")
-        parts.append(f"[Start of the assistant's answer]\n{answers[0]}\n[End of the assistant's answer]")
-    else:
-        what = (
-            f"the AI assistant's answer to the user's question number {turn + 1} in the conversation below. "
-            "Judge only that last answer; the earlier exchange is context"
+def load_reference_answers(path: str | os.PathLike) -> dict[str, list[str]]:
+    """{question_id: reference turns} of a FastChat reference-answer file (model_answer format)."""
+    return {str(r["question_id"]): answer_turns(r) for r in rio.read_jsonl(path)}
+
+
+def needs_reference(question: Mapping[str, Any]) -> bool:
+    return str(question.get("category", "")) in NEED_REF_CATEGORIES
+
+
+def check_references(questions: Sequence[Mapping[str, Any]], references: Mapping[str, Sequence[str]]) -> None:
+    """Every reference-graded question has a reference turn per question turn (FastChat's check_data)."""
+    short = [
+        q["question_id"]
+        for q in questions
+        if needs_reference(q) and len(references.get(str(q["question_id"]), ())) < len(q["turns"])
+    ]
+    if short:
+        raise ValueError(f"reference answers missing for the reference-graded questions {short}")
+
+
+def build_grade_messages(
+    prompts: Mapping[str, Mapping[str, Any]],
+    question: Mapping[str, Any],
+    answers: Sequence[str],
+    turn: int,
+    reference: Sequence[str] | None,
+) -> list[dict]:
+    """The judge's chat for turn `turn` (0-based) as FastChat builds it: the system prompt and the prompt template
+    of the turn's prompt (second turn: the multi-turn prompt with both turns; math/reasoning/coding: the
+    reference-based one with the reference answer), filled with the question, the answers and the references."""
+    if turn not in (0, 1):
+        raise ValueError(f"MT-Bench grading has two turns; turn index {turn} asked")
+    ref = bool(reference) and needs_reference(question)
+    prompt = prompts[PROMPT_NAMES[(ref, turn == 1)]]
+    fill: dict[str, str] = {}
+    if ref:
+        fill["ref_answer_1"] = str(reference[0])
+        if turn == 1:
+            fill["ref_answer_2"] = str(reference[1])
+    if turn == 1:
+        fill.update(
+            question_1=str(question["turns"][0]),
+            question_2=str(question["turns"][1]),
+            answer_1=str(answers[0]),
+            answer_2=str(answers[1]),
         )
-        conv = []
-        for t in range(turn + 1):
-            conv.append(f"### User:\n{question['turns'][t]}")
-            conv.append(f"### Assistant:\n{answers[t]}")
-        parts = [
-            GRADE_INSTRUCTION.format(what=what, reference_clause=clause),
-            "[Start of the conversation]\n" + "\n\n".join(conv) + "\n[End of the conversation]",
-        ]
-        if ref:
-            parts.append(
-                f"[Start of the reference answer to question {turn + 1}]\n{ref}\n[End of the reference answer]"
-            )
-    return [{"role": "system", "content": GRADE_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    else:
+        fill.update(question=str(question["turns"][0]), answer=str(answers[0]))
+    user = str(prompt["prompt_template"]).format(**fill)
+    return [{"role": "system", "content": str(prompt["system_prompt"])}, {"role": "user", "content": user}]
 
 
 def grade(
     client: JudgeClient,
+    prompts: Mapping[str, Mapping[str, Any]],
     questions: Sequence[Mapping[str, Any]],
     answers: Sequence[Mapping[str, Any]],
+    references: Mapping[str, Sequence[str]],
     *,
     max_tokens: int,
     temperature: float,
     seed: int,
     cache: VerdictCache | None,
+    ledger: TokenLedger | None,
 ) -> list[dict]:
-    """Grade every turn of every answered question. One record per (question, turn): question_id, turn (1-based),
-    category, answer, judge_output, score (1-10 or None), parse (how / why not), error (a refused request)."""
-    by_id = {str(q["question_id"]): q for q in questions}
+    """Grade every turn of every answered question, in question order. One record per (question, turn):
+    question_id, turn (1-based), category, answer, judge_output, score (1-10 or None), parse (how / why not),
+    error (a refused request). A verdict without a rating is counted, never fatal."""
+    check_references(questions, references)
+    by_answer = {str(a["question_id"]): a for a in answers}
+    unknown = sorted(set(by_answer) - {str(q["question_id"]) for q in questions})
+    if unknown:
+        raise ValueError(f"answers for unknown question_ids {unknown}")
     items = []
-    for a in answers:
-        q = by_id.get(str(a["question_id"]))
-        if q is None:
-            raise ValueError(f"answer for unknown question_id {a['question_id']}")
+    for q in questions:
+        a = by_answer.get(str(q["question_id"]))
+        if a is None:
+            raise ValueError(f"no answer for question_id {q['question_id']}")
         turns = answer_turns(a)
-        for t in range(min(len(q["turns"]), len(turns))):
+        for t in range(min(len(q["turns"]), len(turns), 2)):
             items.append((q, turns, t))
 
     def one(item: tuple) -> dict:
@@ -225,11 +270,13 @@ def grade(
             "parse": None,
             "error": None,
         }
+        ref = references.get(str(q["question_id"])) if needs_reference(q) else None
         try:
             resp = cached_chat(
                 client,
                 cache,
-                messages=build_grade_messages(q, turns, t),
+                ledger,
+                messages=build_grade_messages(prompts, q, turns, t, ref),
                 max_tokens=max_tokens,
                 temperature=temperature,
                 seed=seed,
@@ -240,7 +287,7 @@ def grade(
             return rec
         text, _, _ = first_choice(resp)
         rec["judge_output"] = text
-        rec["score"], rec["parse"] = parse_score_detail(text)
+        rec["score"], rec["parse"] = parse_rating(text)
         return rec
 
     records = client.map(one, items, what="mt-bench grading")
@@ -249,32 +296,39 @@ def grade(
 
 
 def summarise_grades(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean score on the 1-10 scale over all scored turns (the MT-Bench score), per-turn means, counts, 95% CI."""
+    """The MT-Bench score as FastChat's show_result computes it: the mean over every (question, turn) the judge
+    rated (a turn without a rating is left out and counted: n_malformed, n_failed), per-turn and per-category
+    means, the standard error of the rated turns, and `samples`: one value per graded turn in record order (the
+    same for every model) with an unrated turn set to the model's score, so that the samples' mean is the score
+    and every model's samples align for a paired bootstrap."""
     scored = [float(r["score"]) for r in records if r.get("score") is not None]
-    failed = sum(1 for r in records if r.get("error"))
+    score = float(sum(scored) / len(scored)) if scored else None
     out: dict[str, Any] = {
         "n": len(records),
         "n_scored": len(scored),
-        "n_unparsed": sum(1 for r in records if r.get("score") is None and not r.get("error")),
-        "n_failed": failed,
-        "score": float(sum(scored) / len(scored)) if scored else None,
+        "n_malformed": sum(1 for r in records if r.get("score") is None and not r.get("error")),
+        "n_failed": sum(1 for r in records if r.get("error")),
+        "score": score,
         "stderr": None,
         "ci95": None,
-        "samples": scored,
-        "unparsed_reasons": {},
+        "samples": [float(r["score"]) if r.get("score") is not None else score for r in records] if scored else [],
+        "malformed_reasons": {},
+        "by_category": {},
     }
     for r in records:
         if r.get("score") is None:
             why = r.get("parse") or "unknown"
-            out["unparsed_reasons"][why] = out["unparsed_reasons"].get(why, 0) + 1
+            out["malformed_reasons"][why] = out["malformed_reasons"].get(why, 0) + 1
     if len(scored) >= 2:
-        m, lo, hi = stats.ci95(scored)
+        _, lo, hi = stats.ci95(scored)
         out["ci95"] = [lo, hi]
         out["stderr"] = (hi - lo) / (2 * stats.Z95)
-    turns = sorted({int(r["turn"]) for r in records})
-    for t in turns:
-        s = [float(r["score"]) for r in records if int(r["turn"]) == t and r.get("score") is not None]
-        out[f"score_turn{t}"] = float(sum(s) / len(s)) if s else None
+    for t in sorted({int(r["turn"]) for r in records}):
+        v = [float(r["score"]) for r in records if int(r["turn"]) == t and r.get("score") is not None]
+        out[f"score_turn{t}"] = float(sum(v) / len(v)) if v else None
+    for c in sorted({str(r.get("category")) for r in records}):
+        v = [float(r["score"]) for r in records if str(r.get("category")) == c and r.get("score") is not None]
+        out["by_category"][c] = float(sum(v) / len(v)) if v else None
     return out
 
 
@@ -342,67 +396,73 @@ def run_answers(
 
 
 def run_grade(
-    questions_path: str | os.PathLike,
+    paths: Mapping[str, str | os.PathLike],
     answers_path: str | os.PathLike,
     subject: str,
     judge: Mapping[str, Any],
     out_jsonl: str | os.PathLike,
     out_json: str | os.PathLike,
     *,
-    cache_dir: str | os.PathLike,
-    server_model: str | None = None,
-    progress_path: str | os.PathLike | None = None,
-    server_log: str | os.PathLike | None = None,
+    places: JudgePlaces,
     config_hash: str | None = None,
 ) -> dict:
-    """Grade one model's MT-Bench answers → per-turn JSONL + an eval-JSON-shaped summary (task "mtbench").
-    `judge`: plan.stage_params of the grade stage; `progress_path`: the response cache of a resumed job."""
+    """Grade one model's MT-Bench answers → per-turn JSONL + results/judge/{model}/mtbench.json (the judged-score
+    contract: score 1-10, stderr, n, samples, judge identity, tokens, cost estimate, n_malformed).
+    `paths`: questions, references, prompts (plan.mtbench_inputs); `judge`: plan.grade_params plus the client's
+    cadence; `places`: where the job keeps its caches and a served judge."""
     j = judge
     started = rio.now_iso()
-    questions = load_questions(questions_path)
+    questions = load_questions(paths["questions"])
+    references = load_reference_answers(paths["references"])
+    prompts = load_judge_prompts(paths["prompts"])
     answers = rio.read_jsonl(answers_path)
-    with endpoint(j, server_model=server_model, cache_dir=cache_dir, server_log=server_log) as client:
-        cache = VerdictCache(progress_path, j["identity"], job=f"mtbench-{subject}")
+    identity = dict(j["identity"])
+    with session(j, identity, f"{TASK}-{subject}", places) as judge_session:
         records = grade(
-            client,
+            judge_session.client,
+            prompts,
             questions,
             answers,
+            references,
             max_tokens=int(j["grade_max_tokens"]),
             temperature=float(j["grade_temperature"]),
             seed=int(j["seed"]),
-            cache=cache,
+            cache=judge_session.cache,
+            ledger=judge_session.ledger,
         )
-        judge_info = {**client.describe(), "served_locally": bool(j["serve_local"])}
+        endpoint_info = judge_session.describe()
     summary = summarise_grades(records)
     rio.write_jsonl(out_jsonl, [{"model": subject, **r} for r in records])
     out = {
         "model": subject,
+        "benchmark": TASK,
         "task": TASK,
-        "lm_eval_task": None,
         "metric": "score",
         "score": summary["score"],
         "stderr": summary["stderr"],
-        "n": summary["n"],
-        "metrics": {k: v for k, v in summary.items() if k not in ("samples",)},
+        "n": len(summary["samples"]),
         "samples": summary["samples"],
-        "judge": {
-            **judge_info,
-            "serve_local": j["serve_local"],
+        **cost.result_fields(identity, judge_session.ledger.totals(), summary["n_malformed"]),
+        "n_failed": summary["n_failed"],
+        "metrics": {k: v for k, v in summary.items() if k != "samples"},
+        "endpoint": {
+            **endpoint_info,
             "max_tokens": int(j["grade_max_tokens"]),
             "temperature": float(j["grade_temperature"]),
             "seed": int(j["seed"]),
         },
+        "data": {role: {"path": str(p), "sha256": rio.sha256_file(p)} for role, p in paths.items()},
         "provenance": rio.provenance(config_hash=config_hash, seeds={"judge": int(j["seed"])}, started=started),
     }
     rio.write_json(out_json, out)
-    if progress_path:
-        Path(progress_path).unlink(missing_ok=True)
     log.info(
-        "%s: MT-Bench %s over %d turns (%d unparsed, %d failed)",
+        "%s: MT-Bench %s over %d turns (%d malformed, %d failed); judge tokens %s, est. cost %s USD",
         subject,
         f"{summary['score']:.3f}" if summary["score"] is not None else "n/a",
         summary["n"],
-        summary["n_unparsed"],
+        summary["n_malformed"],
         summary["n_failed"],
+        out["tokens"],
+        out["cost_usd_estimate"],
     )
     return out

@@ -60,6 +60,27 @@ def parse_score(text: Any, lo: float = SCORE_MIN, hi: float = SCORE_MAX) -> floa
     return parse_score_detail(text, lo, hi)[0]
 
 
+# MT-Bench's verdict format "[[rating]]" as FastChat reads it: the first "[[x]]", else the first "[x]"
+_RATING_PATTERNS = (
+    ("double_bracket", re.compile(r"\[\[(\d+\.?\d*)\]\]")),
+    ("bracket", re.compile(r"\[(\d+\.?\d*)\]")),
+)
+
+
+def parse_rating(text: Any, lo: float = SCORE_MIN, hi: float = SCORE_MAX) -> tuple[float | None, str]:
+    """(rating or None, reason) of an MT-Bench single-answer verdict, read as FastChat reads it: the first "[[x]]",
+    else the first "[x]"; reasons ok:double_bracket, ok:bracket, empty, no_rating, out_of_range. Unlike FastChat a
+    value outside [lo, hi] is not averaged in (it is counted as malformed, as a missing rating is)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        return None, "empty"
+    for name, pat in _RATING_PATTERNS:
+        m = pat.search(str(text))
+        if m:
+            v = float(m.group(1))
+            return (v, f"ok:{name}") if lo <= v <= hi else (None, "out_of_range")
+    return None, "no_rating"
+
+
 _MARKER = re.compile(r"score\s*:", re.I)
 
 

@@ -27,6 +27,7 @@ JUDGE_TABLES = (
     "results/tables/sdq_vs_extrinsic.csv",
     "results/plots/sdq_vs_extrinsic.png",
 )
+JUDGE_COST = "results/tables/judge_cost.csv"
 RUBRICS = Path("data") / "judge" / "rubrics.yaml"  # eval.judge.rubrics null: the shipped rubrics
 
 # The judge settings each stage's `params:` carry: a changed key reruns only the stages it affects. `enabled`
@@ -117,22 +118,125 @@ def subject_dgm(subject: str) -> str | None:
 
 
 def judge_targets(config: Mapping[str, Any]) -> list[str]:
-    """What `rule all` adds when eval.judge.enabled (common.smk's final_outputs())."""
-    return list(JUDGE_TABLES) if judge_section(config)["enabled"] else []
+    """What `rule all` adds: the judge tables when eval.judge.enabled, the judge cost table whenever anything is
+    judged (common.smk's final_outputs())."""
+    out = list(JUDGE_TABLES) if judge_section(config)["enabled"] else []
+    if cost_inputs(config):
+        out.append(JUDGE_COST)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- inputs
 
 
-def questions_input(config: Mapping[str, Any]) -> str:
-    q = judge_section(config)["questions"]
-    if not q:
-        raise ConfigError(
-            "eval.judge.questions",
-            "is not set: point it at a FastChat question.jsonl "
-            "(MT-Bench: 80 two-turn questions; demo: data/judge/mtbench_demo.jsonl)",
-        )
-    return str(q)
+# MT-Bench data as FastChat's llm_judge ships it: the raw files of lm-sys/FastChat at a commit (eval.judge.mtbench)
+FASTCHAT_REPO = "lm-sys/FastChat"
+FASTCHAT_DATA = "fastchat/llm_judge/data"  # the data folder inside the repository
+UPSTREAM_ROOT = Path(".cache") / "upstream"  # downloads of pinned upstream files (a job's workdir, not results/)
+# SHA-256 of the files at the pinned commit (checked after download; another commit is recorded, not checked)
+FASTCHAT_SHA256 = {
+    "0e6d3e4beaab66f4d3f93db72541a4abab8af28d": {
+        "mt_bench/question.jsonl": "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7",
+        "mt_bench/reference_answer/gpt-4.jsonl": "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f",
+        "judge_prompts.jsonl": "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6",
+    }
+}
+SDQ_PROMPT_VERSION = "rewild-sdq-v1"  # our SDQ judgment prompt (rewild.judge.sdq); bump when it changes
+
+
+def mtbench_relpaths(config: Mapping[str, Any]) -> dict[str, str]:
+    """{role: path inside the data folder} of the three MT-Bench files."""
+    ref = judge_section(config)["mtbench"]["reference_model"]
+    return {
+        "questions": "mt_bench/question.jsonl",
+        "references": f"mt_bench/reference_answer/{ref}.jsonl",
+        "prompts": "judge_prompts.jsonl",
+    }
+
+
+def mtbench_data_dir(config: Mapping[str, Any]) -> Path:
+    """The folder holding the MT-Bench files: the download of the pinned FastChat commit, or eval.judge.mtbench.path."""
+    m = judge_section(config)["mtbench"]
+    if m["source"] == "local":
+        if not m["path"]:
+            raise ConfigError(
+                "eval.judge.mtbench.path",
+                "is not set but mtbench.source is local: point it at a folder in FastChat's llm_judge/data layout "
+                "(test/demo replica: data/replicas/lm-sys/FastChat/fastchat/llm_judge/data)",
+            )
+        return Path(m["path"])
+    return UPSTREAM_ROOT / FASTCHAT_REPO / m["revision"] / FASTCHAT_DATA
+
+
+def mtbench_inputs(config: Mapping[str, Any]) -> dict[str, str]:
+    """{questions, references, prompts}: the paths the MT-Bench rules read."""
+    root = mtbench_data_dir(config)
+    return {role: str(root / rel) for role, rel in mtbench_relpaths(config).items()}
+
+
+def mtbench_upstream_files(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the prefetch step (and the local rule mtbench_data) downloads: repo, commit, path, dest, sha256 (None
+    when the commit is not the pinned one). Empty for a local source."""
+    m = judge_section(config)["mtbench"]
+    if m["source"] != "fastchat":
+        return []
+    known = FASTCHAT_SHA256.get(m["revision"], {})
+    dest = mtbench_inputs(config)
+    return [
+        {
+            "repo": FASTCHAT_REPO,
+            "commit": m["revision"],
+            "path": f"{FASTCHAT_DATA}/{rel}",
+            "dest": dest[role],
+            "sha256": known.get(rel),
+        }
+        for role, rel in mtbench_relpaths(config).items()
+    ]
+
+
+def mtbench_prompt_version(config: Mapping[str, Any]) -> str:
+    """The judge prompts' version in the judge identity: FastChat's single-answer prompts at the data's commit,
+    or of the local folder (its files are inputs too: an edit reruns the grading through their dates)."""
+    m = judge_section(config)["mtbench"]
+    if m["source"] == "local":
+        return f"fastchat-single-v1:local:{m['path']}"
+    return f"fastchat-single-v1:{FASTCHAT_REPO}@{m['revision']}"
+
+
+def mtbench_wanted(config: Mapping[str, Any]) -> bool:
+    """MT-Bench is graded when the judge tables are on, or when the scores table takes it (eval.judged_benchmarks)."""
+    return bool(judge_section(config)["enabled"]) or "mtbench" in config["eval"]["judged_benchmarks"]
+
+
+def mtbench_models(config: Mapping[str, Any]) -> list[str]:
+    """The `model` wildcard values of the MT-Bench rules: the judged models, and every model the scores table
+    needs an MT-Bench score of (rewild.plan.models: reference DGMs as `dgm-<key>`) when it takes MT-Bench."""
+    names = judged_models(config)
+    if "mtbench" in config["eval"]["judged_benchmarks"]:
+        names += [m for m in workflow.models(config) if m not in names]
+    return names
+
+
+def grade_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The MT-Bench grading job's params: the grade stage's settings and the judge identity."""
+    return {**stage_params(config, "grade"), "identity": judge_identity(config, mtbench_prompt_version(config))}
+
+
+def sdq_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDQ job's params: the sdq stage's settings and the judge identity."""
+    return {**stage_params(config, "sdq"), "identity": judge_identity(config, SDQ_PROMPT_VERSION)}
+
+
+def cost_inputs(config: Mapping[str, Any]) -> list[str]:
+    """Every judged result whose judge tokens the cost table sums: MT-Bench of each MT-Bench model, SDQ of each
+    SDQ DGM when the judge tables are on, and the other judged benchmarks the scores table takes."""
+    out = [f"results/judge/{m}/mtbench.json" for m in mtbench_models(config)] if mtbench_wanted(config) else []
+    if judge_section(config)["enabled"]:
+        out += [f"results/judge/dgm/{d}/sdq.json" for d in judged_dgms(config, generated_only=False)]
+    for bench in config["eval"]["judged_benchmarks"]:
+        if bench != "mtbench":
+            out += [f"results/judge/{m}/{bench}.json" for m in workflow.models(config)]
+    return out
 
 
 def rubrics_input(config: Mapping[str, Any], workflow_dir: str | os.PathLike) -> str:
@@ -196,7 +300,8 @@ def answers_config_hash(config: Mapping[str, Any], subject: str) -> str:
 
 
 def stage_config_hash(config: Mapping[str, Any], stage: str) -> str:
-    return workflow.section_hash(stage_params(config, stage))
+    """Provenance only: the hash of what a grading (`grade`) or SDQ (`sdq`) job's params hold."""
+    return workflow.section_hash(grade_params(config) if stage == "grade" else sdq_params(config))
 
 
 def learned_from_map(config: Mapping[str, Any]) -> dict[str, str]:

@@ -21,6 +21,7 @@ import yaml
 
 from rewild import io as rio
 
+from . import cost
 from .client import (
     JudgeClient,
     JudgeRequestError,
@@ -31,7 +32,7 @@ from .client import (
     first_choice,
 )
 from .parse import SCORE_MAX, SCORE_MIN, digit_distribution, expected_score, parse_score_detail
-from .server import endpoint
+from .server import JudgePlaces, session
 
 log = logging.getLogger("rewild.judge")
 
@@ -205,6 +206,7 @@ def sdq_judge_one(
     prefill: bool,
     seed: int,
     cache: VerdictCache | None,
+    ledger: TokenLedger | None,
 ) -> dict:
     """One judgment of one response on one factor: the expected score of the digit distribution after "Score:",
     else the score parsed from the text (counted as a fallback), else none (counted, with the reason)."""
@@ -226,6 +228,7 @@ def sdq_judge_one(
         resp = cached_chat(
             client,
             cache,
+            ledger,
             messages=build_sdq_messages(
                 factor, item["prompt"], item["response"], scale=scale, max_chars=max_chars, prefill=prefill
             ),
@@ -296,14 +299,11 @@ def run_sdq(
     out_json: str | os.PathLike,
     *,
     rubrics_path: str | os.PathLike,
-    cache_dir: str | os.PathLike,
-    server_model: str | None = None,
-    progress_path: str | os.PathLike | None = None,
-    server_log: str | os.PathLike | None = None,
+    places: JudgePlaces,
     config_hash: str | None = None,
 ) -> dict:
     """Judge a seeded sample of a DGM's first responses on the rubric factors → per-judgment JSONL + summary.
-    `judge`: plan.stage_params of the sdq stage; `progress_path`: the response cache of a resumed job."""
+    `judge`: plan.sdq_params plus the client's cadence; `places`: where the job keeps its caches and a served judge."""
     j = judge
     started = rio.now_iso()
     rubrics, scale = load_rubrics(rubrics_path)
@@ -311,14 +311,14 @@ def run_sdq(
     items, sample_info = sample_responses(generations_path, int(j["sdq_n"]), int(j["sdq_seed"]))
     log.info("SDQ %s: %d responses x %d factors (%s)", dgm, len(items), len(factors), sample_info)
     prefill = resolve_prefill(j["sdq_prefill"], bool(j["serve_local"]))
-    with endpoint(j, server_model=server_model, cache_dir=cache_dir, server_log=server_log) as client:
-        cache = VerdictCache(progress_path, j["identity"], job=f"sdq-{dgm}")
+    identity = dict(j["identity"])
+    with session(j, identity, f"sdq-{dgm}", places) as judge_session:
         work = [(it, f) for it in items for f in factors]
 
         def one(x: tuple) -> dict:
             it, f = x
             rec = sdq_judge_one(
-                client,
+                judge_session.client,
                 it,
                 f,
                 rubrics[f],
@@ -329,22 +329,24 @@ def run_sdq(
                 max_chars=int(j["sdq_max_chars"]),
                 prefill=prefill,
                 seed=int(j["sdq_seed"]),
-                cache=cache,
+                cache=judge_session.cache,
+                ledger=judge_session.ledger,
             )
             return {"dgm": dgm, **rec, "prompt": it["prompt"], "response": it["response"]}
 
-        records = client.map(one, work, what=f"SDQ judgments of {dgm}")
+        records = judge_session.client.map(one, work, what=f"SDQ judgments of {dgm}")
         check_not_all_failed(records)
-        judge_info = {**client.describe(), "served_locally": bool(j["serve_local"])}
+        endpoint_info = judge_session.describe()
     summary = summarise_sdq(records, factors)
     rio.write_jsonl(out_jsonl, records)
     out = {
         "dgm": dgm,
+        "benchmark": "sdq",
         **summary,
+        **cost.result_fields(identity, judge_session.ledger.totals(), summary["n_unparsed"]),
         "sample": sample_info,
-        "judge": {
-            **judge_info,
-            "serve_local": j["serve_local"],
+        "endpoint": {
+            **endpoint_info,
             "max_tokens": int(j["sdq_max_tokens"]),
             "temperature": float(j["sdq_temperature"]),
             "top_logprobs": int(j["sdq_top_logprobs"]),
@@ -355,10 +357,8 @@ def run_sdq(
         "provenance": rio.provenance(config_hash=config_hash, seeds={"sample": int(j["sdq_seed"])}, started=started),
     }
     rio.write_json(out_json, out)
-    if progress_path:
-        Path(progress_path).unlink(missing_ok=True)
     log.info(
-        "%s: SDQ overall %s; %d judgments (%d logprobs, %d text fallback, %d unparsed, %d failed)",
+        "%s: SDQ overall %s; %d judgments (%d logprobs, %d text fallback, %d unparsed, %d failed); tokens %s",
         dgm,
         f"{summary['overall']:.3f}" if summary["overall"] is not None else "n/a",
         summary["n_judgments"],
@@ -366,5 +366,6 @@ def run_sdq(
         summary["n_text_fallback"],
         summary["n_unparsed"],
         summary["n_failed"],
+        out["tokens"],
     )
     return out

@@ -18,12 +18,13 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rewild import engine
 
-from .client import JudgeClient, JudgeError
+from .client import JudgeClient, JudgeError, TokenLedger, VerdictCache, cached_chat
 
 log = logging.getLogger("rewild.judge")
 
@@ -241,3 +242,50 @@ def endpoint(
         client = JudgeClient.from_settings(settings, base_url=url, model=name)
         client.api_key_env = None  # nothing to authenticate against locally
         yield client
+
+
+@dataclass
+class JudgeSession:
+    """A judged job's judge: the client, the verdict cache of its identity, and the ledger of its tokens."""
+
+    client: JudgeClient
+    cache: VerdictCache
+    ledger: TokenLedger
+    served_locally: bool
+
+    def chat(self, **kwargs: Any) -> dict:
+        """One judge request, from the cache when this judge answered it before; tokens go to the ledger."""
+        return cached_chat(self.client, self.cache, self.ledger, **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        """The endpoint as results record it (no key; only whether one was set)."""
+        return {**self.client.describe(), "served_locally": self.served_locally}
+
+
+@dataclass(frozen=True)
+class JudgePlaces:
+    """Where a judged job keeps things: the verdict cache root (rewild.judge.plan.VERDICT_CACHE; None: no cache),
+    vLLM's cache folder, the folder of a served judge a rule built (None: serve_local.model as given), and the log
+    a served judge writes to (the rule's log)."""
+
+    verdict_cache: str | os.PathLike | None
+    cache_dir: str | os.PathLike
+    server_model: str | None = None
+    server_log: str | os.PathLike | None = None
+
+
+@contextlib.contextmanager
+def session(
+    settings: Mapping[str, Any], identity: Mapping[str, Any], job: str, places: JudgePlaces
+) -> Iterator[JudgeSession]:
+    """The configured judge (`endpoint`) with the verdict cache of `identity` (this job's file: `job`) and a new
+    token ledger, for one judged job."""
+    with endpoint(
+        settings, server_model=places.server_model, cache_dir=places.cache_dir, server_log=places.server_log
+    ) as client:
+        yield JudgeSession(
+            client=client,
+            cache=VerdictCache(places.verdict_cache, identity, job=job),
+            ledger=TokenLedger(),
+            served_locally=bool(settings["serve_local"]),
+        )

@@ -17,6 +17,7 @@ import pandas as pd
 from rewild import io as rio
 from rewild import plots, preference, stats, style
 
+from . import cost
 from .plan import DGM_PREFIX, subject_dgm
 from .sdq import summarise_sdq
 
@@ -161,8 +162,9 @@ def mtbench_table(summaries: Mapping[str, Mapping[str, Any]], learned_from: Mapp
                 "score_turn2": m.get("score_turn2"),
                 "n": s.get("n"),
                 "n_scored": m.get("n_scored"),
-                "n_unparsed": m.get("n_unparsed"),
+                "n_malformed": m.get("n_malformed"),
                 "n_failed": m.get("n_failed"),
+                "judge": (s.get("judge") or {}).get("model"),
             }
         )
     return pd.DataFrame(rows)
@@ -344,3 +346,74 @@ def run_sdq_tables(
     if out_png:
         plot_sdq_vs_extrinsic(intrinsic, corr, extrinsic, metric, out_png)
     return intrinsic, corr
+
+
+COST_COLUMNS = [
+    "benchmark",
+    "model",
+    "judge_model",
+    "base_url_kind",
+    "requests",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "sent_prompt_tokens",
+    "sent_completion_tokens",
+    "cost_usd_estimate",
+    "n_malformed",
+]
+
+
+def cost_rows(results: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """One row per judged result (its judge tokens and list-price estimate, recomputed from the recorded tokens),
+    then a TOTAL row per benchmark and an ALL row; a total's cost is null when any of its rows has none."""
+    rows = []
+    for r in results:
+        ident = r["judge"]
+        sent = r.get("tokens_sent") or {"prompt": None, "completion": None}
+        rows.append(
+            {
+                "benchmark": r["benchmark"],
+                "model": r.get("model") or r.get("dgm"),
+                "judge_model": ident["model"],
+                "base_url_kind": ident["base_url_kind"],
+                "requests": r.get("judge_requests"),
+                "cache_hits": r.get("judge_cache_hits"),
+                "prompt_tokens": int(r["tokens"]["prompt"]),
+                "completion_tokens": int(r["tokens"]["completion"]),
+                "sent_prompt_tokens": sent["prompt"],
+                "sent_completion_tokens": sent["completion"],
+                "cost_usd_estimate": cost.estimate_usd(ident, r["tokens"]),
+                "n_malformed": r.get("n_malformed"),
+            }
+        )
+
+    def total(label: str, model: str, part: list[dict]) -> dict:
+        costs = [x["cost_usd_estimate"] for x in part]
+        out = {"benchmark": label, "model": model}
+        for k in COST_COLUMNS[4:]:
+            vals = [x[k] for x in part]
+            out[k] = None if any(v is None for v in vals) else sum(vals)
+        out["cost_usd_estimate"] = None if any(c is None for c in costs) else round(sum(costs), 6)
+        judges = sorted({str(x["judge_model"]) for x in part})
+        out["judge_model"] = ";".join(judges)
+        out["base_url_kind"] = ";".join(sorted({str(x["base_url_kind"]) for x in part}))
+        return out
+
+    totals = []
+    for bench in dict.fromkeys(x["benchmark"] for x in rows):
+        totals.append(total(bench, "TOTAL", [x for x in rows if x["benchmark"] == bench]))
+    if rows:
+        totals.append(total("ALL", "TOTAL", rows))
+    return rows + totals
+
+
+def run_cost(result_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike):
+    """The judge cost table (results/tables/judge_cost.csv) from judged result JSONs (mtbench, sdq, alpaca_lc,
+    mixeval: each with `judge` and `tokens`)."""
+    table = pd.DataFrame(cost_rows([rio.read_json(p) for p in result_paths]), columns=COST_COLUMNS)
+    for col in COST_COLUMNS[4:]:
+        if col != "cost_usd_estimate":
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
+    rio.write_csv(table, out_csv)
+    return table

@@ -1346,3 +1346,50 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
 
     with pytest.raises(OSError):  # connection refused (URLError)
         urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=2)
+
+
+def test_mtbench_data_download_is_pinned_and_checked(tmp_path, paper_config):
+    """The prefetch plan of the paper preset lists the three FastChat files at the pinned commit with their
+    SHA-256; the download (rule mtbench_data, prefetch) writes a file only when its hash matches."""
+    import functools
+
+    from rewild import config as rc
+    from rewild import prefetch
+
+    paper_config = rc.validate(paper_config)
+    items = [i for i in prefetch.plan(paper_config)["items"] if i["kind"] == "raw_file"]
+    commit = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
+    assert {i["path"] for i in items} == {
+        "fastchat/llm_judge/data/mt_bench/question.jsonl",
+        "fastchat/llm_judge/data/mt_bench/reference_answer/gpt-4.jsonl",
+        "fastchat/llm_judge/data/judge_prompts.jsonl",
+    }
+    assert all(i["repo_id"] == "lm-sys/FastChat" and i["revision"] == commit and i["sha256"] for i in items)
+    assert {i["dest"] for i in items} == set(JP.mtbench_inputs(paper_config).values())
+    # a GitHub-raw-like server holding the replica's bytes under <repo>/<commit>/<path>
+    served = tmp_path / "raw" / "lm-sys" / "FastChat" / commit / "fastchat" / "llm_judge" / "data"
+    served.mkdir(parents=True)
+    (served / "judge_prompts.jsonl").write_bytes(MT_PATHS["prompts"].read_bytes())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "raw"))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    item = {
+        "repo": "lm-sys/FastChat",
+        "commit": commit,
+        "path": "fastchat/llm_judge/data/judge_prompts.jsonl",
+        "dest": str(tmp_path / "dl" / "judge_prompts.jsonl"),
+        "sha256": rio.sha256_file(MT_PATHS["prompts"]),
+    }
+    try:
+        got = prefetch.fetch_raw_file(item, base=base)
+        assert got["downloaded"] and Path(item["dest"]).read_bytes() == MT_PATHS["prompts"].read_bytes()
+        assert prefetch.fetch_raw_file(item, base=base)["downloaded"] is False  # already there, hash checked
+        bad = {**item, "dest": str(tmp_path / "dl2" / "x.jsonl"), "sha256": "0" * 64}
+        with pytest.raises(prefetch.PrefetchError, match="SHA-256"):
+            prefetch.fetch_raw_file(bad, base=base)
+        assert not Path(bad["dest"]).exists() and not Path(bad["dest"]).parent.exists()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -209,9 +209,10 @@ def mtbench_wanted(config: Mapping[str, Any]) -> bool:
 
 
 def mtbench_models(config: Mapping[str, Any]) -> list[str]:
-    """The `model` wildcard values of the MT-Bench rules: the judged models, and every model the scores table
-    needs an MT-Bench score of (rewild.plan.models: reference DGMs as `dgm-<key>`) when it takes MT-Bench."""
-    names = judged_models(config)
+    """The `model` wildcard values of the MT-Bench rules: the judged models when the judge tables are on, and every
+    model the scores table needs an MT-Bench score of (rewild.plan.models: reference DGMs as `dgm-<key>`) when it
+    takes MT-Bench."""
+    names = judged_models(config) if judge_section(config)["enabled"] else []
     if "mtbench" in config["eval"]["judged_benchmarks"]:
         names += [m for m in workflow.models(config) if m not in names]
     return names

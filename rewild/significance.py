@@ -1,7 +1,8 @@
 """Are the differences real? Paired bootstrap tests of every comparison the paper draws, from per-item results.
 
 Families (each corrected with Holm across its comparisons, per metric):
-- `dgm_choice`: every pair of single-DGM students at the most common subset size;
+- `dgm_choice`: every pair of single-DGM students at the most common subset size (beyond ALL_PAIRS_UP_TO DGMs:
+  neighbours in the run's ranking and every pair of the paper's Table 2);
 - `scaling`: each step between consecutive training-set sizes of one DGM (larger minus smaller);
 - `blends`: each blend against each of its parents (the parent at its largest trained size);
 - `rewild_vs_baselines`, `on_policy`, `lc_ablation`: the paper's pairs, for the labels paper.labels maps.
@@ -156,15 +157,15 @@ def significance_table(
     inv = {}
     for lab, name in labels.items():
         inv.setdefault(name, lab)
-    paper = paper_lookup(reference)
+    printed = paper_lookup(reference)
     rows = []
     for family, (table, pairs) in families.items():
         for a, b in pairs:
             la, lb = inv.get(a), inv.get(b)
             per_column = pair_distributions(samples[a], samples[b], columns, n_resamples, seed)
             for metric in test_metrics(columns):
-                pa = paper.get((table, la, metric), math.nan) if table and la else math.nan
-                pb = paper.get((table, lb, metric), math.nan) if table and lb else math.nan
+                pa = printed.get((table, la, metric), math.nan) if table and la else math.nan
+                pb = printed.get((table, lb, metric), math.nan) if table and lb else math.nan
                 res = metric_distribution(per_column, metric)
                 if res is None:
                     continue

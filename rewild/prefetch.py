@@ -200,13 +200,13 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         else:
             add("eval_task", name, None, f"eval.tasks.{key}")
     # MT-Bench data (eval.judge.mtbench): raw files of the pinned FastChat commit, not on the Hub
-    from .judge import plan as judge_plan
+    from .judge import mtbench_data
 
-    if judge_plan.mtbench_wanted(config):
+    if mtbench_data.wanted(config):
         m = config["eval"]["judge"]["mtbench"]
         if m["source"] == "local":
             skip("eval.judge.mtbench", f"local folder {m['path']}")
-        for f in judge_plan.mtbench_upstream_files(config):
+        for f in mtbench_data.upstream_files(config):
             add("raw_file", f["repo"], f["commit"], "eval.judge.mtbench", name=f["path"], path=f["path"],
                 dest=f["dest"], sha256=f["sha256"])
     # AlpacaEval (eval.alpaca_eval): two files of the pinned tatsu-lab/alpaca_eval revision (rewild.judge.alpaca_eval)
@@ -310,7 +310,7 @@ def fetch_raw_file(item: Mapping[str, Any], base: str = RAW_BASE) -> dict:
         data = resp.read()
     got = hashlib.sha256(data).hexdigest()
     if want and got != want:
-        raise PrefetchError(f"{url}: SHA-256 {got}, expected {want} (pinned in rewild/judge/plan.py)")
+        raise PrefetchError(f"{url}: SHA-256 {got}, expected {want} (pinned in rewild/judge/mtbench_data.py)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(dest.suffix + ".part")
     tmp.write_bytes(data)

@@ -75,7 +75,8 @@ def test_paper_plan_names_every_model_and_dataset(paper_config):
     assert mmlu["name"] == "auxiliary_train" and mmlu["split"] == "train"
     assert {t["repo_id"] for t in tasks} == {t["lm_eval_task"] for t in paper_config["eval"]["tasks"].values()}
     assert len(tasks) == 7
-    assert rp.summary(p) == {"model": 53, "dataset": 4, "eval_task": 7, "skipped": 1}
+    # + the MT-Bench files of FastChat at a commit and AlpacaEval's two files of its Hub dataset
+    assert rp.summary(p) == {"model": 53, "dataset": 4, "eval_task": 7, "raw_file": 3, "hub_file": 2, "skipped": 1}
     # GPT's responses come with the prompts: nothing more to fetch for it
     assert p["skipped"] == [{"what": "dgms.gpt", "reason": "responses are read from the prompt source"}]
 
@@ -193,7 +194,8 @@ def fake_fetchers(calls: list):
         calls.append(item["repo_id"])
         return {"commit": COMMIT, "path": f"/cache/{item['repo_id']}/snapshots/{COMMIT}"}
 
-    return {"model": fetch, "dataset": fetch, "eval_task": fetch}
+    # raw_file: the MT-Bench files of FastChat at a commit; hub_file: AlpacaEval's files of its Hub dataset
+    return {"model": fetch, "dataset": fetch, "eval_task": fetch, "raw_file": fetch, "hub_file": fetch}
 
 
 def test_manifest_of_the_paper_config(paper_config, tmp_path, online):
@@ -203,11 +205,13 @@ def test_manifest_of_the_paper_config(paper_config, tmp_path, online):
     out = tmp_path / "results/prefetch/manifest.json"
     rp.run(p, out, fetchers=fake_fetchers(calls))
     manifest = json.loads(out.read_text())
-    assert len(calls) == len(manifest["items"]) == 53 + 4 + 7
-    assert manifest["counts"] == {"model": 53, "dataset": 4, "eval_task": 7, "skipped": 1}
+    assert len(calls) == len(manifest["items"]) == 53 + 4 + 7 + 3 + 2
+    assert manifest["counts"] == {
+        "model": 53, "dataset": 4, "eval_task": 7, "raw_file": 3, "hub_file": 2, "skipped": 1
+    }
     for item in manifest["items"]:
         assert item["commit"] == COMMIT and item["path"].endswith(COMMIT)
-        if item["kind"] != "eval_task":
+        if item["kind"] in ("model", "dataset"):
             assert item["revision"] == "main"  # null in config: the Hub's main, resolved to a commit
     assert manifest["skipped"] == p["skipped"]
 
@@ -225,7 +229,7 @@ def test_failed_downloads_are_all_reported_and_no_manifest(paper_config, tmp_pat
 
     out = tmp_path / "manifest.json"
     with pytest.raises(rp.PrefetchError) as err:
-        rp.run(p, out, fetchers={"model": gated, "dataset": gated, "eval_task": gated})
+        rp.run(p, out, fetchers=dict.fromkeys(("model", "dataset", "eval_task", "raw_file", "hub_file"), gated))
     assert len(calls) == len(p["items"])  # kept going after the first failure
     n_meta = sum(1 for i in p["items"] if i["repo_id"].startswith("meta-llama/"))
     assert n_meta == 6 and f"{n_meta} of {len(p['items'])} downloads failed" in str(err.value)

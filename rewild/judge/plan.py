@@ -17,6 +17,8 @@ from rewild import plan as workflow
 from rewild import report, resources
 from rewild.config import ConfigError
 
+from . import mtbench_data
+
 DGM_PREFIX = workflow.REFERENCE_PREFIX  # a DGM judged as a model is `dgm-<key>` (mixes cannot be named so)
 
 JUDGE_TABLES = (
@@ -129,29 +131,12 @@ def judge_targets(config: Mapping[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------- inputs
 
 
-# MT-Bench data as FastChat's llm_judge ships it: the raw files of lm-sys/FastChat at a commit (eval.judge.mtbench)
-FASTCHAT_REPO = "lm-sys/FastChat"
-FASTCHAT_DATA = "fastchat/llm_judge/data"  # the data folder inside the repository
-UPSTREAM_ROOT = Path(".cache") / "upstream"  # downloads of pinned upstream files (a job's workdir, not results/)
-# SHA-256 of the files at the pinned commit (checked after download; another commit is recorded, not checked)
-FASTCHAT_SHA256 = {
-    "0e6d3e4beaab66f4d3f93db72541a4abab8af28d": {
-        "mt_bench/question.jsonl": "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7",
-        "mt_bench/reference_answer/gpt-4.jsonl": "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f",
-        "judge_prompts.jsonl": "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6",
-    }
-}
 SDQ_PROMPT_VERSION = "rewild-sdq-v1"  # our SDQ judgment prompt (rewild.judge.sdq); bump when it changes
 
 
-def mtbench_relpaths(config: Mapping[str, Any]) -> dict[str, str]:
-    """{role: path inside the data folder} of the three MT-Bench files."""
-    ref = judge_section(config)["mtbench"]["reference_model"]
-    return {
-        "questions": "mt_bench/question.jsonl",
-        "references": f"mt_bench/reference_answer/{ref}.jsonl",
-        "prompts": "judge_prompts.jsonl",
-    }
+mtbench_relpaths = mtbench_data.relpaths
+mtbench_upstream_files = mtbench_data.upstream_files
+mtbench_wanted = mtbench_data.wanted
 
 
 def mtbench_data_dir(config: Mapping[str, Any]) -> Path:
@@ -165,7 +150,7 @@ def mtbench_data_dir(config: Mapping[str, Any]) -> Path:
                 "(test/demo replica: data/replicas/lm-sys/FastChat/fastchat/llm_judge/data)",
             )
         return Path(m["path"])
-    return UPSTREAM_ROOT / FASTCHAT_REPO / m["revision"] / FASTCHAT_DATA
+    return mtbench_data.upstream_dir(m["revision"])
 
 
 def mtbench_inputs(config: Mapping[str, Any]) -> dict[str, str]:
@@ -174,38 +159,13 @@ def mtbench_inputs(config: Mapping[str, Any]) -> dict[str, str]:
     return {role: str(root / rel) for role, rel in mtbench_relpaths(config).items()}
 
 
-def mtbench_upstream_files(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What the prefetch step (and the local rule mtbench_data) downloads: repo, commit, path, dest, sha256 (None
-    when the commit is not the pinned one). Empty for a local source."""
-    m = judge_section(config)["mtbench"]
-    if m["source"] != "fastchat":
-        return []
-    known = FASTCHAT_SHA256.get(m["revision"], {})
-    dest = mtbench_inputs(config)
-    return [
-        {
-            "repo": FASTCHAT_REPO,
-            "commit": m["revision"],
-            "path": f"{FASTCHAT_DATA}/{rel}",
-            "dest": dest[role],
-            "sha256": known.get(rel),
-        }
-        for role, rel in mtbench_relpaths(config).items()
-    ]
-
-
 def mtbench_prompt_version(config: Mapping[str, Any]) -> str:
     """The judge prompts' version in the judge identity: FastChat's single-answer prompts at the data's commit,
     or of the local folder (its files are inputs too: an edit reruns the grading through their dates)."""
     m = judge_section(config)["mtbench"]
     if m["source"] == "local":
         return f"fastchat-single-v1:local:{m['path']}"
-    return f"fastchat-single-v1:{FASTCHAT_REPO}@{m['revision']}"
-
-
-def mtbench_wanted(config: Mapping[str, Any]) -> bool:
-    """MT-Bench is graded when the judge tables are on, or when the scores table takes it (eval.judged_benchmarks)."""
-    return bool(judge_section(config)["enabled"]) or "mtbench" in config["eval"]["judged_benchmarks"]
+    return f"fastchat-single-v1:{mtbench_data.FASTCHAT_REPO}@{m['revision']}"
 
 
 def mtbench_models(config: Mapping[str, Any]) -> list[str]:

@@ -1,6 +1,8 @@
 """End to end: the demo pipeline through snakemake with real vLLM, TRL and lm-eval, then content checks.
 
 One run per session (`demo_run`); the tests below read its results. Marked slow (about 6-8 minutes on 2 cores).
+The prompts are the realistic test set (rewild_testlib.realistic_config: long multi-turn chats in seven languages),
+so each generation shard fills a vLLM scheduling step.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from rewild_testlib import REPO, run_snakemake, workdir_copy
+from rewild_testlib import REPO, realistic_config, run_snakemake, workdir_copy
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ EVIL = "Smol\"LM'; touch PWNED; echo $(id) x"
 def demo_run(tmp_path_factory):
     import yaml
 
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg = realistic_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
     # a hostile-looking id must travel as data, never through a shell
     cfg["dgms"]["smollm2-135m"]["hf_id"] = EVIL
     workdir, cfg_path = workdir_copy(tmp_path_factory.mktemp("demo"), cfg)
@@ -35,7 +36,7 @@ def demo_run(tmp_path_factory):
 def test_prompt_shards_account_for_every_row(demo_run):
     d = demo_run["dir"]
     stats = [json.loads((d / f"results/prompts/s0000{i}.stats.json").read_text()) for i in (0, 1)]
-    assert sum(s["input_rows"] for s in stats) == 76
+    assert sum(s["input_rows"] for s in stats) == demo_run["config"]["prompts"]["n_conversations"]
     for s in stats:
         assert s["input_rows"] == s["kept"] + s["skipped_odd"] + s["rejected"]
 

@@ -209,14 +209,14 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         for f in mtbench_data.upstream_files(config):
             add("raw_file", f["repo"], f["commit"], "eval.judge.mtbench", name=f["path"], path=f["path"],
                 dest=f["dest"], sha256=f["sha256"])
-    # AlpacaEval (eval.alpaca_eval): two files of the pinned tatsu-lab/alpaca_eval revision (rewild.judge.alpaca_eval)
-    from .judge import alpaca_eval
+    # AlpacaEval (eval.alpaca_eval): two files of the pinned tatsu-lab/alpaca_eval revision (rewild.judge.alpaca_data)
+    from .judge import alpaca_data
 
-    if alpaca_eval.wanted(config):
+    if alpaca_data.wanted(config):
         a = config["eval"]["alpaca_eval"]
         if a["source"] == "local":
             skip("eval.alpaca_eval", f"local folder {a['path']}")
-        for f in alpaca_eval.upstream_files(config):
+        for f in alpaca_data.upstream_files(config):
             add("hub_file", f["repo"], f["revision"], "eval.alpaca_eval", name=f["filename"], filename=f["filename"],
                 dest=f["dest"], sha256=f["sha256"])
     return {"items": list(items.values()), "skipped": skipped}
@@ -319,9 +319,9 @@ def fetch_raw_file(item: Mapping[str, Any], base: str = RAW_BASE) -> dict:
 
 
 def _fetch_hub_file(item: dict) -> dict:
-    from .judge import alpaca_eval
+    from .judge import alpaca_data
 
-    return alpaca_eval.fetch_hub_file({**item, "repo": item["repo_id"]})
+    return alpaca_data.fetch_hub_file({**item, "repo": item["repo_id"]})
 
 
 def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,

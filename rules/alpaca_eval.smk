@@ -8,7 +8,7 @@
 # annotation, not the answers).
 
 ALPACA_MODELS = alpaca.models(config)
-ALPACA_UPSTREAM = alpaca.upstream_files(config)
+ALPACA_UPSTREAM = alpaca_data.upstream_files(config)
 
 
 if ALPACA_UPSTREAM:

@@ -332,6 +332,7 @@ def judge_extrinsic_mixes(wildcards):
 
 
 # ---------------------------------------------------------------------- AlpacaEval (rules/alpaca_eval.smk)
+from rewild.judge import alpaca_data
 from rewild.judge import alpaca_eval as alpaca
 
 

@@ -21,6 +21,7 @@ from rewild_testlib import REPO, TEST_MODELS, run_snakemake, workdir_copy
 
 from rewild import io as rio
 from rewild.config import ConfigError
+from rewild.judge import alpaca_data as D
 from rewild.judge import alpaca_eval as A
 from rewild.judge import plan as JP
 from rewild.judge.server import JudgePlaces
@@ -121,19 +122,19 @@ def test_replica_is_schema_true():
 
 def test_plan_paths_params_and_switch():
     cfg = validated()
-    assert A.wanted(cfg) and A.models(cfg) == JP.workflow.models(cfg)
-    assert A.data_inputs(cfg) == PATHS and A.upstream_files(cfg) == []
+    assert D.wanted(cfg) and A.models(cfg) == JP.workflow.models(cfg)
+    assert A.data_inputs(cfg) == PATHS and D.upstream_files(cfg) == []
     assert A.answer_params(cfg) == {"temperature": 0.5, "max_new_tokens": 1024, "max_model_len": 4096, "seed": 0}
     hub = validated(alpaca={})
     assert hub["eval"]["alpaca_eval"]["annotator"] == "weighted_alpaca_eval_gpt-4o-mini-2024-07-18"
-    files = A.upstream_files(hub)
+    files = D.upstream_files(hub)
     assert [f["filename"] for f in files] == [A.REFERENCE_FILE, A.GAMED_FILE]
     assert all(f["sha256"] and f["repo"] == "tatsu-lab/alpaca_eval" for f in files)
     assert files[0]["dest"].endswith(
         f"tatsu-lab/alpaca_eval/{hub['eval']['alpaca_eval']['revision']}/{A.REFERENCE_FILE}"
     )
     assert A.prompt_version(hub).startswith("alpaca_eval-0.6.6:weighted_alpaca_eval_gpt-4o-mini-2024-07-18:")
-    assert not A.wanted(validated(judged=())) and A.models(validated(judged=())) == []
+    assert not D.wanted(validated(judged=())) and A.models(validated(judged=())) == []
     with pytest.raises(ConfigError, match="eval.alpaca_eval.path"):
         A.data_inputs(validated(alpaca={"source": "local"}))
     api = validated(judge={"model": "gpt-4o-mini-2024-07-18", "base_url": "https://api/v1", "api_key_env": KEY_ENV})

@@ -31,7 +31,6 @@ GLM's prediction for those instructions (see `lc_samples`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -46,32 +45,21 @@ from typing import Any
 
 from rewild import io as rio
 from rewild import plan as workflow
-from rewild import score_plan
 from rewild.config import ConfigError
 
+from . import alpaca_data
 from . import plan as judge_plan
+from .alpaca_data import BENCHMARK, GAMED_FILE, HUB_REPO, REFERENCE_FILE, wanted
 
 log = logging.getLogger("rewild.judge")
 
-BENCHMARK = "alpaca_lc"  # results/judge/{model}/alpaca_lc.json (judged-scores contract)
+
 PACKAGE_VERSION = "0.6.6"  # the alpaca-eval release whose annotator configs and GLM are used
-HUB_REPO = "tatsu-lab/alpaca_eval"
-REFERENCE_FILE = "alpaca_eval_gpt4_baseline.json"  # config alpaca_eval_gpt4_baseline, split eval (GPT-4-turbo)
-GAMED_FILE = "df_gamed.csv"  # the length-controlled GLM's regularisation data
 COLUMNS = ("instruction", "output", "generator", "dataset")  # the eval split's features
-# SHA-256 of the files at a pinned revision, as another public reproduction recorded them (not verified here:
-# no Hub access on this machine); a download that differs fails, naming this table.
-HUB_SHA256 = {
-    "2edc6fad8be6b14ea7230aabfd08188da6b8b814": {
-        REFERENCE_FILE: "83db546b872ddebee8965fd05fa48461ee3c32bc695c62fb57f2d214ff741ec4",
-        GAMED_FILE: "97aeec3f1c7de6dee6fd31fe66f1702623f4614c3efe1c6fc5f4927cd5fd674d",
-    }
-}
 ANNOTATED_INSTRUCTIONS = 805  # the AlpacaEval set: one verdict per instruction
 LC_METRIC = "get_length_controlled_winrate"
 GLM_NAME = "length_controlled_v1"
 CLIENT_CLASS = "rewild.judge.alpaca_eval.AnnotatorClient"
-UPSTREAM_ROOT = Path(".cache") / "upstream"  # downloads of pinned upstream files (as MT-Bench's; not results/)
 
 
 # ---------------------------------------------------------------------------------------------- planning (light)
@@ -79,11 +67,6 @@ UPSTREAM_ROOT = Path(".cache") / "upstream"  # downloads of pinned upstream file
 
 def section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config["eval"]["alpaca_eval"]
-
-
-def wanted(config: Mapping[str, Any]) -> bool:
-    """AlpacaEval runs when the scores table takes it (eval.judged_benchmarks lists alpaca_lc)."""
-    return BENCHMARK in score_plan.judged_benchmarks(config)
 
 
 def models(config: Mapping[str, Any]) -> list[str]:
@@ -102,27 +85,13 @@ def data_dir(config: Mapping[str, Any]) -> Path:
                 "(test/demo replica: data/replicas/tatsu-lab/alpaca_eval)",
             )
         return Path(a["path"])
-    return UPSTREAM_ROOT / HUB_REPO / a["revision"]
+    return alpaca_data.upstream_dir(a["revision"])
 
 
 def data_inputs(config: Mapping[str, Any]) -> dict[str, str]:
     """{reference, gamed}: the paths the AlpacaEval rules read."""
     root = data_dir(config)
     return {"reference": str(root / REFERENCE_FILE), "gamed": str(root / GAMED_FILE)}
-
-
-def upstream_files(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What the prefetch step (and the local rule alpaca_eval_data) downloads from the Hub: repo, revision,
-    filename, dest, sha256 (None for a revision other than the pinned one). Empty for a local source."""
-    a = section(config)
-    if not wanted(config) or a["source"] != "hub":
-        return []
-    known = HUB_SHA256.get(a["revision"], {})
-    dest = data_inputs(config)
-    return [
-        {"repo": HUB_REPO, "revision": a["revision"], "filename": name, "dest": dest[role], "sha256": known.get(name)}
-        for role, name in (("reference", REFERENCE_FILE), ("gamed", GAMED_FILE))
-    ]
 
 
 def prompt_version(config: Mapping[str, Any]) -> str:
@@ -170,37 +139,6 @@ def annotate_config_hash(config: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- data
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_hub_file(item: Mapping[str, Any]) -> dict:
-    """Download `filename` of the Hub dataset `repo` at `revision` to `dest` (checking `sha256` when set; a
-    mismatch leaves nothing behind). An existing file with the right hash is kept."""
-    dest = Path(item["dest"])
-    want = item.get("sha256")
-    if dest.is_file() and want and rio.sha256_file(dest) == want:
-        return {"commit": item["revision"], "path": str(dest), "sha256": want, "downloaded": False}
-    from huggingface_hub import hf_hub_download
-
-    got_path = hf_hub_download(
-        repo_id=item["repo"], filename=item["filename"], repo_type="dataset", revision=item["revision"],
-        token=os.environ.get("HF_TOKEN") or None,
-    )  # fmt: skip
-    data = Path(got_path).read_bytes()
-    got = sha256_bytes(data)
-    if want and got != want:
-        raise RuntimeError(
-            f"{item['repo']}@{item['revision']}/{item['filename']}: SHA-256 {got}, expected {want} "
-            "(pinned in rewild/judge/alpaca_eval.py HUB_SHA256)"
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
-    return {"commit": item["revision"], "path": str(dest), "sha256": got, "downloaded": True}
 
 
 def load_reference(path: str | os.PathLike) -> list[dict]:

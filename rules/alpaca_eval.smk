@@ -25,6 +25,8 @@ if ALPACA_UPSTREAM:
             "logs/alpaca_eval_data/alpaca_eval_data.log",
         benchmark:
             "benchmarks/alpaca_eval_data/alpaca_eval_data.tsv"
+        conda:
+            conda_env("eval")
         params:
             files=ALPACA_UPSTREAM,
         script:

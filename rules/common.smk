@@ -358,5 +358,4 @@ def alpaca_annotate_runtime(wildcards, attempt):
         config, judge_plan.server_gpus(config), "runtime", first, attempt
     )
 
-
 # ---------------------------------------------------------------------- end AlpacaEval

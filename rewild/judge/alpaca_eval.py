@@ -57,6 +57,9 @@ log = logging.getLogger("rewild.judge")
 PACKAGE_VERSION = "0.6.6"  # the alpaca-eval release whose annotator configs and GLM are used
 COLUMNS = ("instruction", "output", "generator", "dataset")  # the eval split's features
 ANNOTATED_INSTRUCTIONS = 805  # the AlpacaEval set: one verdict per instruction
+# Fewest usable verdicts the GLM fits from, measured with alpaca-eval 0.6.6 on the replica: 2 fail inside it
+# (pandas "cannot reindex on an axis with duplicate labels"), 3 give a degenerate 50.0, 4 a fitted value.
+GLM_MIN_VERDICTS = 4
 LC_METRIC = "get_length_controlled_winrate"
 GLM_NAME = "length_controlled_v1"
 CLIENT_CLASS = "rewild.judge.alpaca_eval.AnnotatorClient"
@@ -452,10 +455,18 @@ def evaluate(
     from alpaca_eval import main as ae_main
     from alpaca_eval.metrics import glm_winrate
 
+    from .client import JudgeError
+
     kept: dict[str, Any] = {}
 
     def lc_metric(annotations: Any, **kwargs: Any) -> dict:
         kept["df"] = df = pd.DataFrame(annotations).reset_index(drop=True)
+        usable = int(df["preference"].map(is_preference).sum()) if "preference" in df else 0
+        if usable < GLM_MIN_VERDICTS:
+            raise JudgeError(
+                f"only {usable} of {len(df)} AlpacaEval verdicts are usable; the length-control GLM needs at least "
+                f"{GLM_MIN_VERDICTS} (every other verdict was malformed or refused: see the log)"
+            )
         return glm_winrate.get_length_controlled_winrate(df, **kwargs)
 
     with gamed_data_from(gamed_path):

@@ -270,7 +270,7 @@ def prepare_lm_eval(eval_cfg: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def task_manager(eval_cfg: Mapping[str, Any], names: Iterable[str], replica_dir: str | os.PathLike | None) -> Any:
+def task_manager(eval_cfg: Mapping[str, Any], names: Iterable[str], replica_dir: str | os.PathLike) -> Any:
     """lm-eval's task index with eval.include_path; with eval.replicas, the leaf tasks of `names` whose dataset has
     a replica are pointed at it (override YAMLs written into `replica_dir`, which must outlive the evaluation)."""
     from lm_eval.tasks import TaskManager
@@ -279,9 +279,7 @@ def task_manager(eval_cfg: Mapping[str, Any], names: Iterable[str], replica_dir:
     tm = TaskManager(include_path=include_path) if include_path else TaskManager()
     root = resolve_replicas(eval_cfg["replicas"])
     if root is not None:
-        if replica_dir is None:
-            raise ValueError("eval.replicas is set: a folder for the override YAMLs is needed")
-        written = replicas.redirect(tm, names, replica_dir, root)
+        written = replicas.redirect(tm, list(names), replica_dir, root)
         log.info("replicas: %d task(s) read their data from %s", len(written), root)
     return tm
 

@@ -6,6 +6,7 @@ from snakemake.utils import min_version
 
 from rewild import config as rc
 from rewild import evaluate as rev
+from rewild import evaluate as rev
 from rewild import plan, resources, score_plan
 from rewild.judge import plan as judge_plan
 
@@ -27,6 +28,8 @@ SOURCE_DGMS = plan.source_dgms(config)
 MIXES = plan.all_mixes(config)
 MODELS = plan.models(config)
 TASKS = config["eval"]["tasks"]
+# content hash of eval.replicas (in the evaluation rules' params: an edited replica reruns the evaluations)
+EVAL_REPLICAS_SHA256 = plan.replicas_hash(config)
 # content hash of eval.replicas (in the evaluation rules' params: an edited replica reruns the evaluations)
 EVAL_REPLICAS_SHA256 = plan.replicas_hash(config)
 # the scores table's columns: benchmark keys (or task keys), IFEval inst-loose, the judged benchmarks
@@ -177,6 +180,39 @@ def sft_config_hash(wildcards):
 
 def eval_config_hash(wildcards):
     return plan.section_hash(TASKS[wildcards.task], plan.eval_params(config))
+
+
+def eval_model_config_hash(wildcards):
+    return plan.section_hash(TASKS, plan.eval_params(config))
+
+
+# evaluation jobs (rules/evaluate.smk): shapes from the model's own settings (a reference DGM on its GPUs)
+def eval_model_settings(wildcards):
+    return rev.model_settings(config, wildcards.model)
+
+
+def eval_task(wildcards):
+    return TASKS[wildcards.task]
+
+
+def eval_gpus(wildcards):
+    return eval_model_settings(wildcards)["gpus"]
+
+
+def eval_threads(wildcards):
+    return resources.eval_threads(config, wildcards.model)
+
+
+def eval_mem_mb(wildcards, attempt):
+    return resources.eval_mem_mb(config, wildcards.model, attempt)
+
+
+def eval_task_runtime(wildcards, attempt):
+    return resources.eval_runtime(config, wildcards.model, [wildcards.task], attempt)
+
+
+def eval_model_runtime(wildcards, attempt):
+    return resources.eval_runtime(config, wildcards.model, list(TASKS), attempt)
 
 
 def eval_model_config_hash(wildcards):

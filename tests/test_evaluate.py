@@ -567,3 +567,34 @@ def test_code_execution_is_off_by_default():
     from rewild.config import load_schema
 
     assert load_schema()["properties"]["eval"]["properties"]["allow_code_execution"]["default"] is False
+
+
+# ---------------------------------------------------------------------------------- job shapes in the workflow
+
+
+def test_group_tasks_makes_one_evaluate_job_per_model_with_every_task_output(tmp_path):
+    """snakemake -n on the demo with eval.group_tasks and eval.replicas: one evaluate job per model writing each
+    task's usual JSON (downstream unchanged), one log per model; the replicas setting resolves and hashes."""
+    import re
+
+    import yaml
+    from rewild_testlib import run_snakemake, workdir_copy
+
+    from rewild import config as rc
+    from rewild import plan
+
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg["eval"].update(group_tasks=True, replicas="data/replicas")
+    workdir, path = workdir_copy(tmp_path, cfg)
+    out = run_snakemake(["--profile", "profiles/local", "-d", str(workdir), "--configfile", str(path), "-n",
+                         "--printshellcmds"]).stdout
+    blocks = [b for b in re.split(r"\n(?=rule \w+:)", out) if b.startswith("rule evaluate:")]
+    models = plan.models(rc.validate(cfg))
+    tasks = list(cfg["eval"]["tasks"])
+    assert len(blocks) == len(models) > 1
+    for block in blocks:
+        model = re.search(r"wildcards: model=(\S+)", block).group(1)
+        outputs = {o.strip() for o in re.search(r"output: (.*)", block).group(1).split(",")}
+        assert outputs == {f"results/eval/{model}/{t}.json" for t in tasks}
+        assert f"log: logs/evaluate/{model}.log" in block
+    assert plan.replicas_hash(rc.validate(cfg)) is not None

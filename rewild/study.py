@@ -26,8 +26,10 @@ def ordering_agreement(
     For each benchmark and each pair of DGMs, the question is "does the DGM that is better on this benchmark
     also give the better student on it?" — the paper's "inheritance of strengths". Model pairs (not benchmark
     pairs) are compared because scores of different benchmarks are on different scales, so ordering
-    benchmarks within a model says little. Pairs tied on either side carry no ordering and are skipped.
-    0.5 is chance; the paper reports 0.5 across 6 benchmarks.
+    benchmarks within a model says little. A pair agrees only when both sides are strictly ordered the same
+    way: a tie on either side counts as a disagreement, as the paper counted it (its Inherit-Ablation sheet ties
+    the two DGMs on AlpacaEval, 38.1 each, and the paper's 0.5 = 3/6 counts that benchmark; skipping it gives 0.6).
+    0.5 is chance.
     """
     agree = total = 0
     for bench, dscores in dgm_scores.items():
@@ -39,12 +41,10 @@ def ordering_agreement(
             for j in range(i + 1, len(names)):
                 d = np.sign(float(dscores[names[i]]) - float(dscores[names[j]]))
                 s = np.sign(float(sscores[names[i]]) - float(sscores[names[j]]))
-                if d == 0 or s == 0:
-                    continue
                 total += 1
-                agree += int(d == s)
+                agree += int(d == s and d != 0)
     if total == 0:
-        raise ValueError("ordering_agreement: no strictly ordered model pair to compare")
+        raise ValueError("ordering_agreement: no pair of models scored on both sides to compare")
     return agree / total
 
 
@@ -133,6 +133,17 @@ def ranking_note(scores: pd.DataFrame, metric: str) -> str:
     return f"{metric}: no Avg-7, the config lacks {', '.join(lacking)}"
 
 
+def inheritance_students(students: pd.DataFrame, dgms: set[str]) -> pd.DataFrame:
+    """The students the inheritance analysis compares: those of the largest size label at which most of `dgms`
+    have a student (the paper compared its 500k students; a config without them falls back to smaller ones)."""
+    own = students[students["dgm"].isin(dgms)]
+    if not len(own):
+        return own
+    cover = own.groupby("size_label").agg(n=("dgm", "nunique"), size=("size", "max"))
+    label = cover.sort_values(["n", "size"], ascending=False).index[0]
+    return own[own["size_label"] == label]
+
+
 def student_frame(scores: pd.DataFrame, mix_info: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """Long frame of single-DGM students: model, dgm, size (training conversations), size_label, scores."""
     rows = []
@@ -199,8 +210,7 @@ def run_study(
     prefix = plan.REFERENCE_PREFIX
     refs = {m[len(prefix):]: m for m in scores["model"] if str(m).startswith(prefix)}
     if len(refs) >= 2 and len(students):
-        label = students["size_label"].value_counts().idxmax()
-        st = students[students["size_label"] == label].set_index("dgm")
+        st = inheritance_students(students, set(refs)).set_index("dgm")
         sc = scores.set_index("model")
         dgm_s = {t: {d: float(sc.loc[m, t]) for d, m in refs.items() if d in st.index} for t in tasks}
         stu_s = {t: {d: float(st.loc[d, t]) for d in refs if d in st.index} for t in tasks}

@@ -404,9 +404,38 @@ def test_ordering_agreement() -> None:
     flipped = {"bbh": {"a": 0.1, "b": 0.2, "c": 0.3}, "gpqa": {"a": 0.3, "b": 0.2, "c": 0.1}}
     assert study.ordering_agreement(dgm, flipped) == pytest.approx(0.5)  # bbh all 3 disagree, gpqa all 3 agree
     tied = {"bbh": {"a": 0.1, "b": 0.1, "c": 0.3}, "gpqa": {"a": 0.3, "b": 0.2, "c": 0.1}}
-    assert study.ordering_agreement(dgm, tied) == pytest.approx(3 / 5)  # a=b tie skipped; 3 of 5 pairs agree
+    # the a=b student tie is a disagreement (the paper's count): bbh 0 of 3, gpqa 3 of 3
+    assert study.ordering_agreement(dgm, tied) == pytest.approx(3 / 6)
     with pytest.raises(KeyError):
         study.ordering_agreement(dgm, {"bbh": same["bbh"]})
+
+
+def test_ordering_agreement_on_the_papers_inherit_ablation_sheet() -> None:
+    """paper-tables §5.9: Q72 and L70 tie on AlpacaEval (38.1); the paper counts it as a disagreement: 3/6 = 0.5."""
+    benches = ("mtbench", "alpaca", "bbh", "math", "ifeval", "mmlu_pro")
+    dgms = {"q72": (9.12, 38.1, 0.599, 0.461, 0.715, 0.541), "l70": (8.3, 38.1, 0.565, 0.307, 0.899, 0.481)}
+    students = {"q72": (6.51, 41.7, 0.479, 0.051, 0.394, 0.30), "l70": (6.39, 27.4, 0.465, 0.037, 0.377, 0.324)}
+    dgm = {b: {d: v[i] for d, v in dgms.items()} for i, b in enumerate(benches)}
+    stu = {b: {d: v[i] for d, v in students.items()} for i, b in enumerate(benches)}
+    assert study.ordering_agreement(dgm, stu) == pytest.approx(0.5)  # skipping the tie would give 3/5 = 0.6
+
+
+def test_inheritance_uses_the_500k_students() -> None:
+    students = pd.DataFrame(
+        [
+            {"dgm": "q72", "size": 250_000, "size_label": "250k"},
+            {"dgm": "l70", "size": 250_000, "size_label": "250k"},
+            {"dgm": "l8i", "size": 250_000, "size_label": "250k"},
+            {"dgm": "q72", "size": 500_000, "size_label": "500k"},
+            {"dgm": "l70", "size": 500_000, "size_label": "500k"},
+            {"dgm": "q72", "size": 100_000, "size_label": "100k"},
+        ]
+    )
+    picked = study.inheritance_students(students, {"q72", "l70"})
+    assert set(picked["size_label"]) == {"500k"} and sorted(picked["dgm"]) == ["l70", "q72"]
+    # without 500k students for both reference DGMs, the size that covers most of them
+    fewer = students[~((students["size_label"] == "500k") & (students["dgm"] == "l70"))]
+    assert set(study.inheritance_students(fewer, {"q72", "l70"})["size_label"]) == {"250k"}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1320,7 +1320,8 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
     grades = rio.read_jsonl(tmp_path / "mtbench.jsonl")
     assert len(grades) == 4
     m = graded["metrics"]
-    assert m["n_scored"] + graded["n_malformed"] + m["n_failed"] == 4 == graded["n"]
+    assert m["n_scored"] + graded["n_malformed"] + m["n_failed"] == 4 == m["n"]
+    assert graded["n"] == len(graded["samples"]) == (4 if m["n_scored"] else 0)  # no rated turn: no score
     for r in grades:
         assert (r["score"] is not None and 1 <= r["score"] <= 10) or r["parse"] in (
             "empty",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,15 +10,33 @@ import numpy as np
 from .stats import is_missing
 
 
-def pref_rate(a: Mapping[Any, float], b: Mapping[Any, float]) -> float:
-    """PrefRt(A, B): percent of the questions both were scored on where A's score is strictly higher.
+def first_judgment_per_question(records: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
+    """{question_id: score of its first judgment row}, as the paper's notebook keeps one judgment per question
+    (`drop_duplicates('question_id')`, keep first): with MT-Bench's two turns per question that is the first
+    turn's grade, not the mean of both. A first row without a score stays None (it can never win a comparison);
+    later rows of the same question are ignored even when they have a score."""
+    out: dict[str, float | None] = {}
+    for r in records:
+        q = str(r["question_id"])
+        if q not in out:
+            out[q] = None if is_missing(r.get("score")) else float(r["score"])
+    return out
 
-    Ties count for neither side, so PrefRt(A, B) + PrefRt(B, A) <= 100 (the paper: 40% vs 22.5%).
+
+def pref_rate(a: Mapping[Any, float | None], b: Mapping[Any, float | None]) -> float:
+    """PrefRt(A, B): percent of the questions of both tables (the paper: its 80) where A's score is strictly higher.
+
+    Ties count for neither side, so PrefRt(A, B) + PrefRt(B, A) <= 100 (the paper: 40% vs 22.5%). A missing score
+    stays in the denominator and never wins, as the notebook's pandas comparison of the merged tables counts it.
     """
-    common = [q for q in a if q in b and not is_missing(a[q]) and not is_missing(b[q])]
+    common = [q for q in a if q in b]
     if not common:
-        raise ValueError("pref_rate: no question scored for both models")
-    return 100.0 * sum(float(a[q]) > float(b[q]) for q in common) / len(common)
+        raise ValueError("pref_rate: no question common to both models")
+
+    def higher(x: float | None, y: float | None) -> bool:
+        return not is_missing(x) and not is_missing(y) and float(x) > float(y)
+
+    return 100.0 * sum(higher(a[q], b[q]) for q in common) / len(common)
 
 
 def flip_count(
@@ -47,7 +65,7 @@ def per_question_flip_count(
     """`flip_count` summed over the questions every student and DGM in `pairs` was scored on."""
     names = [s for s, _ in pairs] + [d for _, d in pairs]
     tables = [students[s] for s, _ in pairs] + [dgms[d] for _, d in pairs]
-    common = set.intersection(*(set(t) for t in tables))
+    common = set.intersection(*({q for q, v in t.items() if not is_missing(v)} for t in tables))
     if not common:
         raise ValueError(f"per_question_flip_count: no question common to {names}")
     return sum(

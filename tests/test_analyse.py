@@ -366,6 +366,32 @@ def test_pref_rate_strict_and_ties() -> None:
     assert preference.pref_rate(x, y) == pytest.approx(40.0) and preference.pref_rate(y, x) == pytest.approx(22.5)
     with pytest.raises(ValueError):
         preference.pref_rate({1: 1}, {2: 1})
+    # a missing score stays among the 80 and never wins (the notebook compares the merged frames)
+    assert preference.pref_rate({**x, 0: None}, y) == pytest.approx(100 * 31 / 80)
+
+
+def test_pref_rate_on_first_judgment_per_question() -> None:
+    """Table 4's definition: one judgment per question, the first row (drop_duplicates('question_id')), then the
+    percent of the 80 questions where A is strictly higher. Averaging the two turns would give other numbers."""
+    # A wins turn 1 of questions 0-31, ties 32-49, loses 50-79; turn 2 always reversed (A 1, B 9).
+    a_rows, b_rows = [], []
+    for q in range(81, 161):
+        i = q - 81
+        a1 = 9 if i < 32 else 5 if i < 50 else 2
+        a_rows += [{"question_id": q, "turn": 1, "score": a1}, {"question_id": q, "turn": 2, "score": 1}]
+        b_rows += [{"question_id": q, "turn": 1, "score": 5}, {"question_id": q, "turn": 2, "score": 9}]
+    a, b = preference.first_judgment_per_question(a_rows), preference.first_judgment_per_question(b_rows)
+    assert len(a) == 80 and a["81"] == 9.0 and a["160"] == 2.0
+    assert preference.pref_rate(a, b) == pytest.approx(40.0) and preference.pref_rate(b, a) == pytest.approx(37.5)
+    # the mean of both turns would make B win every question
+    mean_a = {q: (r1["score"] + r2["score"]) / 2 for q, r1, r2 in zip(range(80), a_rows[::2], a_rows[1::2])}
+    mean_b = {q: 7.0 for q in range(80)}
+    assert preference.pref_rate(mean_a, mean_b) == 0.0
+    # the first row counts even without a score; a later scored duplicate does not replace it
+    dup = preference.first_judgment_per_question(
+        [{"question_id": 1, "score": None}, {"question_id": 1, "score": 8}, {"question_id": "2", "score": 3}]
+    )
+    assert dup == {"1": None, "2": 3.0}
 
 
 def test_flip_count_paper_mtbench(ref: pd.DataFrame) -> None:

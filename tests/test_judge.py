@@ -808,21 +808,25 @@ def test_preference_table_matches_analyse(tmp_path):
         tmp_path / "mt.png",
         learned_from={"s-a": "a", "s-b": "b"},
     )
-    pq_a = T.per_question_scores(_grades(grades["s-a"]))
-    assert pq_a == {"1": 8.0, "2": 6.0, "3": 4.0, "4": 6.0}  # a turn without a score is left out
-    pq_b = T.per_question_scores(_grades(grades["s-b"]))
+    assert T.per_question_scores(_grades(grades["s-a"])) == {"1": 8.0, "2": 6.0, "3": 4.0, "4": 6.0}
+    # PrefRt / FlipCt use the first judgment per question (paper-tables §6.3), not the mean of the turns
+    pq_a = preference.first_judgment_per_question(_grades(grades["s-a"]))
+    assert pq_a == {"1": 8.0, "2": 5.0, "3": 4.0, "4": 6.0}
+    pq_b = preference.first_judgment_per_question(_grades(grades["s-b"]))
     row = table[(table["kind"] == "student_vs_student")].iloc[0]
     assert row["prefrt_a_over_b"] == pytest.approx(preference.pref_rate(pq_a, pq_b))
-    assert row["prefrt_a_over_b"] == pytest.approx(100 / 3) and row["prefrt_b_over_a"] == 0.0  # 2 ties
-    assert row["n_questions"] == 3 and row["dgm_a"] == "a" and row["dgm_b"] == "b"
+    # q1 a wins, q2 b wins, q3 tie, q4 b unscored (counted, never wins)
+    assert row["prefrt_a_over_b"] == pytest.approx(25.0) and row["prefrt_b_over_a"] == pytest.approx(25.0)
+    assert row["n_questions"] == 4 and row["dgm_a"] == "a" and row["dgm_b"] == "b"
     sd = table[table["kind"] == "student_vs_dgm"].set_index("a")
     assert sd.loc["s-a", "b"] == "a" and sd.loc["s-a", "prefrt_a_over_b"] == 0.0
-    # means: s-a 6.0 > s-b 5.667, a 8.25 < b 8.625 → one flip
+    # first-turn means: s-a 5.75 > s-b 5.667, a 8.25 < b 8.75 → one flip
     flip = table[table["kind"] == "flipct"].iloc[0]
     assert flip["flipct"] == 1 and bool(row["flip"]) is True
     assert flip["flipct_per_question"] == preference.per_question_flip_count(
         {"s-a": pq_a, "s-b": pq_b},
-        {"a": T.per_question_scores(_grades(grades["dgm-a"])), "b": T.per_question_scores(_grades(grades["dgm-b"]))},
+        {"a": preference.first_judgment_per_question(_grades(grades["dgm-a"])),
+         "b": preference.first_judgment_per_question(_grades(grades["dgm-b"]))},
         [("s-a", "a"), ("s-b", "b")],
     )
     on_disk = pd.read_csv(tmp_path / "pref.csv")

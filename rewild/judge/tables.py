@@ -40,7 +40,7 @@ def preference_table(
     the order flips), then a `flipct` row: preference.flip_count on mean scores, preference.per_question_flip_count."""
 
     def mean(name: str) -> float:
-        v = list(per_question[name].values())
+        v = [x for x in per_question[name].values() if not stats.is_missing(x)]
         return float(np.mean(v)) if v else float("nan")
 
     def prefs(a: str, b: str) -> tuple[float, float, int]:
@@ -292,7 +292,8 @@ def run_preference(
 ):
     """PrefRt / FlipCt table from per-turn grades. `mtbench_jsonls` / `mtbench_jsons`: {subject: path}, DGM subjects
     written "dgm-<key>" (so a DGM and a student never collide); `pairs`: (student, DGM key)."""
-    per_q = {subject: per_question_scores(rio.read_jsonl(p)) for subject, p in mtbench_jsonls.items()}
+    # one judgment per question, the first (paper-tables §6.3), for PrefRt and FlipCt alike
+    per_q = {subject: preference.first_judgment_per_question(rio.read_jsonl(p)) for subject, p in mtbench_jsonls.items()}
     keyed = [(s, DGM_PREFIX + d) for s, d in pairs]
     missing = sorted({x for pair in keyed for x in pair if x not in per_q})
     if missing:

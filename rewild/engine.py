@@ -22,7 +22,8 @@ Engine settings (paper: vLLM 0.6.3, `max_num_seqs = min(2·batch, int(L/1.5))`, 
   `max_num_batched_tokens` is then vLLM's own rule for that case, max(max_model_len, its CPU default 4,096),
   unless set. The issue's `max_model_len · max_num_seqs` also avoids the crash, but vLLM sizes per-step buffers
   by it (`inputs_embeds`: tokens × hidden size): SmolLM2-135M at L = 2,048 starts with 10.2 GB peak RSS
-  instead of 2.9 GB (BENCHMARKS.md).
+  instead of 2.9 GB (BENCHMARKS.md). vLLM logs "This model does not officially support disabling chunked
+  prefill" for every generative model when it is off; tests/test_generate_vllm.py checks the answers.
 - `swap_space` no longer exists in vLLM V1 (no CPU swap for preempted sequences): it is not a setting here.
 - Per-request seeds give batch-invariant outputs on the CPU build (measured); on GPU only with vLLM's
   batch-invariant mode (`engine.batch_invariant: true` sets `VLLM_BATCH_INVARIANT=1`).

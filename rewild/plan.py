@@ -279,6 +279,11 @@ def mixes_params(config: Mapping[str, Any]) -> dict[str, dict]:
     return {mix: mix_params(config, mix) for mix in all_mixes(config)}
 
 
+def mixes_params(config: Mapping[str, Any]) -> dict[str, dict]:
+    """Every mix's `mix_params`, in plan order: what tables need of the mixes (not their training settings)."""
+    return {mix: mix_params(config, mix) for mix in all_mixes(config)}
+
+
 def mix_input_files(config: Mapping[str, Any], mix: str) -> list[str]:
     files: list[str] = []
     for comp in all_mixes(config)[mix]["components"]:

@@ -18,7 +18,7 @@ rule scores_table:
     conda:
         conda_env("analysis")
     params:
-        mixes=MIXES,
+        mixes=plan.mixes_params(config),
         tasks=TASKS,
         columns=SCORE_COLUMNS,
     script:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from rewild_testlib import REPO, have, run_snakemake, workdir_copy
 
 pytestmark = pytest.mark.slow
@@ -277,8 +276,27 @@ def _checkpoint_every(workdir: Path) -> None:
     edit_config(workdir, lambda c: c["generation"].__setitem__("checkpoint_every", 3))
 
 
-@pytest.mark.parametrize("edit", [_yaml_comment, _log_level, _checkpoint_every],
-                         ids=["yaml-comment", "run.log_level", "generation.checkpoint_every"])
+def _sft_cadence(workdir: Path) -> None:
+    def mutate(c):
+        c["sft"]["trl"].update(save_steps=7, logging_steps=2)
+        c["mixes"]["gpt-all"]["sft_overrides"] = {"save_steps": 3}
+
+    edit_config(workdir, mutate)
+
+
+def _job_sizes(workdir: Path) -> None:
+    def mutate(c):
+        c["sft"]["cpus"] = 2
+        c["eval"]["cpus"] = 2
+        c["resources"] = {"caps": {"cpu": {"mem_mb": 1000, "runtime": 20}}}
+
+    edit_config(workdir, mutate)
+
+
+# docs/settings.md has every setting's class; tests/test_settings_table.py checks each on a touched run
+@pytest.mark.parametrize("edit", [_yaml_comment, _log_level, _checkpoint_every, _sft_cadence, _job_sizes],
+                         ids=["yaml-comment", "run.log_level", "generation.checkpoint_every",
+                              "sft.trl save_steps/logging_steps", "sft.cpus, eval.cpus, resources.caps"])
 def test_cosmetic_change_reruns_nothing(finished_run, tmp_path, edit):
     workdir = copy_run(finished_run, tmp_path)
     edit(workdir)
@@ -306,11 +324,7 @@ def test_rerun_explanation_names_the_changed_params(finished_run, tmp_path):
         "results/generations/tiny-random/s00000.parquet",
         "results/generations/tiny-random/s00000.rejects.jsonl",
         "results/efficiency/tiny-random/s00000.json",
-        # the efficiency table's params carry the DGM registry, overrides included
-        "results/tables/efficiency.csv",
-        "results/plots/efficiency.png",
-        "results/tables/efficiency_correlations.csv",
-        "results/tables/efficiency.provenance.json",
+        # the efficiency table's params hold only the DGMs' sizes (plan.dgm_sizes): it reruns for its new input
     }
     pending_rules = {rule for rule, _, plan in status.values() if plan == "update pending"}
     assert pending_rules == {job.split("[")[0] for job in jobs} - {"all"}

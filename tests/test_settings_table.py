@@ -256,6 +256,11 @@ def test_neutral_settings_rerun_nothing(faked_run, tmp_path):
     assert jobs == {} and "Nothing to be done" in out, {k: v.get("reason") for k, v in jobs.items()}
 
 
+def test_cadence_in_a_mixs_sft_overrides_reruns_nothing(faked_run, tmp_path):
+    jobs, out = edited_run(faked_run, tmp_path, lambda cfg: apply_edit(cfg, "mixes.*.sft_overrides", {"save_steps": 3}))
+    assert jobs == {} and "Nothing to be done" in out, {k: v.get("reason") for k, v in jobs.items()}
+
+
 @pytest.mark.parametrize("key", sorted(RESULT_EDITS))
 def test_result_setting_reruns_its_rules(faked_run, tmp_path, key):
     _, rules_in_dag = faked_run

@@ -76,7 +76,7 @@ def test_paper_plan_names_every_model_and_dataset(paper_config):
     assert {t["repo_id"] for t in tasks} == {t["lm_eval_task"] for t in paper_config["eval"]["tasks"].values()}
     assert len(tasks) == 7
     # + the MT-Bench files of FastChat at a commit and AlpacaEval's two files of its Hub dataset
-    assert rp.summary(p) == {"model": 53, "dataset": 4, "eval_task": 7, "raw_file": 3, "hub_file": 2, "skipped": 1}
+    assert rp.summary(p) == {"model": 53, "dataset": 4, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1}
     # GPT's responses come with the prompts: nothing more to fetch for it
     assert p["skipped"] == [{"what": "dgms.gpt", "reason": "responses are read from the prompt source"}]
 
@@ -194,7 +194,7 @@ def fake_fetchers(calls: list):
         calls.append(item["repo_id"])
         return {"commit": COMMIT, "path": f"/cache/{item['repo_id']}/snapshots/{COMMIT}"}
 
-    # raw_file: the MT-Bench files of FastChat at a commit; hub_file: AlpacaEval's files of its Hub dataset
+    # raw_file: the MT-Bench files of FastChat and the MixEval files of Psycoy/MixEval at a commit; hub_file: AlpacaEval's files of its Hub dataset
     return {"model": fetch, "dataset": fetch, "eval_task": fetch, "raw_file": fetch, "hub_file": fetch}
 
 
@@ -205,9 +205,9 @@ def test_manifest_of_the_paper_config(paper_config, tmp_path, online):
     out = tmp_path / "results/prefetch/manifest.json"
     rp.run(p, out, fetchers=fake_fetchers(calls))
     manifest = json.loads(out.read_text())
-    assert len(calls) == len(manifest["items"]) == 53 + 4 + 7 + 3 + 2
+    assert len(calls) == len(manifest["items"]) == 53 + 4 + 7 + 5 + 2
     assert manifest["counts"] == {
-        "model": 53, "dataset": 4, "eval_task": 7, "raw_file": 3, "hub_file": 2, "skipped": 1
+        "model": 53, "dataset": 4, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1
     }
     for item in manifest["items"]:
         assert item["commit"] == COMMIT and item["path"].endswith(COMMIT)

@@ -26,6 +26,7 @@ include: "rules/analyse.smk"
 include: "rules/report.smk"
 include: "rules/judge.smk"
 include: "rules/alpaca_eval.smk"
+include: "rules/mixeval.smk"
 include: "rules/archive.smk"
 include: "rules/prefetch.smk"
 

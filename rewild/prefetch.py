@@ -219,6 +219,16 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         for f in alpaca_data.upstream_files(config):
             add("hub_file", f["repo"], f["revision"], "eval.alpaca_eval", name=f["filename"], filename=f["filename"],
                 dest=f["dest"], sha256=f["sha256"])
+    # MixEval (eval.mixeval): the two close-ended data files of the pinned Psycoy/MixEval commit
+    from .judge import mixeval_data
+
+    if mixeval_data.wanted(config):
+        m = config["eval"]["mixeval"]
+        if m["source"] == "local":
+            skip("eval.mixeval", f"local folder {m['path']}")
+        for f in mixeval_data.upstream_files(config):
+            add("raw_file", f["repo"], f["commit"], "eval.mixeval", name=f["path"], path=f["path"],
+                dest=f["dest"], sha256=f["sha256"])
     return {"items": list(items.values()), "skipped": skipped}
 
 

@@ -372,6 +372,33 @@ from rewild.judge import alpaca_data
 from rewild.judge import alpaca_eval as alpaca
 
 
+
+
+# ---------------------------------------------------------------------- MixEval (rules/mixeval.smk)
+from rewild.judge import mixeval
+from rewild.judge import mixeval_data
+
+
+def mixeval_data_inputs(wildcards):
+    return mixeval.data_inputs(config)
+
+
+def mixeval_answers_hash(wildcards):
+    return mixeval.answers_config_hash(config, wildcards.model)
+
+
+def mixeval_parse_hash(wildcards):
+    return mixeval.parse_config_hash(config)
+
+
+def mixeval_parse_runtime(wildcards, attempt):
+    first = mixeval.parse_runtime(config)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
+
+
+# ---------------------------------------------------------------------- end MixEval
 def alpaca_reference(wildcards):
     return alpaca.data_inputs(config)["reference"]
 

@@ -1362,14 +1362,14 @@ def test_mtbench_data_download_is_pinned_and_checked(tmp_path, paper_config):
     from rewild import prefetch
 
     paper_config = rc.validate(paper_config)
-    items = [i for i in prefetch.plan(paper_config)["items"] if i["kind"] == "raw_file"]
+    items = [i for i in prefetch.plan(paper_config)["items"] if i["repo_id"] == "lm-sys/FastChat"]
     commit = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
     assert {i["path"] for i in items} == {
         "fastchat/llm_judge/data/mt_bench/question.jsonl",
         "fastchat/llm_judge/data/mt_bench/reference_answer/gpt-4.jsonl",
         "fastchat/llm_judge/data/judge_prompts.jsonl",
     }
-    assert all(i["repo_id"] == "lm-sys/FastChat" and i["revision"] == commit and i["sha256"] for i in items)
+    assert all(i["kind"] == "raw_file" and i["revision"] == commit and i["sha256"] for i in items)
     assert {i["dest"] for i in items} == set(JP.mtbench_inputs(paper_config).values())
     # a GitHub-raw-like server holding the replica's bytes under <repo>/<commit>/<path>
     served = tmp_path / "raw" / "lm-sys" / "FastChat" / commit / "fastchat" / "llm_judge" / "data"

@@ -5,7 +5,8 @@
 
 Timing and provenance differ between any two runs, so they are left out: JSON keys named `provenance` or
 holding times (`*_s`, `*seconds*`, `started`, `ended`, `wall*`), CSV columns of the same names. Everything else
-must be equal (numbers exactly: the same code on the same data is deterministic here). Exit 1 on a difference.
+must be equal (numbers exactly: the same code on the same data is deterministic here). A file only the old run
+has is a difference (lost output); a file only the new run has is listed as new. Exit 1 on a difference.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ def compare(old: Path, new: Path) -> list[str]:
     for sub, pattern, read in pairs:
         a = {p.relative_to(old): p for p in (old / sub).glob(pattern)}
         b = {p.relative_to(new): p for p in (new / sub).glob(pattern)}
-        for rel in sorted(set(a) ^ set(b)):
-            problems.append(f"{rel}: only in {'old' if rel in a else 'new'}")
+        for rel in sorted(set(a) - set(b)):
+            problems.append(f"{sub}/{rel}: only in the old run")
+        for rel in sorted(set(b) - set(a)):
+            print(f"{sub}/{rel}: new")
         for rel in sorted(set(a) & set(b)):
             if read(a[rel]) != read(b[rel]):
-                problems.append(f"{rel}: differs")
+                problems.append(f"{sub}/{rel}: differs")
     return problems
 
 

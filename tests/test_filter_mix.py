@@ -10,6 +10,7 @@ import pytest
 
 from rewild import filter as rfilter
 from rewild import mix
+from rewild_testlib import validated
 
 
 def gen_row(row_id, user, answer, finish="stop", language="English"):
@@ -55,7 +56,8 @@ ROWS = [
 )
 def test_filters_count_and_keep_every_drop(tmp_path, filters, kept, dropped):
     src = write(ROWS, tmp_path / "gen.parquet")
-    rep = rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json", filters, "d")
+    rep = rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json",
+                     validated(filters, "properties", "filters"), "d")
     out = pq.read_table(tmp_path / "f.parquet").to_pylist()
     assert [r["row_id"] for r in out] == kept
     assert {k: v for k, v in rep["dropped"].items() if v} == dropped
@@ -66,7 +68,8 @@ def test_filters_count_and_keep_every_drop(tmp_path, filters, kept, dropped):
 
 def test_strip_special_tokens_keeps_the_row(tmp_path):
     src = write(ROWS, tmp_path / "gen.parquet")
-    rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json", {"special_tokens": "strip"}, "d")
+    filters = validated({"special_tokens": "strip"}, "properties", "filters")
+    rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "rep.json", filters, "d")
     out = {r["row_id"]: r for r in pq.read_table(tmp_path / "f.parquet").to_pylist()}
     assert out[3]["messages"][1]["content"] == "answer"
     assert out[3]["conversation"][1]["content"] == "answer"
@@ -78,7 +81,7 @@ def test_decontamination_drops_rows_sharing_an_eval_ngram(tmp_path):
     index = tmp_path / "task.json"
     grams = sorted(rfilter.ngram_digests("Q: What is the capital city of France? A:", 5))
     index.write_text(json.dumps({"task": "t", "n": 5, "ngrams": grams}))
-    filters = {"decontaminate": {"enabled": True, "ngram": 5}}
+    filters = validated({"decontaminate": {"enabled": True, "ngram": 5}}, "properties", "filters")
     rep = rfilter.run(src, tmp_path / "f.parquet", tmp_path / "r.jsonl", tmp_path / "p.json", filters, "d", [index])
     assert rep["dropped"]["contamination"] == 1
     assert [r["row_id"] for r in pq.read_table(tmp_path / "f.parquet").to_pylist()] == [0, 1, 2, 3, 4, 5]

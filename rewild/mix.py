@@ -1,15 +1,19 @@
 """SFT data mixes: components (DGM responses, HF datasets, local files) -> TRL `messages` rows.
 
 Selection follows the paper: the first fraction / first N rows in stored order (`train[:25%]`), or a seeded
-random N (blends). A 2% hold-out is split off with a seeded permutation. The manifest records what went in.
+random N (blends: each component its own seed, so two halves of the same length are independent samples, not the
+same row positions). A 2% hold-out is split off with a seeded permutation. Conversations longer than the SFT
+sequence length (student tokenizer and chat template) are dropped as Axolotl's packing dropped them (sft.overlong:
+drop), or left for TRL to truncate (truncate). The manifest records what went in.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,7 +50,7 @@ def select_indices(n_rows: int, select: Mapping[str, Any]) -> list[int]:
         n = select["random_n"]
         if n > n_rows:
             raise ValueError(f"select.random_n={n} but the component has only {n_rows} rows")
-        return sorted(random.Random(select.get("seed", 0)).sample(range(n_rows), n))
+        return sorted(random.Random(select["seed"]).sample(range(n_rows), n))
     raise ValueError(f"selection needs first_fraction, first_n or random_n: {dict(select)}")
 
 
@@ -86,7 +90,17 @@ def mmlu_jeopardy_messages(row: Mapping[str, Any]) -> list[dict]:
     return [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"what is {answer_text}"}]
 
 
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+
+
+def sharegpt_messages(row: Mapping[str, Any]) -> list[dict]:
+    """ShareGPT rows (Magpie-Align): `conversations` of {from: human|gpt|system, value}."""
+    return [{"role": SHAREGPT_ROLES[t["from"]], "content": t["value"] or ""} for t in row["conversations"]]
+
+
 def to_messages(row: Mapping[str, Any], fmt: str) -> list[dict]:
+    if fmt == "sharegpt":
+        return sharegpt_messages(row)
     if fmt == "messages":
         return [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
     if fmt == "wildchat":
@@ -97,24 +111,38 @@ def to_messages(row: Mapping[str, Any], fmt: str) -> list[dict]:
 
 
 def cut_to_reference(messages: list[dict], reference: list[dict], side: str) -> list[dict]:
-    """Length control: cut each turn to the character length of the reference DGM's answer to the same turn.
+    """Length control, one conversation: cut turns to the character length of the reference DGM's row.
 
-    side=response (the paper's text): the assistant turns are cut; side=user (the released code): the user turns.
+    side=response (the paper's text): assistant turn k is cut to the reference's assistant turn k;
+    side=user (the released code): user turn k is cut to the reference row's user turn k.
     """
-    ref_answers = [m["content"] for m in reference if m["role"] == "assistant"]
+    role = "assistant" if side == "response" else "user"
+    ref_turns = [m["content"] for m in reference if m["role"] == role]
     out, k = [], 0
     for m in messages:
-        if m["role"] == "assistant":
-            limit = len(ref_answers[k]) if k < len(ref_answers) else None
-            if side == "response" and limit is not None:
-                m = {**m, "content": m["content"][:limit]}
+        if m["role"] == role:
+            if k < len(ref_turns):
+                m = {**m, "content": m["content"][: len(ref_turns[k])]}
             k += 1
-        elif side == "user":
-            limit = len(ref_answers[k]) if k < len(ref_answers) else None
-            if limit is not None:
-                m = {**m, "content": m["content"][:limit]}
         out.append(m)
     return out
+
+
+def first_message_duplicates(conversations: Sequence[Sequence[Mapping[str, Any]]]) -> list[bool]:
+    """Per conversation: True when its first message's text repeats an earlier conversation's (the released
+    code's dedup after cutting user turns; the first occurrence is kept)."""
+    seen: set[str] = set()
+    out = []
+    for msgs in conversations:
+        key = msgs[0]["content"] if msgs else ""
+        out.append(key in seen)
+        seen.add(key)
+    return out
+
+
+def overlong_mask(lengths: Sequence[int], max_length: int) -> list[bool]:
+    """True for conversations longer than the sequence length: Axolotl's packing dropped them."""
+    return [n > max_length for n in lengths]
 
 
 # -------------------------------------------------------------------------------------------- sources
@@ -186,7 +214,7 @@ def component_table(
         available = pq.ParquetFile(path).metadata.num_rows
         chosen = select_indices(available, comp["select"])
         table = read_selected(path, ["row_id", "messages"], chosen)
-        unmatched = 0
+        unmatched = duplicates = 0
         if lc:
             ref_t = pq.read_table(f"results/filtered/{lc['reference_dgm']}.parquet", columns=["row_id", "messages"])
             ref = dict(zip(ref_t.column("row_id").to_pylist(), ref_t.column("messages").to_pylist()))
@@ -196,8 +224,12 @@ def component_table(
                 if ref_msgs is None:
                     unmatched += 1
                     continue
-                msgs = cut_to_reference(row["messages"], ref_msgs, lc.get("side", "response"))
+                msgs = cut_to_reference(row["messages"], ref_msgs, lc["side"])
                 rows.append({"id": f"{index}:{label}:{row['row_id']}", "source": f"{index}:{label}", "messages": msgs})
+            if lc["side"] == "user":
+                dup = first_message_duplicates([r["messages"] for r in rows])
+                duplicates = sum(dup)
+                rows = [r for r, d in zip(rows, dup) if not d]
             out = _rows_table(rows)
         else:
             ids = pc.binary_join_element_wise(f"{index}:{label}:", pc.cast(table.column("row_id"), pa.string()), "")
@@ -216,10 +248,34 @@ def component_table(
             rid = row.get("row_id", row.get("id", i))
             rows.append({"id": f"{index}:{label}:{rid}", "source": f"{index}:{label}", "messages": to_messages(row, fmt)})
         out = _rows_table(rows)
-        unmatched = 0
+        unmatched = duplicates = 0
     stats[f"{index}:{label}"] = {"available": available, "selected": len(chosen), "rows": out.num_rows,
-                                 "unmatched_length_control": unmatched, "select": dict(comp["select"])}
+                                 "unmatched_length_control": unmatched, "first_message_duplicates": duplicates,
+                                 "select": dict(comp["select"])}
     return out
+
+
+def conversation_lengths(messages: pa.ChunkedArray | pa.Array, tokenizer) -> list[int]:
+    """Tokens of each conversation as SFT sees it: the student's chat template applied, then tokenized."""
+    # transformers 5 returns a BatchEncoding from apply_chat_template(tokenize=True); render, then tokenize
+    texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in messages.to_pylist()]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def drop_overlong(table: pa.Table, overlong: Mapping[str, Any], tokenizer, stats: dict) -> pa.Table:
+    """Rows within trl.max_length; the dropped count per component goes into `stats` (the manifest)."""
+    mask = overlong_mask(conversation_lengths(table.column("messages"), tokenizer), overlong["max_length"])
+    for label in stats:
+        stats[label]["dropped_overlong"] = sum(1 for m, s in zip(mask, table.column("source").to_pylist())
+                                               if m and s == label)
+    return table.filter(pa.array([not m for m in mask]))
+
+
+def student_tokenizer(overlong: Mapping[str, Any]):
+    """The tokenizer SFT trains with (rewild.sft.load_tokenizer: the student's template and special tokens)."""
+    from .sft import load_tokenizer
+
+    return load_tokenizer(overlong["student_id"], overlong["student"])[0]
 
 
 def count_tokens(messages: pa.ChunkedArray | pa.Array, tokenizer=None) -> int:
@@ -251,11 +307,16 @@ def run(
     out_train: str | Path,
     out_heldout: str | Path,
     out_manifest: str | Path,
-    tokenizer_path: str | None = None,
+    tokenizer_path: str | None,
+    overlong: Mapping[str, Any] | None,
 ) -> dict:
+    """Build one mix. `overlong` (rewild.plan.overlong_params): drop conversations over max_length tokens of the
+    student; None: keep them (sft.overlong truncate)."""
     started = now_iso()
     stats: dict[str, Any] = {}
     table = pa.concat_tables([component_table(c, sources, stats, i) for i, c in enumerate(mix["components"])])
+    if overlong is not None:
+        table = drop_overlong(table, overlong, student_tokenizer(overlong), stats)
     train_idx, held_idx = heldout_split(table.num_rows, heldout_fraction, split_seed)
     train = table.take(pa.array(train_idx, type=pa.int64()))
     held = table.take(pa.array(held_idx, type=pa.int64()))
@@ -277,9 +338,12 @@ def run(
         "heldout_rows": held.num_rows,
         "train_tokens": sum(c["train_tokens"] for c in stats.values()),
         "token_counter": "student tokenizer" if tok else "whitespace words",
+        "dropped_overlong": sum(c.get("dropped_overlong", 0) for c in stats.values()),
+        "overlong": "drop" if overlong is not None else "truncate",
+        "max_length": overlong["max_length"] if overlong is not None else None,
         "heldout_fraction": heldout_fraction,
         "split_seed": split_seed,
-        "provenance": provenance(config_hash=stable_hash([dict(mix), heldout_fraction, split_seed])[:16],
+        "provenance": provenance(config_hash=stable_hash([dict(mix), heldout_fraction, split_seed, overlong])[:16],
                                  seeds={"split": split_seed}, started=started),
     }
     write_json(out_manifest, manifest)

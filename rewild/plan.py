@@ -20,13 +20,15 @@ from .io import stable_hash
 BASE_MODEL = "base"  # the untrained student, evaluated as a reference
 REFERENCE_PREFIX = "dgm-"  # a DGM evaluated as is: model name dgm-{dgm}
 STUDENT = "student"  # name of the student's folder among locally built models
+REPLICATE_SEP = "~s"  # an SFT seed replicate of mix m with seed n is the model m~sn (sft.seeds)
 DEMO_MODELS_DIR = "results/demo_models"
 
 # Settings that cannot change a result (cadence, job size, labels): kept out of `params:` so changing them
 # reruns nothing (docs/settings.md has the whole table). Jobs read them from the validated config.
 RESULT_NEUTRAL_GENERATION = ("checkpoint_every",)
 RESULT_NEUTRAL_DGM = ("abbrev", "runtime_per_shard_min")  # a table label; a Slurm time limit
-RESULT_NEUTRAL_SFT = ("cpus",)
+# sft.seeds says which runs exist (a run's own seed travels as trl.seed); overlong acts in the mix rule
+RESULT_NEUTRAL_SFT = ("cpus", "seeds", "overlong")
 # the Trainer's checkpoint, log and progress cadence, and checkpoint retention
 RESULT_NEUTRAL_TRL = ("save_strategy", "save_steps", "save_total_limit", "logging_strategy", "logging_steps",
                       "logging_first_step", "disable_tqdm", "report_to")
@@ -93,6 +95,7 @@ def grid_mixes(config: Mapping[str, Any]) -> dict[str, dict]:
                 out[f"{dgm}-{size}"] = {
                     "components": [{"dgm": dgm, "select": {"first_fraction": frac}}],
                     "sft_overrides": {},
+                    "student": None,
                 }
     return out
 
@@ -101,6 +104,42 @@ def all_mixes(config: Mapping[str, Any]) -> dict[str, dict]:
     mixes = {k: copy.deepcopy(v) for k, v in config["mixes"].items()}
     mixes.update(grid_mixes(config))
     return mixes
+
+
+def sft_runs(config: Mapping[str, Any]) -> dict[str, tuple[str, int | None]]:
+    """Every trained model: name -> (mix, seed). The first seed of sft.seeds keeps the mix's name, the others are
+    `<mix>~s<seed>`; seed None: trl.seed (sft.seeds null)."""
+    seeds = config["sft"]["seeds"] or [None]
+    out: dict[str, tuple[str, int | None]] = {}
+    for mix in all_mixes(config):
+        out[mix] = (mix, seeds[0])
+        for seed in seeds[1:]:
+            out[f"{mix}{REPLICATE_SEP}{seed}"] = (mix, seed)
+    return out
+
+
+def run_mix(config: Mapping[str, Any], run: str) -> str:
+    """The mix a trained model learned from (its own name, or the name before `~s` for a seed replicate)."""
+    return sft_runs(config)[run][0]
+
+
+def replicate_group(model: str) -> str:
+    """The name that groups a model's seed replicates (tables): the mix name for `<mix>~s<seed>`."""
+    return model.split(REPLICATE_SEP, 1)[0]
+
+
+def mix_student(config: Mapping[str, Any], mix: str) -> str:
+    """Which student a mix (or a trained run) trains: `student`, or a key of `students`."""
+    return all_mixes(config)[run_mix(config, mix)]["student"] or STUDENT
+
+
+def student_spec(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return config["student"] if key == STUDENT else config["students"][key]
+
+
+def student_build_name(key: str) -> str:
+    """The locally built folder of a student: `student`, or `student-<key>` for a `students` entry."""
+    return STUDENT if key == STUDENT else f"{STUDENT}-{key}"
 
 
 def mix_dgm(mix_spec: Mapping[str, Any]) -> str | None:
@@ -116,7 +155,7 @@ def reference_dgms(config: Mapping[str, Any]) -> list[str]:
 
 def models(config: Mapping[str, Any]) -> list[str]:
     """Models that are evaluated: every trained mix, the untrained student, and reference DGMs."""
-    names = list(all_mixes(config))
+    names = list(sft_runs(config))
     if config["eval"]["evaluate_base"]:
         names.append(BASE_MODEL)
     names += [REFERENCE_PREFIX + d for d in reference_dgms(config)]
@@ -150,6 +189,9 @@ def local_builds(config: Mapping[str, Any]) -> dict[str, dict]:
     out = {k: v["local_build"] for k, v in config["dgms"].items() if v.get("local_build")}
     if config["student"].get("local_build"):
         out[STUDENT] = config["student"]["local_build"]
+    for key, spec in config["students"].items():
+        if spec.get("local_build"):
+            out[student_build_name(key)] = spec["local_build"]
     return out
 
 
@@ -174,6 +216,16 @@ def model_id(config: Mapping[str, Any], dgm: str) -> str:
 
 def student_id(config: Mapping[str, Any]) -> str:
     return local_model_dir(config, STUDENT) or config["student"]["hf_id"]
+
+
+def run_student_dir(config: Mapping[str, Any], run: str) -> str | None:
+    """The locally built folder of the student a mix or run trains (None: a Hub id)."""
+    return local_model_dir(config, student_build_name(mix_student(config, run)))
+
+
+def run_student_id(config: Mapping[str, Any], run: str) -> str:
+    key = mix_student(config, run)
+    return run_student_dir(config, run) or student_spec(config, key)["hf_id"]
 
 
 def eval_model(config: Mapping[str, Any], model: str) -> dict:
@@ -223,8 +275,17 @@ def generation_params(config: Mapping[str, Any], dgm: str) -> dict:
     return gen
 
 
+def run_student_params(config: Mapping[str, Any], run: str) -> dict:
+    """The student settings of the student a mix or run trains."""
+    return template_hashed(student_spec(config, mix_student(config, run)))
+
+
 def student_params(config: Mapping[str, Any]) -> dict:
-    student = dict(config["student"])
+    return template_hashed(config["student"])
+
+
+def template_hashed(spec: Mapping[str, Any]) -> dict:
+    student = dict(spec)
     if student["chat_template"]:
         student["chat_template_sha256"] = chat_template.sha256(student["chat_template"])
     return student
@@ -235,8 +296,11 @@ def sft_settings(config: Mapping[str, Any], mix: str) -> dict:
 
     What the SFT job runs with (it reads this from the config); `sft_params` is the part that travels in params.
     """
+    mix_name, seed = sft_runs(config)[mix]
     sft = copy.deepcopy(dict(config["sft"]))
-    sft["trl"] = {**sft["trl"], **all_mixes(config)[mix]["sft_overrides"]}
+    sft["trl"] = {**sft["trl"], **all_mixes(config)[mix_name]["sft_overrides"]}
+    if seed is not None:
+        sft["trl"]["seed"] = seed
     return sft
 
 
@@ -274,9 +338,13 @@ def mix_params(config: Mapping[str, Any], mix: str) -> dict:
     return {k: v for k, v in all_mixes(config)[mix].items() if k != "sft_overrides"}
 
 
-def mixes_params(config: Mapping[str, Any]) -> dict[str, dict]:
-    """Every mix's `mix_params`, in plan order: what tables need of the mixes (not their training settings)."""
-    return {mix: mix_params(config, mix) for mix in all_mixes(config)}
+def overlong_params(config: Mapping[str, Any], mix: str) -> dict | None:
+    """What dropping overlong conversations in the mix rule depends on (None under sft.overlong truncate: TRL
+    truncates at training time): the student's tokenizer and template, and the mix's trl.max_length."""
+    if config["sft"]["overlong"] != "drop":
+        return None
+    return {"max_length": sft_settings(config, mix)["trl"]["max_length"],
+            "student": run_student_params(config, mix), "student_id": run_student_id(config, mix)}
 
 
 def mixes_params(config: Mapping[str, Any]) -> dict[str, dict]:

@@ -25,6 +25,8 @@ SHARDS = plan.shard_names(PROMPTS)
 DGMS = config["dgms"]
 GENERATED_DGMS = plan.generated_dgms(config)
 SOURCE_DGMS = plan.source_dgms(config)
+# trained models: one per mix and seed of sft.seeds (`<mix>`, `<mix>~s<seed>`); wildcard `mix` of rule sft
+SFT_RUNS = plan.sft_runs(config)
 MIXES = plan.all_mixes(config)
 MODELS = plan.models(config)
 TASKS = config["eval"]["tasks"]
@@ -47,7 +49,7 @@ def _alternatives(names):
 wildcard_constraints:
     dgm=_alternatives(DGMS),
     shard=r"s\d{5}",
-    mix=_alternatives(MIXES),
+    mix=_alternatives(SFT_RUNS),
     model=_alternatives(MODELS),
     task=_alternatives(TASKS),
 
@@ -116,7 +118,16 @@ def mix_inputs(wildcards):
 
 
 def student_dir(wildcards):
-    return plan.local_model_dir(config, "student") or []
+    """The locally built folder of the student this mix / run trains ([] for a Hub id)."""
+    return plan.run_student_dir(config, wildcards.mix) or []
+
+
+def sft_train(wildcards):
+    return f"results/mixes/{plan.run_mix(config, wildcards.mix)}/train.parquet"
+
+
+def sft_heldout(wildcards):
+    return f"results/mixes/{plan.run_mix(config, wildcards.mix)}/heldout.parquet"
 
 
 def eval_model_dir(wildcards):
@@ -150,7 +161,7 @@ def efficiency_jsons(wildcards):
 
 
 def sft_metrics(wildcards):
-    return expand("results/models/{mix}.metrics.json", mix=MIXES)
+    return expand("results/models/{mix}.metrics.json", mix=SFT_RUNS)
 
 
 def decontamination_indexes(wildcards):
@@ -161,7 +172,7 @@ def decontamination_indexes(wildcards):
 
 def mix_tokenizer(wildcards):
     """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
-    return plan.local_model_dir(config, plan.STUDENT)
+    return plan.run_student_dir(config, wildcards.mix)
 
 
 def generate_config_hash(wildcards):
@@ -174,7 +185,8 @@ def generate_config_hash(wildcards):
 
 def sft_config_hash(wildcards):
     return plan.section_hash(
-        plan.student_params(config), plan.sft_params(config, wildcards.mix)
+        plan.run_student_params(config, wildcards.mix),
+        plan.sft_params(config, wildcards.mix),
     )
 
 

@@ -1,7 +1,7 @@
 rule sft:
     input:
-        train="results/mixes/{mix}/train.parquet",
-        heldout="results/mixes/{mix}/heldout.parquet",
+        train=sft_train,
+        heldout=sft_heldout,
         student=student_dir,
     output:
         model=directory("results/models/{mix}"),
@@ -17,11 +17,13 @@ rule sft:
         gpu=config["sft"]["gpus"],
         nodes=1,
         mem_mb=lambda wc, attempt: resources.sft_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: resources.sft_runtime(config, wc.mix, attempt),
+        runtime=lambda wc, attempt: resources.sft_runtime(
+            config, plan.run_mix(config, wc.mix), attempt
+        ),
     params:
-        student=plan.student_params(config),
+        student=lambda wc: plan.run_student_params(config, wc.mix),
         versions=plan.stage_versions("sft"),
-        student_id=plan.student_id(config),
+        student_id=lambda wc: plan.run_student_id(config, wc.mix),
         sft=lambda wc: plan.sft_params(config, wc.mix),
         checkpoint_dir="results/.progress/sft/{mix}",
         config_hash=sft_config_hash,

@@ -15,7 +15,8 @@ def main(job: Job) -> None:
         job.output.train,
         job.output.heldout,
         job.output.manifest,
-        tokenizer_path=job.params.tokenizer,
+        job.params.tokenizer,
+        job.params.overlong,
     )
 
 

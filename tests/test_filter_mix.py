@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -139,7 +140,44 @@ def test_length_control_cuts_the_configured_side():
     resp = mix.cut_to_reference(msgs, ref, "response")
     assert [len(m["content"]) for m in resp] == [50, 7]
     user = mix.cut_to_reference(msgs, ref, "user")
-    assert [len(m["content"]) for m in user] == [7, 50]
+    assert [len(m["content"]) for m in user] == [1, 50], "user turn cut to the reference's same-index user turn"
+
+
+def test_user_side_length_control_cuts_each_user_turn_then_dedups_first_messages():
+    """The released code: user turn k cut to the reference's user turn k (multi-turn), then rows whose first message
+    repeats an earlier one are dropped."""
+    msgs = [{"role": "user", "content": "Bonjour, comment ça va ?"}, {"role": "assistant", "content": "Très bien."},
+            {"role": "user", "content": "Расскажи мне о Москве подробно"}, {"role": "assistant", "content": "Москва…"}]
+    ref = [{"role": "user", "content": "Bonjour"}, {"role": "assistant", "content": "x" * 99},
+           {"role": "user", "content": "Расскажи"}, {"role": "assistant", "content": "y"}]
+    cut = mix.cut_to_reference(msgs, ref, "user")
+    assert [m["content"] for m in cut] == ["Bonjour", "Très bien.", "Расскажи", "Москва…"]
+    convs = [cut, [{"role": "user", "content": "Bonjour"}], [{"role": "user", "content": "其他"}], []]
+    assert mix.first_message_duplicates(convs) == [False, True, False, False]
+
+
+def test_blend_halves_are_independent_samples():
+    """Each blend component has its own seed in the presets: the two halves are not the same row positions."""
+    import yaml
+
+    for path in ("config.yaml", "config/demo.yaml"):
+        cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / path).read_text())
+        for name, spec in cfg["mixes"].items():
+            seeds = [c["select"]["seed"] for c in spec["components"] if "random_n" in c["select"]]
+            if len(seeds) > 1:
+                assert len(set(seeds)) == len(seeds), f"{path}: {name} halves share a seed"
+                a, b = (mix.select_indices(1000, {"random_n": 100, "seed": s}) for s in seeds[:2])
+                assert a != b
+
+
+def test_overlong_mask_drops_over_max_length():
+    assert mix.overlong_mask([10, 256, 257, 4000], 256) == [False, False, True, True]
+
+
+def test_sharegpt_rows_become_messages():
+    row = {"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "¿Qué?"},
+                             {"from": "gpt", "value": "Eso."}]}
+    assert [m["role"] for m in mix.to_messages(row, "sharegpt")] == ["system", "user", "assistant"]
 
 
 def test_mix_run_writes_manifest(tmp_path, monkeypatch):
@@ -156,7 +194,7 @@ def test_mix_run_writes_manifest(tmp_path, monkeypatch):
         {"source": "extra", "select": {"first_n": 5}},
     ]}
     sources = {"extra": {"type": "local", "path": str(local), "format": "messages"}}
-    man = mix.run("m", spec, sources, 0.1, 0, "train.parquet", "held.parquet", "manifest.json")
+    man = mix.run("m", spec, sources, 0.1, 0, "train.parquet", "held.parquet", "manifest.json", None, None)
     train = pq.read_table("train.parquet").to_pylist()
     held = pq.read_table("held.parquet").to_pylist()
     assert len(train) + len(held) == 25 + 10 + 5
@@ -170,3 +208,27 @@ def test_mix_run_writes_manifest(tmp_path, monkeypatch):
     # cut to the reference's answer length: 'a1 word' -> 'a1 ' (3 characters of 'bbb')
     assert all(len(r["messages"][1]["content"]) == 3 for r in lc)
     assert man["train_tokens"] > 0 and man["token_counter"] == "whitespace words"
+
+
+TINY = Path(__file__).resolve().parent.parent / ".cache" / "tiny-random-hf"
+
+
+@pytest.mark.skipif(not (TINY / "config.json").is_file(), reason="tiny random student not built")
+def test_mix_drops_overlong_conversations_with_the_student_tokenizer(tmp_path, monkeypatch):
+    """sft.overlong drop (Axolotl's packing): conversations over max_length tokens of the templated conversation
+    leave the mix, counted per component in the manifest; truncate (overlong None) keeps them for TRL."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "filtered").mkdir(parents=True)
+    long_answer = "Une réponse très longue, avec beaucoup de mots et de détails. " * 40
+    rows = [gen_row(i, f"Question {i} : pourquoi ?", long_answer if i % 3 == 0 else "Court.") for i in range(30)]
+    write(rows, tmp_path / "results/filtered/a.parquet")
+    spec = {"components": [{"dgm": "a", "select": {"first_fraction": 1.0}}]}
+    student = {"hf_id": "tiny", "revision": None, "chat_template": "chatml", "pad_token": None, "eos_token": None}
+    overlong = {"max_length": 128, "student": student, "student_id": str(TINY)}
+    man = mix.run("m", spec, {}, 0.1, 0, "train.parquet", "held.parquet", "manifest.json", None, overlong)
+    assert man["dropped_overlong"] == 10 == man["components"]["0:dgm:a"]["dropped_overlong"]
+    assert man["train_rows"] + man["heldout_rows"] == 20 and man["overlong"] == "drop" and man["max_length"] == 128
+    kept = pq.read_table("train.parquet").to_pylist() + pq.read_table("held.parquet").to_pylist()
+    assert all(r["messages"][1]["content"] == "Court." for r in kept)
+    man = mix.run("m", spec, {}, 0.1, 0, "train.parquet", "held.parquet", "manifest.json", None, None)
+    assert man["dropped_overlong"] == 0 and man["train_rows"] + man["heldout_rows"] == 30

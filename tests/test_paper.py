@@ -16,13 +16,6 @@ REFERENCE = Path(__file__).resolve().parent.parent / "data" / "paper" / "referen
 SCORE_TABLES = [t for t, g in paper.TABLE_GROUP.items() if g == "scores"]
 BENCH = [b for b in aggregates.BENCHMARKS]
 
-# Runs the paper has and the preset is being given by the config helper (issue 12); until they land in
-# config.yaml their labels are pending, not failures.
-PENDING = {"qwen2-7b-instruct-500k", "qwen2.5-72b-instruct-lc-500k", "ultrachat-sft", "magpie-align-sft",
-           "onpolicy-q7b-qwen2-7b-instruct", "onpolicy-q7b-qwen2.5-72b-instruct", "onpolicy-q7b-llama-3.1-8b-instruct",
-           "rewild-personas-math-grade", "rewild-numinamath", "dgm-qwen2.5-72b-instruct", "dgm-llama-3.3-70b-instruct",
-           "dgm-qwen2-7b-instruct", "dgm-llama-3.1-8b-instruct"}
-
 
 @pytest.fixture(scope="module")
 def ref() -> pd.DataFrame:
@@ -55,8 +48,6 @@ def test_every_mapped_name_is_in_the_paper_dag(preset: dict, ref: pd.DataFrame, 
     singles = {p for lab in ref["label"] for p in paper.label_parts(lab)[0]}
     assert label in singles, f"{label!r} is no label of {REFERENCE.name}"
     known = set(plan.models(preset)) | set(preset["dgms"])
-    if name not in known and name in PENDING:
-        pytest.xfail(f"pending: the preset does not train/evaluate {name} yet (config helper, issue 12)")
     assert name in known, f"paper.labels.{label} = {name!r} is no model or DGM of the paper preset"
 
 

@@ -15,12 +15,14 @@ demo: venv
 	$(DEMO_ENV) $(SNAKEMAKE) --profile profiles/local
 
 test: venv
-	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+	$(DEMO_ENV) tools/run-tests $(PYTEST_ARGS)
 
 test-fast: venv
 	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra -m "not slow and not slurm" $(PYTEST_ARGS)
 
+# Python (ruff, configured in pyproject.toml), the workflow (snakemake --lint) and its formatting (snakefmt)
 lint: venv
+	$(VENV)/bin/ruff check .
 	$(SNAKEMAKE) --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules
 

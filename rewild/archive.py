@@ -383,17 +383,16 @@ def revisions(
                     out[f"{k}_sha256"] = sha256_file(f)
         return out
 
-    prompts_src = (config.get("prompts") or {}).get("source") or {}
     out: dict[str, Any] = {
-        "prompts": pick(prompts_src, ("type", "path", "name", "revision", "split", "format")),
+        "prompts": pick(config["prompts"]["source"], ("type", "path", "name", "revision", "split", "format")),
         "dgms": {},
-        "student": pick(config.get("student") or {}, ("hf_id", "revision", "chat_template", "local_build")),
+        "student": pick(config["student"], ("hf_id", "revision", "chat_template", "local_build")),
         "sources": {k: pick(v, ("type", "path", "name", "revision", "split", "format"))
-                    for k, v in (config.get("sources") or {}).items()},
+                    for k, v in config["sources"].items()},
         "recorded": {},
     }
-    for key, d in (config.get("dgms") or {}).items():
-        out["dgms"][key] = {"kind": d.get("kind", "model"), **pick(d, ("hf_id", "revision", "local_build"))}
+    for key, d in config["dgms"].items():
+        out["dgms"][key] = {"kind": d["kind"], **pick(d, ("hf_id", "revision", "local_build"))}
         if d.get("local_build"):
             out["dgms"][key]["local_build"] = {**d["local_build"], **pick(d["local_build"], ())}
     for arc, path in sorted((recorded_jsons or {}).items()):
@@ -465,7 +464,7 @@ def collect(
         rewild_version = None
     meta = {
         "format": FORMAT_VERSION,
-        "run_name": run_name if run_name is not None else (cfg.get("run") or {}).get("name"),
+        "run_name": run_name if run_name is not None else cfg["run"]["name"],
         "include_models": bool(include_models),
         "include_generations": bool(include_generations),
         "rewild_version": rewild_version,
@@ -847,7 +846,7 @@ def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapp
     if prompts and all(p in keep for p in prompts):
         sections["prompt accounting"] = rr.markdown_table(
             rr.prompt_accounting([_json(keep, p) for p in prompts]), floatfmt=".0f")
-    filters = [f"results/filtered/{d}.report.json" for d in config.get("dgms") or {}]
+    filters = [f"results/filtered/{d}.report.json" for d in config["dgms"]]
     if filters and all(f in keep for f in filters):
         sections["filter accounting"] = rr.markdown_table(
             rr.filter_accounting([_json(keep, f) for f in filters]), floatfmt=".0f")
@@ -925,11 +924,7 @@ def _load_config(path: Path) -> dict:
 
     from . import config as rc
 
-    cfg = yaml.safe_load(path.read_text())
-    try:
-        return rc.validate(cfg)  # fills the schema's defaults, as snakemake's config object has them
-    except ImportError:  # no snakemake here: archive the file as written
-        return cfg
+    return rc.validate(yaml.safe_load(path.read_text()))  # the schema's defaults, as snakemake's config has them
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -958,10 +953,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no config at {cfg_path}: pass the config the run used with --configfile", file=sys.stderr)
         return 2
     config = _load_config(cfg_path)
-    settings = config.get("archive") or {}  # a flag on the command line wins over the config's setting
-    models = args.include_models if args.include_models is not None else settings.get("include_models")
-    generations = args.include_generations if args.include_generations is not None else settings.get(
-        "include_generations")
+    settings = config["archive"]  # a flag on the command line wins over the config's setting
+    models = args.include_models if args.include_models is not None else settings["include_models"]
+    generations = args.include_generations if args.include_generations is not None else settings[
+        "include_generations"]
     try:
         run(root, config, args.out, include_models=bool(models), include_generations=bool(generations),
             code_root=args.code_root)

@@ -100,13 +100,13 @@ def drop_codes(
     role, content = flat.field("role"), pc.fill_null(flat.field("content"), "")
     is_asst = pc.equal(role, "assistant")
     checks: dict[str, np.ndarray] = {}
-    if filters.get("drop_empty"):
+    if filters["drop_empty"]:
         empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(content)), 0)
         checks["empty"] = _any_per_row(n, parents, pc.and_(is_asst, empty))
-    if filters.get("drop_length") and "finish_reason" in flat.type.names:
+    if filters["drop_length"] and "finish_reason" in flat.type.names:
         checks["length"] = _any_per_row(n, parents, pc.and_(is_asst, pc.equal(flat.field("finish_reason"), "length")))
     checks["odd"] = (pc.list_value_length(conv).to_numpy(zero_copy_only=False) % 2) == 1
-    if filters.get("special_tokens") == "drop":
+    if filters["special_tokens"] == "drop":
         mflat, mparents = _list_parts(batch.column("messages"))
         hit = pc.match_substring_regex(pc.fill_null(mflat.field("content"), ""), SPECIAL_TOKEN_RE.pattern)
         checks["special_tokens"] = _any_per_row(n, mparents, hit)
@@ -114,7 +114,7 @@ def drop_codes(
         grams, ngram = index
         user_texts = _user_texts(batch.column("messages"))
         checks["contamination"] = np.array([bool(ngram_digests(t, ngram) & grams) for t in user_texts], dtype=bool)
-    langs = filters.get("languages")
+    langs = filters["languages"]
     if langs:
         checks["language"] = ~pc.fill_null(pc.is_in(batch.column("language"), pa.array(langs)), False).to_numpy(
             zero_copy_only=False)
@@ -124,7 +124,7 @@ def drop_codes(
             for i in np.flatnonzero(checks[code]):
                 if codes[i] is None:
                     codes[i] = code
-    if filters.get("dedup"):
+    if filters["dedup"]:
         for i, key in enumerate(_message_keys(batch.column("messages"))):
             if codes[i] is None:
                 if key in seen:
@@ -172,7 +172,7 @@ def run(
     batch_size: int = 8192,
 ) -> dict:
     index = None
-    if filters.get("decontaminate", {}).get("enabled"):
+    if filters["decontaminate"]["enabled"]:
         if not decontamination_indexes:
             raise ValueError("filters.decontaminate.enabled but no eval-task n-gram index was given")
         index = load_ngram_index(list(decontamination_indexes))
@@ -198,7 +198,7 @@ def run(
                                 "reason": REASONS[codes[i]], "row": row}
                         rej.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
                 kept = batch.filter(keep)
-                if filters.get("special_tokens") == "strip" and kept.num_rows:
+                if filters["special_tokens"] == "strip" and kept.num_rows:
                     kept = strip_special_tokens(kept)
                 counts["kept"] += kept.num_rows
                 writer.write_batch(kept)

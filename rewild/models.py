@@ -60,14 +60,16 @@ def build_tiny_random(
     tokenizer_dir: str | Path,
     out_dir: str | Path,
     *,
-    hidden_size: int = 64,
-    num_layers: int = 2,
-    num_heads: int = 2,
-    intermediate_size: int = 256,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    intermediate_size: int,
+    seed: int,
     max_position_embeddings: int = 2048,
-    seed: int = 0,
 ) -> Path:
     """A randomly initialised Llama with the tokenizer (and chat template) of `tokenizer_dir`.
+
+    The sizes and seed come from a validated `local_build` entry (defaults in the config schema); see `build`.
 
     Head size = hidden_size / num_heads must be one the vLLM CPU kernels support (32 or 64).
     """
@@ -108,10 +110,10 @@ def build(spec: dict, inputs: list[str], out_dir: str | Path) -> Path:
         return build_tiny_random(
             inputs[0],
             out_dir,
-            hidden_size=spec.get("hidden_size", 64),
-            num_layers=spec.get("num_layers", 2),
-            num_heads=spec.get("num_heads", 2),
-            intermediate_size=spec.get("intermediate_size", 256),
-            seed=spec.get("seed", 0),
+            hidden_size=spec["hidden_size"],
+            num_layers=spec["num_layers"],
+            num_heads=spec["num_heads"],
+            intermediate_size=spec["intermediate_size"],
+            seed=spec["seed"],
         )
     raise ValueError(f"unknown local_build recipe {spec['recipe']!r}")

@@ -170,24 +170,23 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         elif is_local(entry["hf_id"]):
             skip(what, f"local path {entry['hf_id']}")
         else:
-            add("model", entry["hf_id"], entry.get("revision"), what)
+            add("model", entry["hf_id"], entry["revision"], what)
 
     def dataset(src: Mapping[str, Any], what: str) -> None:
         if src["type"] == "local":
             skip(what, f"local file {src['path']}")
         else:
-            add("dataset", src["path"], src.get("revision"), what, name=src.get("name"),
-                split=src.get("split", "train"))
+            add("dataset", src["path"], src["revision"], what, name=src["name"], split=src["split"])
 
     dataset(config["prompts"]["source"], "prompts.source")
     for key, entry in config["dgms"].items():
-        if entry.get("kind", "model") == "source":
+        if entry["kind"] == "source":
             skip(f"dgms.{key}", "responses are read from the prompt source")
         else:
             model(entry, f"dgms.{key}")
     model(config["student"], "student")
     used = {c["source"] for spec in all_mixes(config).values() for c in spec["components"] if "source" in c}
-    for key, src in config.get("sources", {}).items():
+    for key, src in config["sources"].items():
         if key in used:
             dataset(src, f"sources.{key}")
         else:
@@ -229,6 +228,9 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         for f in mixeval_data.upstream_files(config):
             add("raw_file", f["repo"], f["commit"], "eval.mixeval", name=f["path"], path=f["path"],
                 dest=f["dest"], sha256=f["sha256"])
+    # WordNet for METEOR's synonym matches (rule similarity, which runs with two or more DGMs): nltk data, not the Hub
+    if len(config["dgms"]) > 1:
+        add("nltk_corpus", "wordnet", None, "analyses (similarity: METEOR synonyms)")
     return {"items": list(items.values()), "skipped": skipped}
 
 
@@ -265,7 +267,7 @@ def _fetch_dataset(item: dict, token: str | None) -> dict:
     import datasets
     from huggingface_hub import snapshot_download
 
-    ds = datasets.load_dataset(item["repo_id"], item.get("name"), split=item.get("split", "train"),
+    ds = datasets.load_dataset(item["repo_id"], item["name"], split=item["split"],
                                revision=item["revision"], token=token)
     # the refs/<revision> entry of the hub cache (what ensure_cached reads); files are already there
     snap = snapshot_download(item["repo_id"], repo_type="dataset", revision=item["revision"],
@@ -334,6 +336,12 @@ def _fetch_hub_file(item: dict) -> dict:
     return alpaca_data.fetch_hub_file({**item, "repo": item["repo_id"]})
 
 
+def _fetch_wordnet() -> dict:
+    from .similarity import ensure_wordnet
+
+    return {"path": str(ensure_wordnet(download=True))}
+
+
 def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,
         fetchers: Mapping[str, Any] | None = None) -> dict:
     """Download every item of plan `p`; write the manifest (only when all succeeded). `fetchers` (tests)
@@ -352,6 +360,7 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         "eval_task": lambda it: _fetch_eval_task(it, include_path),
         "hub_file": lambda it: _fetch_hub_file(it),
         "raw_file": lambda it: fetch_raw_file({**it, "repo": it["repo_id"], "commit": it["revision"]}),
+        "nltk_corpus": lambda it: _fetch_wordnet(),
         **(fetchers or {}),
     }
     done, failed = [], []

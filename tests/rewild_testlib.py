@@ -18,6 +18,24 @@ SNAKEMAKE = str(VENV_BIN / "snakemake")
 
 
 
+def validated(value: dict, *where: str) -> dict:
+    """`value` as config validation leaves it at schema location `where` (e.g. "properties", "filters"): schema
+    defaults filled in, then checked; for unit tests that call a stage with one section rather than a whole config."""
+    from jsonschema import Draft202012Validator
+
+    from rewild import config as rc
+
+    value = copy.deepcopy(value)
+    root = rc.load_schema()
+    node = root
+    for key in where:
+        node = rc.resolve_ref(node, root)[key]
+    node = rc.resolve_ref(node, root)
+    rc.fill_defaults(value, node, root)
+    Draft202012Validator({**node, "$defs": root["$defs"]}).validate(value)
+    return value
+
+
 def run_snakemake(args: list[str], cwd: Path = REPO, check: bool = True, env: dict | None = None,
                   timeout: int = 3000) -> subprocess.CompletedProcess:
     proc = subprocess.run(
@@ -90,4 +108,4 @@ def ensure_test_models() -> None:
     if not (smol / "config.json").exists():
         models.build_from_gguf(SMOLLM2_WHEEL, smol)
     if not (tiny / "config.json").exists():
-        models.build_tiny_random(smol, tiny)
+        models.build(validated({"recipe": "tiny_random"}, "$defs", "local_build"), [str(smol)], tiny)

@@ -170,6 +170,11 @@ def decontamination_indexes(wildcards):
     )
 
 
+def mix_params(wildcards):
+    """The settings that make a mix (its components, length control); rule mix's params."""
+    return plan.mix_params(config, wildcards.mix)
+
+
 def mix_tokenizer(wildcards):
     """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
     return plan.run_student_dir(config, wildcards.mix)
@@ -408,7 +413,6 @@ def mixeval_parse_runtime(wildcards, attempt):
     return resources.grown(
         config, judge_plan.server_gpus(config), "runtime", first, attempt
     )
-
 
 # ---------------------------------------------------------------------- end MixEval
 def alpaca_reference(wildcards):

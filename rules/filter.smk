@@ -28,7 +28,7 @@ rule decontamination_index:
     conda:
         conda_env("eval")
     params:
-        task=lambda wc: TASKS[wc.task],
+        task=eval_task,
         eval={
             "include_path": config["eval"]["include_path"],
             "replicas": config["eval"]["replicas"],

@@ -13,7 +13,7 @@ rule mix:
     conda:
         conda_env("analysis")
     params:
-        mix=lambda wc: plan.mix_params(config, wc.mix),
+        mix=mix_params,
         sources=config["sources"],
         heldout_fraction=config["sft"]["heldout_fraction"],
         split_seed=config["sft"]["split_seed"],

@@ -175,6 +175,11 @@ def mix_params(wildcards):
     return plan.mix_params(config, wildcards.mix)
 
 
+def mix_overlong(wildcards):
+    """How rule mix treats conversations over the trl.max_length (sft.overlong; None: TRL truncates)."""
+    return plan.overlong_params(config, wildcards.mix)
+
+
 def mix_tokenizer(wildcards):
     """Token counts in the manifest use the student's tokenizer when it is a local folder (demo)."""
     return plan.run_student_dir(config, wildcards.mix)

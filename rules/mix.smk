@@ -18,6 +18,6 @@ rule mix:
         heldout_fraction=config["sft"]["heldout_fraction"],
         split_seed=config["sft"]["split_seed"],
         tokenizer=mix_tokenizer,
-        overlong=lambda wc: plan.overlong_params(config, wc.mix),
+        overlong=mix_overlong,
     script:
         "../scripts/mix.py"

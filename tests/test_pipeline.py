@@ -55,7 +55,13 @@ def test_generations_per_dgm_and_shard(demo_run):
         assert (merged["dgm"] == dgm).all()
     smol = pd.read_parquet(d / "results/generations/smollm2-135m.parquet")
     answers = [t["content"] for conv in smol["conversation"] for t in conv if t["role"] == "assistant"]
-    assert answers and all(a.strip() for a in answers), "the real DGM answers every turn"
+    # on long real prompts SmolLM2 sometimes stops at once (3 of 87 turns here): the empty-answer filter drops them
+    empty = sum(not a.strip() for a in answers)
+    assert answers and empty <= 0.1 * len(answers), "the real DGM answers (nearly) every turn"
+    report = json.loads((d / "results/filtered/smollm2-135m.report.json").read_text())
+    assert report["dropped"]["empty"] >= (empty > 0)
+    filtered = pd.read_parquet(d / "results/filtered/smollm2-135m.parquet")
+    assert all(t["content"].strip() for conv in filtered["conversation"] for t in conv if t["role"] == "assistant")
     gpt = pd.read_parquet(d / "results/generations/gpt.parquet")
     assert not smol["messages"].map(lambda m: m[-1]["content"]).equals(gpt["messages"].map(lambda m: m[-1]["content"]))
 

@@ -228,10 +228,10 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         for f in mixeval_data.upstream_files(config):
             add("raw_file", f["repo"], f["commit"], "eval.mixeval", name=f["path"], path=f["path"],
                 dest=f["dest"], sha256=f["sha256"])
-    # WordNet for METEOR's synonym matches (rule similarity, which runs with two or more DGMs): nltk data, not the Hub
-    if len(config["dgms"]) > 1:
-        add("nltk_corpus", "wordnet", None, "analyses (similarity: METEOR synonyms)")
-    return {"items": list(items.values()), "skipped": skipped}
+    # WordNet for METEOR's synonym matches (rule similarity, which runs with two or more DGMs): nltk data, not the
+    # Hub, so listed apart from the Hub items
+    nltk_data = ["wordnet"] if len(config["dgms"]) > 1 else []
+    return {"items": list(items.values()), "skipped": skipped, "nltk_data": nltk_data}
 
 
 def model_ignore_patterns(files: Iterable[str]) -> list[str]:
@@ -336,12 +336,6 @@ def _fetch_hub_file(item: dict) -> dict:
     return alpaca_data.fetch_hub_file({**item, "repo": item["repo_id"]})
 
 
-def _fetch_wordnet() -> dict:
-    from .similarity import ensure_wordnet
-
-    return {"path": str(ensure_wordnet(download=True))}
-
-
 def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, include_path: str | None = None,
         fetchers: Mapping[str, Any] | None = None) -> dict:
     """Download every item of plan `p`; write the manifest (only when all succeeded). `fetchers` (tests)
@@ -360,7 +354,6 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         "eval_task": lambda it: _fetch_eval_task(it, include_path),
         "hub_file": lambda it: _fetch_hub_file(it),
         "raw_file": lambda it: fetch_raw_file({**it, "repo": it["repo_id"], "commit": it["revision"]}),
-        "nltk_corpus": lambda it: _fetch_wordnet(),
         **(fetchers or {}),
     }
     done, failed = [], []
@@ -377,6 +370,14 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
                      **got})
         log.info("    -> %s", got.get("path") or got)
     if failed:
+    nltk_data = {}
+    if "wordnet" in p["nltk_data"]:
+        from .similarity import WordNetMissingError, ensure_wordnet
+
+        try:
+            nltk_data["wordnet"] = str(ensure_wordnet(download=True))
+        except WordNetMissingError as exc:
+            failed.append(f"nltk wordnet: {exc}")
         raise PrefetchError(f"{len(failed)} of {len(p['items'])} downloads failed (gated repo? HF_TOKEN? typo?):\n  "
                             + "\n  ".join(failed))
     manifest = {
@@ -385,6 +386,7 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         "counts": summary(p),
         "items": done,
         "skipped": list(p["skipped"]),
+        "nltk_data": nltk_data,
     }
     write_json(manifest_path, manifest)
     return manifest

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -128,31 +131,95 @@ def align_responses(
     return aligned, unaligned
 
 
-class _NoSynonymWordNet:
-    """Stand-in for nltk's WordNet with no synsets: METEOR then matches on exact words and Porter stems only."""
+class WordNetMissingError(RuntimeError):
+    """nltk's WordNet corpus is not installed: METEOR would lose its synonym matches (the paper's METEOR has them)."""
 
-    def synsets(self, *args: Any, **kwargs: Any) -> list:
-        return []
+
+# Where the prefetch step puts WordNet: inside the virtual environment, which nltk searches (sys.prefix/nltk_data).
+def wordnet_home() -> Path:
+    return Path(sys.prefix) / "nltk_data" / "corpora" / "wordnet"
+
+
+# Debian's `wordnet-base` (WordNet 3.0, the release nltk's `wordnet` corpus packages) installs its database here.
+DEBIAN_WORDNET = Path("/usr/share/wordnet")
+# (index.sense comes in Debian's `wordnet-sense-index`; nltk's reader maps sense keys with it when loading.)
+_WORDNET_FILES = (
+    tuple(f"{k}.{pos}" for k in ("data", "index") for pos in ("adj", "adv", "noun", "verb"))
+    + tuple(f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb"))
+    + ("index.sense",)
+)
+# WordNet 3.0's lexicographer file list (lexnames(5WN)); Debian's wordnet-base leaves this file out, nltk needs it.
+LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
+    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
+    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant", "noun.possession",
+    "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time",
+    "verb.body", "verb.change", "verb.cognition", "verb.communication", "verb.competition", "verb.consumption",
+    "verb.contact", "verb.creation", "verb.emotion", "verb.motion", "verb.perception", "verb.possession",
+    "verb.social", "verb.stative", "verb.weather", "adj.ppl",
+)
+_POS_NUMBER = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+
+WORDNET_HOW_TO = (
+    "METEOR needs nltk's WordNet corpus (the paper's METEOR matches synonyms). Run the prefetch step "
+    "(`snakemake prefetch`), or install it by hand: `python -m nltk.downloader -d <venv>/nltk_data wordnet` "
+    "where the network reaches nltk's data server, or `apt-get install wordnet-base wordnet-sense-index` and then "
+    "`python -c 'from rewild.similarity import install_wordnet; install_wordnet()'` (copies Debian's WordNet 3.0 "
+    "into <venv>/nltk_data/corpora/wordnet)."
+)
+
+
+def install_wordnet(dest: Path | None = None, source: Path = DEBIAN_WORDNET) -> Path:
+    """Lay out WordNet 3.0 from Debian's `wordnet-base` files as nltk's `corpora/wordnet` folder (+ `lexnames`).
+
+    nltk 3.9+ reads corpora only from its data path, so the files are copied there rather than pointed at."""
+    dest = wordnet_home() if dest is None else Path(dest)
+    missing = [f for f in _WORDNET_FILES if not (source / f).is_file()]
+    if missing:
+        raise WordNetMissingError(f"no WordNet database in {source} (missing {missing}). " + WORDNET_HOW_TO)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in _WORDNET_FILES:
+        shutil.copyfile(source / f, dest / f)
+    lines = [f"{i:02d}\t{name}\t{_POS_NUMBER[name.split('.')[0]]}" for i, name in enumerate(LEXNAMES)]
+    (dest / "lexnames").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def ensure_wordnet(download: bool) -> Path:
+    """Make WordNet available to nltk: already installed (nltk.download or an earlier call), else from Debian's
+    `wordnet-base`, else (`download`: the prefetch step, where the network is) nltk's downloader into the venv;
+    else WordNetMissingError saying how to get it. Returns the corpus folder."""
+    import nltk
+
+    try:
+        return Path(str(nltk.data.find("corpora/wordnet")))
+    except LookupError:
+        pass
+    if all((DEBIAN_WORDNET / f).is_file() for f in _WORDNET_FILES):
+        return install_wordnet()
+    if download and nltk.download("wordnet", download_dir=str(wordnet_home().parents[1]), quiet=True):
+        return Path(str(nltk.data.find("corpora/wordnet")))
+    raise WordNetMissingError(WORDNET_HOW_TO)
 
 
 _WORDNET: Any = None
 _ROUGE: Any = None
 
 
-def wordnet_or_fallback() -> tuple[Any, bool]:
-    """(wordnet, has_synonyms). WordNet cannot be downloaded here, so use it only when already installed."""
+def wordnet() -> Any:
+    """nltk's WordNet reader, loaded once; WordNetMissingError (with how to get it) when it is not installed."""
     global _WORDNET
     if _WORDNET is None:
         import nltk
 
         try:
             nltk.data.find("corpora/wordnet")
-            from nltk.corpus import wordnet
+        except LookupError as exc:
+            raise WordNetMissingError(WORDNET_HOW_TO) from exc
+        from nltk.corpus import wordnet as wn
 
-            wordnet.ensure_loaded()
-            _WORDNET = (wordnet, True)
-        except (LookupError, OSError):
-            _WORDNET = (_NoSynonymWordNet(), False)
+        wn.ensure_loaded()
+        _WORDNET = wn
     return _WORDNET
 
 
@@ -173,13 +240,14 @@ def similarity_scores(hyp: str, refs: Sequence[str]) -> dict[str, Any]:
 
     Like the paper's notebook, METEOR sees whitespace tokens (nltk's word_tokenize needs punkt data that
     cannot be downloaded here) and std is the population std (ddof=0) over the references.
-    `meteor_synonyms` is False when WordNet was unavailable and METEOR ran on exact + stem matches only.
+    METEOR matches exact words, Porter stems and WordNet synonyms, as nltk's meteor_score does by default
+    (`meteor_synonyms` is always True now: a missing WordNet raises WordNetMissingError instead).
     """
     from nltk.translate.meteor_score import meteor_score
 
     if not refs:
         raise ValueError("similarity_scores needs at least one reference")
-    wn, has_syn = wordnet_or_fallback()
+    wn = wordnet()
     hyp = str(hyp).strip()
     per: dict[str, list[float]] = {m: [] for m in SIM_METRICS}
     h_tok = hyp.split()
@@ -200,7 +268,7 @@ def similarity_scores(hyp: str, refs: Sequence[str]) -> dict[str, Any]:
         out[m] = float(np.mean(per[m]))
         out[f"{m}_std"] = float(np.std(per[m]))
     out["n_refs"] = len(refs)
-    out["meteor_synonyms"] = has_syn
+    out["meteor_synonyms"] = True
     return out
 
 

@@ -257,8 +257,7 @@ def test_similarity_scores_identical_disjoint_and_meteor_flag() -> None:
     assert s["rougeL"] == pytest.approx(0.5)
     assert 0.45 < s["meteor"] < 0.5  # METEOR of an exact match is just under 1 (fragmentation penalty)
     assert s["n_refs"] == 2
-    _, has_syn = similarity.wordnet_or_fallback()
-    assert s["meteor_synonyms"] is has_syn
+    assert s["meteor_synonyms"] is True
     # Stemming: "cats running" vs "cat runs" match on stems for ROUGE (use_stemmer) and METEOR.
     st = similarity.similarity_scores("cats running", ["cat runs"])
     assert st["rouge1"] == pytest.approx(1.0)
@@ -268,7 +267,25 @@ def test_similarity_scores_identical_disjoint_and_meteor_flag() -> None:
         similarity.similarity_scores("x", [])
 
 
-def test_meteor_fallback_without_wordnet(monkeypatch: pytest.MonkeyPatch) -> None:
+class _NoSynonyms:
+    """Comparator only: METEOR as the old code ran it (exact + stem matches, no WordNet synsets)."""
+
+    def synsets(self, *args, **kwargs) -> list:
+        return []
+
+
+def test_meteor_matches_wordnet_synonyms() -> None:
+    from nltk.translate.meteor_score import meteor_score
+
+    hyp, ref = "the automobile is red and fast", "the car is red and quick"
+    s = similarity.similarity_scores(hyp, [ref])
+    without = meteor_score([ref.split()], hyp.split(), wordnet=_NoSynonyms())
+    # automobile~car and fast~quick are WordNet synonyms: METEOR scores the pair higher than exact+stem alone
+    assert s["meteor"] > without + 0.1 and s["meteor_synonyms"] is True
+    assert s["meteor"] == pytest.approx(meteor_score([ref.split()], hyp.split()))  # nltk's own default WordNet
+
+
+def test_missing_wordnet_is_an_error_that_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     import nltk
 
     def not_found(*args, **kwargs):
@@ -276,12 +293,33 @@ def test_meteor_fallback_without_wordnet(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(similarity, "_WORDNET", None)
     monkeypatch.setattr(nltk.data, "find", not_found)
-    wn, has_syn = similarity.wordnet_or_fallback()
-    assert has_syn is False and wn.synsets("car") == []
-    s = similarity.similarity_scores("the automobile is red", ["the car is red"])
-    assert s["meteor_synonyms"] is False
-    assert 0 < s["meteor"] < 1  # runs on exact + stem matches; car/automobile do not match without WordNet
-    monkeypatch.setattr(similarity, "_WORDNET", None)  # let later tests detect the real situation again
+    with pytest.raises(similarity.WordNetMissingError, match="prefetch.*wordnet-base"):
+        similarity.similarity_scores("the automobile is red", ["the car is red"])
+    # no Debian files and no download allowed: ensure_wordnet says the same instead of running without synonyms
+    monkeypatch.setattr(similarity, "DEBIAN_WORDNET", tmp_path / "none")
+    with pytest.raises(similarity.WordNetMissingError, match="nltk.downloader"):
+        similarity.ensure_wordnet(download=False)
+    monkeypatch.setattr(similarity, "_WORDNET", None)  # later tests load the real one again
+
+
+def test_install_wordnet_from_debian_files_gives_nltk_a_working_corpus(tmp_path, monkeypatch) -> None:
+    """Debian's wordnet-base + wordnet-sense-index (what .ci/run installs) laid out for nltk's reader."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nltk_data"), *nltk.data.path])  # nltk reads only there
+
+    if not (similarity.DEBIAN_WORDNET / "index.sense").is_file():
+        pytest.fail("apt-get install wordnet-base wordnet-sense-index (.ci/run does) to test the Debian path")
+    dest = similarity.install_wordnet(tmp_path / "nltk_data" / "corpora" / "wordnet")
+    lexnames = (dest / "lexnames").read_text().splitlines()
+    assert len(lexnames) == 45 and lexnames[3] == "03\tnoun.Tops\t1" and lexnames[44] == "44\tadj.ppl\t3"
+    wn = WordNetCorpusReader(str(dest), None)
+    car = wn.synsets("automobile")[0]
+    assert car.name() == "car.n.01" and car.lexname() == "noun.artifact"
+    assert "auto" in {lemma.name() for lemma in car.lemmas()}
+    with pytest.raises(similarity.WordNetMissingError, match="no WordNet database"):
+        similarity.install_wordnet(tmp_path / "x", source=tmp_path / "empty")
 
 
 def test_ema_matches_notebook_example() -> None:

@@ -140,18 +140,54 @@ def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": dirty}
 
 
-def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
-    gpus: list[str] = []
-    try:
-        import torch
+def nvml_gpu_names(library: str = "libnvidia-ml.so.1") -> list[str]:
+    """Names of the GPUs the NVIDIA driver reports, read through NVML: unlike `torch.cuda`, NVML creates no CUDA
+    context, so a process that records its hardware can still fork vLLM's engine core afterwards. Honours a
+    CUDA_VISIBLE_DEVICES of indices; [] without the driver library (no NVIDIA GPU, or a CPU node)."""
+    import ctypes
 
-        if torch.cuda.is_available():
-            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # torch missing in an analysis-only env: CPU facts are still true
-        pass
-    info["gpus"] = gpus
-    return info
+    try:
+        nvml = ctypes.CDLL(library)
+    except OSError:
+        return []
+    if nvml.nvmlInit_v2() != 0:
+        return []
+    try:
+        count = ctypes.c_uint(0)
+        if nvml.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
+            return []
+        names = []
+        for i in range(count.value):
+            handle = ctypes.c_void_p()
+            name = ctypes.create_string_buffer(96)  # NVML_DEVICE_NAME_V2_BUFFER_SIZE
+            if nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) != 0:
+                continue
+            if nvml.nvmlDeviceGetName(handle, name, ctypes.c_uint(len(name))) == 0:
+                names.append(name.value.decode("utf-8", "replace"))
+    finally:
+        nvml.nvmlShutdown()
+    return visible_gpus(names, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def visible_gpus(names: list[str], visible: str | None) -> list[str]:
+    """The GPUs of `names` (NVML's order) that CUDA_VISIBLE_DEVICES = `visible` exposes, in CUDA's order. A value
+    of device UUIDs or MIG names leaves the list as NVML gave it."""
+    if visible is None:
+        return list(names)
+    picks = [x.strip() for x in visible.split(",") if x.strip()]
+    if not all(x.isdigit() for x in picks):
+        return list(names)
+    out = []
+    for x in picks:
+        if int(x) >= len(names):
+            break  # CUDA ignores the rest of the list from the first index it does not have
+        out.append(names[int(x)])
+    return out
+
+
+def hardware() -> dict[str, Any]:
+    """CPU and GPU facts for provenance; never initialises CUDA (see nvml_gpu_names)."""
+    return {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "gpus": nvml_gpu_names()}
 
 
 def now_iso() -> str:

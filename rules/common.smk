@@ -176,7 +176,7 @@ def mix_params(wildcards):
 
 
 def mix_overlong(wildcards):
-    """How rule mix treats conversations over the trl.max_length (sft.overlong; None: TRL truncates)."""
+    """What the mix job does with conversations over trl.max_length (sft.overlong); None when TRL truncates."""
     return plan.overlong_params(config, wildcards.mix)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import gzip
 import hashlib
 import io
@@ -34,10 +35,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .io import REPO_ROOT, atomic_path, git_state, sha256_file
 
@@ -671,7 +673,7 @@ def _read_archive(path: Path, report: VerifyReport) -> tuple[dict[str, str], dic
                 fh = tf.extractfile(m)
                 sha, tail, secret = hashlib.sha256(), b"", False
                 chunks = [] if (_wanted_in_memory(m.name) and m.size <= KEEP_LIMIT) else None
-                for block in iter(lambda: fh.read(1 << 20), b""):  # type: ignore[union-attr]
+                for block in iter(functools.partial(fh.read, 1 << 20), b""):  # type: ignore[union-attr]
                     sha.update(block)
                     secret = secret or bool(_TOKEN_BYTES.search(tail + block))
                     tail = (tail + block)[-_SCAN_OVERLAP:]

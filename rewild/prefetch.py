@@ -25,8 +25,9 @@ import fnmatch
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 log = logging.getLogger("rewild.prefetch")
 
@@ -369,7 +370,6 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
         done.append({**item, "revision": item.get("revision") or ("main" if item["kind"] != "eval_task" else None),
                      **got})
         log.info("    -> %s", got.get("path") or got)
-    if failed:
     nltk_data = {}
     if "wordnet" in p["nltk_data"]:
         from .similarity import WordNetMissingError, ensure_wordnet
@@ -378,15 +378,16 @@ def run(p: Mapping[str, list[dict]], manifest_path: str | os.PathLike, *, includ
             nltk_data["wordnet"] = str(ensure_wordnet(download=True))
         except WordNetMissingError as exc:
             failed.append(f"nltk wordnet: {exc}")
+    if failed:
         raise PrefetchError(f"{len(failed)} of {len(p['items'])} downloads failed (gated repo? HF_TOKEN? typo?):\n  "
                             + "\n  ".join(failed))
     manifest = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "hf_hub_cache": str(hub_cache_dir()),
         "counts": summary(p),
         "items": done,
-        "skipped": list(p["skipped"]),
         "nltk_data": nltk_data,
+        "skipped": list(p["skipped"]),
     }
     write_json(manifest_path, manifest)
     return manifest

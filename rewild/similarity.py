@@ -207,15 +207,13 @@ _ROUGE: Any = None
 
 
 def wordnet() -> Any:
-    """nltk's WordNet reader, loaded once; WordNetMissingError (with how to get it) when it is not installed."""
+    """nltk's WordNet reader, loaded once; WordNetMissingError (with how to get it) when it is not installed.
+
+    A machine with Debian's WordNet packages but no nltk copy (CI, a compute node) gets the local copy made here:
+    no network, the same WordNet 3.0 data."""
     global _WORDNET
     if _WORDNET is None:
-        import nltk
-
-        try:
-            nltk.data.find("corpora/wordnet")
-        except LookupError as exc:
-            raise WordNetMissingError(WORDNET_HOW_TO) from exc
+        ensure_wordnet(download=False)
         from nltk.corpus import wordnet as wn
 
         wn.ensure_loaded()

@@ -293,10 +293,9 @@ def test_missing_wordnet_is_an_error_that_says_how_to_get_it(monkeypatch: pytest
 
     monkeypatch.setattr(similarity, "_WORDNET", None)
     monkeypatch.setattr(nltk.data, "find", not_found)
+    monkeypatch.setattr(similarity, "DEBIAN_WORDNET", tmp_path / "none")  # no Debian copy to install from either
     with pytest.raises(similarity.WordNetMissingError, match="prefetch.*wordnet-base"):
         similarity.similarity_scores("the automobile is red", ["the car is red"])
-    # no Debian files and no download allowed: ensure_wordnet says the same instead of running without synonyms
-    monkeypatch.setattr(similarity, "DEBIAN_WORDNET", tmp_path / "none")
     with pytest.raises(similarity.WordNetMissingError, match="nltk.downloader"):
         similarity.ensure_wordnet(download=False)
     monkeypatch.setattr(similarity, "_WORDNET", None)  # later tests load the real one again

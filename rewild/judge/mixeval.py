@@ -141,11 +141,17 @@ def upstream_rows(path: str | os.PathLike, split: str) -> list[dict]:
 
 
 def hub_rows(folder: str | os.PathLike, split: str) -> list[dict]:
-    """A split of a folder in the Hub dataset's layout (config MixEval), read with `datasets` as the Hub would be."""
+    """A split of a folder in the Hub dataset's layout (config MixEval), read with `datasets` as the Hub would be.
+
+    In a fresh cache folder: `datasets` keys its cache of a local folder by the README's (relative) data_files, so
+    two folders with the same README (a subset of the replica, an edited copy) would otherwise share rows."""
+    import tempfile
+
     import datasets
 
-    ds = datasets.load_dataset(str(folder), HUB_CONFIG, split=split)
-    return [dict(r) for r in ds]
+    with tempfile.TemporaryDirectory(prefix="mixeval-ds-") as cache:
+        ds = datasets.load_dataset(str(folder), HUB_CONFIG, split=split, cache_dir=cache)
+        return [dict(r) for r in ds]
 
 
 def check_rows(rows: Sequence[Mapping[str, Any]], split: str, where: str) -> list[dict]:

@@ -829,8 +829,7 @@ def _check_efficiency(report: VerifyReport, keep: Mapping[str, bytes], config: M
     frame = _check_table(report, keep, table, "results/efficiency/*/*.json", compute)
     corr = "results/tables/efficiency_correlations.csv"
     if frame is not None and corr in keep:
-        _check_table(report, keep, corr, table,
-                     lambda: efficiency.efficiency_correlations(frame) if len(frame) >= 2 else pd.DataFrame())
+        _check_table(report, keep, corr, table, lambda: efficiency.efficiency_correlations(frame))
 
 
 def _check_summary(report: VerifyReport, keep: Mapping[str, bytes], config: Mapping[str, Any]) -> None:

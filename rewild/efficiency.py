@@ -72,11 +72,18 @@ def efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 
+CORRELATION_COLUMNS = ("metric", "against", "pearson", "spearman", "n")
+
+
 def efficiency_correlations(table: pd.DataFrame, proxy: str = "context_x_params") -> pd.DataFrame:
     """Pearson and Spearman of Time (s / 1k conversations) and Tok/s against the efficiency proxy.
 
-    The paper reports 0.90 / 0.73 for Time and −0.41 / −0.80 for Tok/s, read as Pearson / Spearman.
+    The paper reports 0.90 / 0.73 for Time and −0.41 / −0.80 for Tok/s, read as Pearson / Spearman. With fewer
+    than two DGMs there is nothing to correlate: no rows, but the columns, so the CSV written from it is a table
+    every reader can load (a run with one generated DGM, e.g. config/mini.yaml).
     """
+    if len(table) < 2:
+        return pd.DataFrame(columns=list(CORRELATION_COLUMNS))
     out = []
     for label, col in (("time", "sec_per_1k_conv"), ("tok_s", "tok_s")):
         out.append(
@@ -88,7 +95,7 @@ def efficiency_correlations(table: pd.DataFrame, proxy: str = "context_x_params"
                 "n": len(table),
             }
         )
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=list(CORRELATION_COLUMNS))
 
 
 
@@ -133,7 +140,7 @@ def run_efficiency(
     out_corr_csv: str | os.PathLike,
     out_png: str | os.PathLike,
 ) -> pd.DataFrame:
-    """The efficiency table, its correlations (empty with fewer than two DGMs) and the throughput figure.
+    """The efficiency table, its correlations (header only with fewer than two DGMs) and the throughput figure.
 
     `dgms` is the validated DGM registry; a DGM whose size is not configured (`params_b: null`) enters the
     proxy as 0 (and the figure then drops its log scale) rather than stopping the table.
@@ -145,7 +152,6 @@ def run_efficiency(
     ]
     table = efficiency_table(pd.DataFrame(rows))
     write_csv(table, out_csv)
-    corr = efficiency_correlations(table) if len(table) >= 2 else pd.DataFrame()
-    write_csv(corr, out_corr_csv)
+    write_csv(efficiency_correlations(table), out_corr_csv)
     plots.efficiency_scatter(table, out_png)
     return table

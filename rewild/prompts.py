@@ -7,6 +7,17 @@ or the rejects file (rejected with a reason, or skipped because its length is od
 A defect of one row (bad bytes, a lone surrogate, an integer beyond int64, JSON nested too deep to parse or
 serialise) is that row's reject reason, never an exception that costs the shard; the rejects file itself is
 always writable (surrogates it records are written as JSON escapes).
+
+Order of the checks (the first that fails decides the row's fate; docs/architecture.md "Prompt accounting"):
+1. readable: the reader made an object of it (`invalid_utf8`, `invalid_json`, `too_deep`), an object with a
+   `conversation` list (`not_an_object`, `missing_conversation`, `conversation_not_list`): before these there is
+   no message count to look at;
+2. storable: every value fits the shard's schema (`int_out_of_range`, `too_deep`, `not_json_serialisable`,
+   `invalid_unicode`), in the row and in those turns that are objects: a defect of the file, not of the
+   conversation, so it is reported whatever the length;
+3. the paper's rule: an odd number of messages is skipped (`skipped_odd`), whatever its turns hold;
+4. this project's checks on top of the paper, reject reasons: `empty_conversation`, `turn_not_object`,
+   `missing_role`, `unknown_role`, `content_not_string`, `empty_content`, `roles_not_alternating`.
 """
 
 from __future__ import annotations
@@ -77,6 +88,10 @@ class RowError(ValueError):
         self.raw_line = raw_line
 
 
+class OddLength(Exception):
+    """A conversation with an odd number of messages: skipped as the paper did, not a reject."""
+
+
 # Field names for reject reasons are built only when a row is rejected: this code runs for every turn of every row.
 def _where(field: str, turn: int | None) -> str:
     return field if turn is None else f"turn {turn} {field}"
@@ -116,7 +131,8 @@ def _int(value: Any, field: str, turn: int | None = None) -> int | None:
 def _strings(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = [(key, v) for key, v in row.items() if type(v) is str]
     for i, turn in enumerate(row["conversation"]):
-        out += [(_where(key, i), v) for key, v in turn.items() if type(v) is str]
+        if type(turn) is dict:
+            out += [(_where(key, i), v) for key, v in turn.items() if type(v) is str]
     return out
 
 
@@ -124,7 +140,8 @@ def _check_encodable(row: Mapping[str, Any]) -> None:
     """Reject text that UTF-8 cannot encode: a lone surrogate, as json.loads makes of `"\\ud800"`."""
     # isascii() is O(1) in CPython (a flag of the string object): only non-ASCII text pays for an encode
     texts = [v for v in row.values() if type(v) is str and not v.isascii()]
-    texts += [v for turn in row["conversation"] for v in turn.values() if type(v) is str and not v.isascii()]
+    texts += [v for turn in row["conversation"] if type(turn) is dict for v in turn.values()
+              if type(v) is str and not v.isascii()]
     try:
         "".join(texts).encode("utf-8")  # one pass in C (a str holds code points: a join never pairs surrogates)
     except UnicodeEncodeError:
@@ -139,27 +156,14 @@ def _check_encodable(row: Mapping[str, Any]) -> None:
         raise
 
 
-def normalise_turn(turn: Any, index: int) -> dict:
+def storable_turn(turn: Any, index: int) -> Any:
+    """A turn's values in the shard's types (RowError if one cannot be); `role` and `content` as given, checked
+    by `check_turn` once the length is known. A turn that is not an object is returned as it is."""
     if not isinstance(turn, Mapping):
-        raise RowError(f"turn_not_object: turn {index}")
-    role = turn.get("role")
-    if role is None:
-        raise RowError(f"missing_role: turn {index}")
-    if not isinstance(role, str):  # and no repr of it: it may nest arbitrarily deep
-        raise RowError(f"unknown_role: turn {index} has a role of type {type(role).__name__}")
-    if role not in ROLES:
-        raise RowError(f"unknown_role: turn {index} has role {role[:40]!r}")
-    content = turn.get("content")
-    if not isinstance(content, str):
-        raise RowError(f"content_not_string: turn {index} content is {type(content).__name__}")
-    if not content.strip():
-        raise RowError(f"empty_content: turn {index} ({role})")
-    expected = ROLES[index % 2]
-    if role != expected:
-        raise RowError(f"roles_not_alternating: turn {index} is {role}, expected {expected}")
+        return turn
     return {
-        "content": content,
-        "role": role,
+        "content": turn.get("content"),
+        "role": turn.get("role"),
         "language": _text(turn.get("language"), "language", index),
         "redacted": bool(turn.get("redacted") or False),
         "toxic": bool(turn.get("toxic") or False),
@@ -172,11 +176,35 @@ def normalise_turn(turn: Any, index: int) -> dict:
     }
 
 
+def check_turn(turn: Any, index: int) -> None:
+    """This project's checks of one turn (the paper has none): a turn the generation stage could not use."""
+    if not isinstance(turn, Mapping):
+        raise RowError(f"turn_not_object: turn {index}")
+    role = turn["role"]
+    if role is None:
+        raise RowError(f"missing_role: turn {index}")
+    if not isinstance(role, str):  # and no repr of it: it may nest arbitrarily deep
+        raise RowError(f"unknown_role: turn {index} has a role of type {type(role).__name__}")
+    if role not in ROLES:
+        raise RowError(f"unknown_role: turn {index} has role {role[:40]!r}")
+    content = turn["content"]
+    if not isinstance(content, str):
+        raise RowError(f"content_not_string: turn {index} content is {type(content).__name__}")
+    if not content.strip():
+        raise RowError(f"empty_content: turn {index} ({role})")
+    expected = ROLES[index % 2]
+    if role != expected:
+        raise RowError(f"roles_not_alternating: turn {index} is {role}, expected {expected}")
+
+
 TEXT_COLUMNS = tuple(f.name for f in SOURCE_SCHEMA if f.type == pa.string())
 
 
 def normalise_row(raw: Any, row_id: int) -> dict:
-    """One WildChat row in SOURCE_SCHEMA, or RowError with the reason."""
+    """One WildChat row in SOURCE_SCHEMA; RowError with the reason to reject it, OddLength to skip it.
+
+    The checks run in the order of the module docstring: readable, storable, the paper's odd-length skip, then
+    this project's checks."""
     if not isinstance(raw, Mapping):
         raise RowError(f"not_an_object: {type(raw).__name__}")
     conv = raw.get("conversation")
@@ -184,9 +212,7 @@ def normalise_row(raw: Any, row_id: int) -> dict:
         raise RowError("missing_conversation")
     if not isinstance(conv, (list, tuple)):
         raise RowError(f"conversation_not_list: {type(conv).__name__}")
-    if len(conv) == 0:
-        raise RowError("empty_conversation")
-    turns = [normalise_turn(t, i) for i, t in enumerate(conv)]
+    turns = [storable_turn(t, i) for i, t in enumerate(conv)]
     text = {k: _text(raw.get(k), k) for k in TEXT_COLUMNS}
     turn = raw.get("turn")
     row = {
@@ -195,7 +221,7 @@ def normalise_row(raw: Any, row_id: int) -> dict:
         "model": text["model"],
         "timestamp": text["timestamp"],
         "conversation": turns,
-        "turn": sum(t["role"] == "user" for t in turns) if turn is None else _int(turn, "turn"),
+        "turn": None if turn is None else _int(turn, "turn"),
         "language": text["language"],
         "openai_moderation": text["openai_moderation"],
         "detoxify_moderation": text["detoxify_moderation"],
@@ -207,11 +233,15 @@ def normalise_row(raw: Any, row_id: int) -> dict:
         "header": text["header"],
     }
     _check_encodable(row)
+    if len(turns) % 2 == 1:
+        raise OddLength(f"odd_length: {len(turns)} messages, skipped as the paper did")
+    if not turns:
+        raise RowError("empty_conversation")
+    for i, t in enumerate(turns):
+        check_turn(t, i)
+    if turn is None:
+        row["turn"] = sum(t["role"] == "user" for t in turns)
     return row
-
-
-def is_odd_length(row: Mapping[str, Any]) -> bool:
-    return len(row["conversation"]) % 2 == 1
 
 
 # ------------------------------------------------------------------------------------------- readers
@@ -329,6 +359,10 @@ def split_rows(items: Iterable[tuple[int, Any]]) -> tuple[list[dict], list[dict]
             if isinstance(raw, RowError):
                 raise raw
             row = normalise_row(raw, row_id)
+        except OddLength as exc:
+            stats["skipped_odd"] += 1
+            rejects.append({"row_id": row_id, "reason": str(exc), "raw": None})
+            continue
         except RowError as exc:
             reason = str(exc)
             code = reason.split(":", 1)[0]
@@ -338,10 +372,6 @@ def split_rows(items: Iterable[tuple[int, Any]]) -> tuple[list[dict], list[dict]
             if isinstance(raw, RowError) and raw.raw_line is not None:
                 record["raw_line"] = raw.raw_line
             rejects.append(record)
-            continue
-        if is_odd_length(row):
-            stats["skipped_odd"] += 1
-            rejects.append({"row_id": row_id, "reason": "odd_length: skipped as the paper did", "raw": None})
             continue
         kept.append(row)
         stats["kept"] += 1

@@ -60,7 +60,8 @@ def test_malformed_rows_are_rejected_with_reasons(repo, tmp_path):
     p = {"source": {"type": "local", "path": str(repo / MALFORMED)}, "n_conversations": 10, "shard_size": 10,
          "sample": None}
     stats = prompts.run(p, "s00000", tmp_path / "s.parquet", tmp_path / "r.jsonl", tmp_path / "s.json")
-    assert stats["input_rows"] == 10 and stats["kept"] == 2 and stats["rejected"] == 8
+    # line 5 prepends a system turn to a user/assistant pair: 3 messages, so skipped as odd before any role check
+    assert stats["input_rows"] == 10 and stats["kept"] == 2 and stats["skipped_odd"] == 1 and stats["rejected"] == 7
     reasons = {json.loads(line)["reason"].split(":")[0] for line in (tmp_path / "r.jsonl").read_text().splitlines()}
     assert {"invalid_json", "invalid_utf8", "missing_role", "unknown_role", "missing_conversation",
             "content_not_string", "empty_conversation"} <= reasons
@@ -91,7 +92,7 @@ def test_source_shorter_than_config_is_an_error(repo, tmp_path):
     [
         ([{"role": "assistant", "content": "hi"}, {"role": "user", "content": "x"}], "roles_not_alternating"),
         ([{"role": "user", "content": "   "}, {"role": "assistant", "content": "x"}], "empty_content"),
-        (["not a dict"], "turn_not_object"),
+        (["not a dict", {"role": "assistant", "content": "x"}], "turn_not_object"),
     ],
 )
 def test_row_validation(turns, reason):
@@ -380,4 +381,96 @@ def test_realistic_shards_fill_a_vllm_step(repo, tmp_path, demo_config):
         assert sum(n >= 180 for n in lengths) >= 15 and max(lengths) <= budgets.max_input_len
     rows = _realistic_rows(repo)
     assert total["input_rows"] == len(rows) == total["kept"] + total["skipped_odd"] + total["rejected"]
-    assert total["skipped_odd"] == 1 and total["rejected"] == 3  # unanswered last turn; assistant first, 2 empty
+    assert total["skipped_odd"] == 2 and total["rejected"] == 2  # assistant first, unanswered last turn; 2 empty
+
+
+# ------------------------------------------------------------------------- accounting in the paper's order
+# The paper's code skips a conversation with an odd number of messages before looking at anything else; the
+# checks this project adds (roles, empty turns, ...) only decide about the even ones. A row that cannot be read
+# or stored is rejected whatever its length.
+
+
+def test_realistic_odd_conversation_opening_with_assistant_is_skipped_not_rejected(repo):
+    """Line 3 of the realistic set: an assistant greeting, then user, assistant (3 messages). The old code
+    rejected it as roles_not_alternating; the paper skipped it as odd."""
+    rows = _realistic_rows(repo)
+    kept, rejects, stats = prompts.split_rows(enumerate(rows))
+    assert rows[2]["conversation"][0]["role"] == "assistant" and len(rows[2]["conversation"]) == 3
+    by_row = {r["row_id"]: r["reason"] for r in rejects}
+    assert by_row[2].startswith("odd_length: 3 messages")
+    assert stats["input_rows"] == len(rows) == stats["kept"] + stats["skipped_odd"] + stats["rejected"]
+    assert len(rejects) == stats["skipped_odd"] + stats["rejected"] and len(kept) == stats["kept"] == 42
+    assert stats["skipped_odd"] == 2 and stats["by_reason"] == {"empty_content": 2}
+    assert sorted(i for i, r in by_row.items() if r.startswith("odd_length")) == [2, 6]
+
+
+def _pair(user: str = "¿Cómo se dice 'gracias' en japonés?", reply: str = "Se dice ありがとう (arigatō).") -> list:
+    return [{"role": "user", "content": user, "turn_identifier": 101},
+            {"role": "assistant", "content": reply, "turn_identifier": 102}]
+
+
+ODD_ONLY = {  # an odd-length conversation whose turns would fail this project's checks: the paper skips it
+    "assistant first": [{"role": "assistant", "content": "Hello! How can I help you today?"}] + _pair(),
+    "empty user turn": [{"role": "user", "content": ""}, _pair()[1], {"role": "user", "content": "и ещё?"}],
+    "system turn": [{"role": "system", "content": "You are ChatGPT."}] + _pair(),
+    "not an object": ["用户: 你好"] + _pair(),
+    "no role": [{"content": "write a haiku about rain"}],
+    "content a number": [{"role": "user", "content": 42}, *_pair()],
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_ONLY))
+def test_odd_length_is_decided_before_this_projects_checks(name):
+    conv = ODD_ONLY[name]
+    assert len(conv) % 2 == 1
+    with pytest.raises(prompts.OddLength, match=f"odd_length: {len(conv)} messages"):
+        prompts.normalise_row({"conversation": conv}, 0)
+    even = conv + [{"role": "assistant", "content": "Sure."}] if len(conv) % 2 else conv
+    with pytest.raises(prompts.RowError):  # the same turns in an even conversation are a reject
+        prompts.normalise_row({"conversation": even}, 0)
+
+
+UNREADABLE = {  # defects of the row itself, rejected whatever the length (here 3 messages)
+    "surrogate": (lambda r: r["conversation"][1].__setitem__("content", "voilà \udc80"), "invalid_unicode"),
+    "surrogate in a non-turn field": (lambda r: r.__setitem__("hashed_ip", "ab\ud83d"), "invalid_unicode"),
+    "int64": (lambda r: r["conversation"][0].__setitem__("turn_identifier", 2**70), "int_out_of_range"),
+    "turn count": (lambda r: r.__setitem__("turn", 2**64), "int_out_of_range"),
+    "deep": (lambda r: r.__setitem__("header", _deep(DEEP)), "too_deep"),
+    "not a list": (lambda r: r.__setitem__("conversation", "user: hi\nassistant: hello\nuser: ?"),
+                   "conversation_not_list"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_unreadable_odd_rows_are_still_rejected(name):
+    mutate, code = UNREADABLE[name]
+    row = {"conversation": _pair() + [{"role": "user", "content": "and in Korean?"}], "turn": 2}
+    mutate(row)
+    with pytest.raises(prompts.RowError, match=code):
+        prompts.normalise_row(row, 0)
+
+
+def test_mixed_shard_counts_reconcile_in_the_papers_order():
+    """One shard of every kind: kept, skipped (odd, even when its turns are bad), rejected (unreadable of any
+    length, or even with a bad turn)."""
+    items = [
+        (0, {"conversation": _pair(), "language": "Spanish"}),
+        (1, {"conversation": ODD_ONLY["assistant first"]}),
+        (2, {"conversation": ODD_ONLY["not an object"]}),
+        (3, prompts.RowError("invalid_json: Unterminated string (column 80)", '{"conversation": [{"role": "us')),
+        (4, {"conversation": ODD_ONLY["empty user turn"], "hashed_ip": "\ud800"}),
+        (5, {"conversation": ODD_ONLY["assistant first"][:2]}),  # assistant, user: even, so checked
+        (6, {"conversation": []}),
+        (7, ["not", "a", "row"]),
+        (8, {"conversation": _pair() * 3, "turn": 3}),
+    ]
+    kept, rejects, stats = prompts.split_rows(items)
+    assert [r["row_id"] for r in kept] == [0, 8]
+    assert stats["skipped_odd"] == 2 and stats["rejected"] == 5 and stats["kept"] == 2
+    assert stats["input_rows"] == len(items) == stats["kept"] + stats["skipped_odd"] + stats["rejected"]
+    assert len(rejects) == stats["skipped_odd"] + stats["rejected"]
+    assert stats["by_reason"] == {"invalid_json": 1, "invalid_unicode": 1, "roles_not_alternating": 1,
+                                  "empty_conversation": 1, "not_an_object": 1}
+    assert {r["row_id"] for r in rejects if r["reason"].startswith("odd_length")} == {1, 2}
+    assert kept[0]["turn"] == 1 and kept[1]["turn"] == 3  # counted from the roles when the row has no `turn`
+    pa.Table.from_pylist(kept, schema=prompts.SOURCE_SCHEMA)

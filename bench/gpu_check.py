@@ -6,7 +6,7 @@ Runs the project's own code paths, not copies of them:
 - evaluation: `rewild.evaluate.run` with lm-eval's `hf` backend on the trained model, one task (the local
   demo_mc task by default; `--task leaderboard_gpqa` runs the GPQA replica through eval.replicas).
 
-No Hub: the student is a randomly initialised Llama of realistic width (about 240M parameters with a 49,152-token
+No Hub: the student is a randomly initialised Llama of realistic width (231M parameters with a 49,152-token
 vocabulary) built from a config, with a tokenizer that travels: `--tokenizer DIR` (for example a copy of the
 SmolLM2 tokenizer files, tokenizer.json + tokenizer_config.json, 3.4 MB) or, by default, a byte-level BPE trained
 in seconds on the repository's own text. Settings come from config/demo.yaml with overrides, validated by
@@ -266,6 +266,7 @@ def check(ns: argparse.Namespace, device: str, work: Path) -> dict[str, Any]:
         "peak_gpu_memory_mb": peak_mb(on_gpu),
         "final_loss": m["final_loss"],
         "attn_implementation": m["attn_implementation"],
+        "activation_checkpointing": m["activation_checkpointing"],
         "bf16": bool(m["sft_config"]["bf16"]),
         "sequences_per_step": m["effective_batch"],
         "max_length": m["sft_config"]["max_length"],

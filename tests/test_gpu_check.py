@@ -76,6 +76,7 @@ def test_cpu_run_reports_sft_and_eval_throughput_and_memory(tmp_path: Path) -> N
     assert sft["tokens_per_s"] > 0 and sft["train_s"] > 0
     assert sft["final_loss"] > 0  # the last step still had assistant tokens to learn (answers fit the context)
     assert sft["attn_implementation"] == "sdpa" and sft["bf16"] is False  # CPU: fp32, no FlashAttention
+    assert sft["activation_checkpointing"] == {"trainer": False, "fsdp": False}
     assert sft["peak_gpu_memory_mb"] is None
 
     ev = r["eval"]

@@ -25,6 +25,7 @@ include: "rules/evaluate.smk"
 include: "rules/analyse.smk"
 include: "rules/report.smk"
 include: "rules/judge.smk"
+include: "rules/style.smk"
 include: "rules/alpaca_eval.smk"
 include: "rules/mixeval.smk"
 include: "rules/archive.smk"
@@ -41,6 +42,7 @@ localrules:
     training_curves,
     study_tables,
     similarity,
+    style,
 
 
 rule all:

@@ -131,6 +131,18 @@ def ours_from_efficiency(eff: pd.DataFrame, corr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "metric", "value"]).assign(group="efficiency", lo=math.nan, hi=math.nan)
 
 
+def ours_from_style(counts: pd.DataFrame, pf: pd.DataFrame) -> pd.DataFrame:
+    """Rule style's tables (style.csv per model, style_pf.csv per "A / B" pair) as comparison rows: tag counts and
+    len per model, PF per pair and tag, MPF per pair (metric `mpf`), under the run's names."""
+    from .style import STYLE_KEYS
+
+    keys = [k for k in STYLE_KEYS if k in counts.columns]
+    long = counts.melt(id_vars=["model"], value_vars=keys, var_name="metric", value_name="value")
+    pf_long = pf.melt(id_vars=["pair"], value_vars=[*keys, "mpf"], var_name="metric", value_name="value")
+    rows = pd.concat([long.rename(columns={"model": "name"}), pf_long.rename(columns={"pair": "name"})])
+    return rows.assign(group="style", lo=math.nan, hi=math.nan)
+
+
 def ours_from_inheritance(inh: pd.DataFrame, pair_name: str | None) -> pd.DataFrame:
     """The run's ordering agreement, under the name of the paper's DGM pair (the run's is over its reference
     DGMs: the same number only when those are the pair)."""
@@ -215,6 +227,8 @@ def run_comparison(
     efficiency_csv: str | os.PathLike | None,
     efficiency_corr_csv: str | os.PathLike | None,
     inheritance_csv: str | os.PathLike | None,
+    style_csv: str | os.PathLike | None = None,
+    style_pf_csv: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """results/tables/paper_comparison.csv (+ its per-table summary and the ours-vs-paper figure). The optional
     tables are None when the config makes no such table (the comparison then lists their cells as not run)."""
@@ -227,9 +241,11 @@ def run_comparison(
     if inheritance_csv:
         pair = map_label("Q72 : None vs L70 : None", labels)
         parts.append(ours_from_inheritance(pd.read_csv(inheritance_csv), pair))
+    if style_csv and style_pf_csv:
+        parts.append(ours_from_style(pd.read_csv(style_csv), pd.read_csv(style_pf_csv)))
     ours = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     groups_run = {"scores": True, "similarity": bool(similarity_csv), "efficiency": bool(efficiency_csv),
-                  "style": False, "preference": False}
+                  "style": bool(style_csv and style_pf_csv), "preference": False}
     cmp = comparison(load_reference(reference_csv), ours, labels, groups_run)
     write_csv(cmp, out_csv)
     write_csv(comparison_summary(cmp), out_summary_csv)

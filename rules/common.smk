@@ -151,6 +151,8 @@ def comparison_tables(wildcards):
             "results/tables/efficiency_correlations.csv" if GENERATED_DGMS else []
         ),
         "inheritance": "results/tables/inheritance.csv",
+        "style": STYLE_TABLES[:1],
+        "style_pf": STYLE_TABLES[1:],
     }
 
 
@@ -443,3 +445,24 @@ def alpaca_annotate_runtime(wildcards, attempt):
     )
 
 # ---------------------------------------------------------------------- end AlpacaEval
+
+
+# ---------------------------------------------------------------------- style heritability (rules/style.smk)
+# Rule style runs when the judge does (eval.judge.enabled): the MT-Bench answers of the preference table's
+# students and DGMs (judge_plan.table_pairs; a DGM is the model `dgm-<key>`).
+STYLE_PAIRS = [
+    (s, judge_plan.DGM_PREFIX + d) for s, d in judge_plan.table_pairs(config)
+] if judge_plan.judge_section(config)["enabled"] else []
+STYLE_TABLES = (
+    ["results/tables/style.csv", "results/tables/style_pf.csv"] if STYLE_PAIRS else []
+)
+
+
+STYLE_MODELS = list(dict.fromkeys(m for pair in STYLE_PAIRS for m in pair))
+
+
+def style_answers(wildcards):
+    return [f"results/judge/{m}/answers.jsonl" for m in STYLE_MODELS]
+
+
+# ---------------------------------------------------------------------- end style heritability

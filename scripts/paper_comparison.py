@@ -18,6 +18,8 @@ def main(job: Job) -> None:
         efficiency_csv=optional_input(job.input.efficiency),
         efficiency_corr_csv=optional_input(job.input.efficiency_corr),
         inheritance_csv=optional_input(job.input.inheritance),
+        style_csv=optional_input(job.input.style),
+        style_pf_csv=optional_input(job.input.style_pf),
     )
 
 

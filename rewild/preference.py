@@ -73,3 +73,24 @@ def per_question_flip_count(
         for q in sorted(common, key=str)
     )
 
+
+
+def dgm_flip_count(
+    dgm: Mapping[Any, float | None], own_student: Mapping[Any, float | None],
+    other_students: Sequence[Mapping[Any, float | None]],
+) -> int:
+    """Table 4's FlipCt of one DGM: questions on which the DGM beats another DGM's student that beats the DGM's own
+    student (DGM > other student > own student, strictly), summed over the other students.
+
+    The paper's notebook (mt_bench_jsonl_to_html.ipynb, one judgment per question): Q72's 6 are the questions with
+    Q72:None > L8B:L70 > L8B:Q72, L70's 5 those with L70:None > L8B:Q72 > L8B:L70. A missing score never counts."""
+
+    def gt(x: float | None, y: float | None) -> bool:
+        return not is_missing(x) and not is_missing(y) and float(x) > float(y)
+
+    return sum(
+        gt(dgm[q], other[q]) and gt(other[q], own_student[q])
+        for other in other_students
+        for q in dgm
+        if q in other and q in own_student
+    )

@@ -454,6 +454,24 @@ def test_flip_count_paper_mtbench(ref: pd.DataFrame) -> None:
                         [("s1", "d1"), ("s2", "d2"), ("s3", "d3")]) == 3
 
 
+def test_dgm_flip_count_is_table4s_flipct() -> None:
+    """The notebook's FlipCt: Q72's = #(Q72:None > L8B:L70 > L8B:Q72), L70's = #(L70:None > L8B:Q72 > L8B:L70)."""
+    q72 = {1: 9, 2: 9, 3: 9, 4: 5, 5: 9, 6: None}
+    l70 = {1: 8, 2: 8, 3: 4, 4: 9, 5: 9, 6: 9}
+    s_q72 = {1: 5, 2: 7, 3: 7, 4: 6, 5: 6, 6: 2}
+    s_l70 = {1: 6, 2: 6, 3: 8, 4: 4, 5: 6, 6: 8}
+    # Q72: q1 (9 > 6 > 5) and q3 (9 > 8 > 7); L70: q2 (8 > 7 > 6) and q4 (9 > 6 > 4). q5: the students tie, no
+    # flip; q6: Q72 unscored never counts, and L70 9 > L8B:Q72 2 < L8B:L70 8 is not L70's pattern (own student lowest)
+    assert preference.dgm_flip_count(q72, s_q72, [s_l70]) == 2
+    assert preference.dgm_flip_count(l70, s_l70, [s_q72]) == 2
+    assert preference.dgm_flip_count({1: 9}, {1: 1}, [{1: 5}, {1: 3}, {2: 8}]) == 2  # summed over other students
+    from rewild.judge.tables import preference_table
+
+    t = preference_table({"q72": q72, "l70": l70, "s-q72": s_q72, "s-l70": s_l70}, [("s-l70", "l70"), ("s-q72", "q72")])
+    on_dgm_rows = t[t["kind"] == "student_vs_dgm"].set_index("b")["flipct"]
+    assert on_dgm_rows.to_dict() == {"l70": 2, "q72": 2}  # Table 4 shows FlipCt on the DGMs' rows
+
+
 def test_per_question_flip_count() -> None:
     students = {"s1": {1: 5, 2: 5, 3: 9}, "s2": {1: 6, 2: 4, 3: 9}}
     dgms = {"d1": {1: 7, 2: 7, 3: 1}, "d2": {1: 6, 2: 8, 3: 2}}

@@ -57,6 +57,7 @@ def preference_table(
     rows = []
     for s, d in pairs:
         ab, ba, n = prefs(s, d)
+        others = [per_question[o] for o, _ in pairs if o != s]
         rows.append(
             {
                 "kind": "student_vs_dgm",
@@ -69,6 +70,8 @@ def preference_table(
                 "mean_b": mean(d),
                 "prefrt_a_over_b": ab,
                 "prefrt_b_over_a": ba,
+                # Table 4's FlipCt of this DGM (paper-tables §6.3)
+                "flipct": preference.dgm_flip_count(per_question[d], per_question[s], others) if others else None,
             }
         )
     for i in range(len(pairs)):

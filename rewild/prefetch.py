@@ -186,7 +186,14 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
         else:
             model(entry, f"dgms.{key}")
     model(config["student"], "student")
-    used = {c["source"] for spec in all_mixes(config).values() for c in spec["components"] if "source" in c}
+    mixes = all_mixes(config).values()
+    students = {spec["student"] for spec in mixes if spec["student"] is not None}
+    for key, entry in config["students"].items():
+        if key in students:
+            model(entry, f"students.{key}")
+        else:
+            skip(f"students.{key}", "not trained by any mix")
+    used = {c["source"] for spec in mixes for c in spec["components"] if "source" in c}
     for key, src in config["sources"].items():
         if key in used:
             dataset(src, f"sources.{key}")

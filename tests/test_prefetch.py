@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from rewild_testlib import REPO, run_snakemake, workdir_copy
 
 from rewild import config as rc
 from rewild import plan
 from rewild import prefetch as rp
-from rewild_testlib import REPO, run_snakemake, workdir_copy
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"
@@ -59,24 +59,29 @@ def test_paper_plan_names_every_model_and_dataset(paper_config):
 
     generated = plan.generated_dgms(paper_config)
     assert len(generated) == 52
-    assert len(models) == 52 + 1  # every open DGM + the student (Llama-3.1-8B)
+    assert len(models) == 52 + 2  # every open DGM, the student (Llama-3.1-8B) and the on-policy study's Qwen2-7B
     by_repo = {m["repo_id"]: m for m in models}
     for dgm in generated:
         entry = paper_config["dgms"][dgm]
         assert by_repo[entry["hf_id"]]["revision"] == entry["revision"]
         assert f"dgms.{dgm}" in by_repo[entry["hf_id"]]["used_by"]
     assert by_repo["meta-llama/Llama-3.1-8B"]["used_by"] == ["student"]
+    # a student of `students` that a mix trains (mixes.<mix>.student) is downloaded like the main student
+    assert by_repo["Qwen/Qwen2-7B"]["used_by"] == ["students.qwen2-7b"]
 
-    # WildChat (prompts) + the three SFT sources of Re-Wild and the Tulu-3 baseline
-    assert len(datasets) == 4
+    # WildChat (prompts) + the SFT sources of Re-Wild and its math candidates, the Tulu-3 baseline, and the
+    # UltraChat / Magpie SFT baselines
+    assert len(datasets) == 9
     assert {d["repo_id"] for d in datasets} == {
-        "allenai/WildChat-1M-Full", "cais/mmlu", "allenai/tulu-3-sft-personas-algebra", "allenai/tulu-3-sft-mixture"}
+        "allenai/WildChat-1M-Full", "cais/mmlu", "allenai/tulu-3-sft-personas-algebra", "allenai/tulu-3-sft-mixture",
+        "allenai/tulu-3-sft-personas-math-grade", "AI-MO/NuminaMath-CoT", "HuggingFaceH4/ultrachat_200k",
+        "Magpie-Align/Magpie-Pro-MT-300K-v0.1", "Magpie-Align/Magpie-Reasoning-150K"}
     mmlu = next(d for d in datasets if d["repo_id"] == "cais/mmlu")
     assert mmlu["name"] == "auxiliary_train" and mmlu["split"] == "train"
     assert {t["repo_id"] for t in tasks} == {t["lm_eval_task"] for t in paper_config["eval"]["tasks"].values()}
     assert len(tasks) == 7
     # + the MT-Bench files of FastChat at a commit and AlpacaEval's two files of its Hub dataset
-    assert rp.summary(p) == {"model": 53, "dataset": 4, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1}
+    assert rp.summary(p) == {"model": 54, "dataset": 9, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1}
     # GPT's responses come with the prompts: nothing more to fetch for it
     assert p["skipped"] == [{"what": "dgms.gpt", "reason": "responses are read from the prompt source"}]
 
@@ -111,6 +116,21 @@ def test_plan_deduplicates_and_skips(paper_config, tmp_path):
     assert reasons["sources.unused"] == "not used by any mix"
     assert reasons["sources.local-src"] == "local file data/x.jsonl"
     assert not any(i["repo_id"] == "org/unused" for i in p["items"])
+
+
+def test_students_are_fetched_only_when_a_mix_trains_them(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg["students"]["idle"] = {"hf_id": "org/idle-base"}
+    cfg["students"]["local"] = {"hf_id": "/models/local-base"}
+    cfg["mixes"]["on-local"] = {"components": [{"dgm": "qwen2.5-72b-instruct", "select": {"first_n": 10}}],
+                                "student": "local"}
+    rc.validate(cfg)
+    p = rp.plan(cfg)
+    reasons = {s["what"]: s["reason"] for s in p["skipped"]}
+    assert reasons["students.idle"] == "not trained by any mix"
+    assert reasons["students.local"] == "local path /models/local-base"
+    assert not any(i["repo_id"] == "org/idle-base" for i in p["items"])
+    assert [i["used_by"] for i in p["items"] if i["repo_id"] == "Qwen/Qwen2-7B"] == [["students.qwen2-7b"]]
 
 
 def test_model_ignore_patterns():
@@ -205,9 +225,9 @@ def test_manifest_of_the_paper_config(paper_config, tmp_path, online):
     out = tmp_path / "results/prefetch/manifest.json"
     rp.run(p, out, fetchers=fake_fetchers(calls))
     manifest = json.loads(out.read_text())
-    assert len(calls) == len(manifest["items"]) == 53 + 4 + 7 + 5 + 2
+    assert len(calls) == len(manifest["items"]) == 54 + 9 + 7 + 5 + 2
     assert manifest["counts"] == {
-        "model": 53, "dataset": 4, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1
+        "model": 54, "dataset": 9, "eval_task": 7, "raw_file": 5, "hub_file": 2, "skipped": 1
     }
     for item in manifest["items"]:
         assert item["commit"] == COMMIT and item["path"].endswith(COMMIT)

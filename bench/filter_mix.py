@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-WORDS = ("the model answers every question with care and a short list of steps to follow when "
-         "writing python code for data analysis in a notebook").split()
+SENTENCE = ("the model answers every question with care and a short list of steps to follow when "
+            "writing python code for data analysis in a notebook")
+WORDS = SENTENCE.split()
 
 
 def synth(path: Path, n: int, batch: int = 50_000) -> None:
@@ -40,7 +40,7 @@ def synth(path: Path, n: int, batch: int = 50_000) -> None:
         for i in range(start, min(n, start + batch)):
             k = 1 + (i % 3 == 0)
             conv, msgs = [], []
-            for t in range(k):
+            for _ in range(k):
                 u = " ".join(rng.choices(vocab, k=rng.randint(8, 50)))
                 a = "" if i % 997 == 0 else " ".join(rng.choices(vocab, k=rng.randint(30, 130)))
                 if i % 1009 == 0:

@@ -50,7 +50,8 @@ def make_mix(path: Path, n: int, seed: int = 0) -> None:
     import pandas as pd
 
     rng = random.Random(seed)
-    words = "the of and to in is that for it as with was on be by at this from or an are which have not but".split()
+    text = "the of and to in is that for it as with was on be by at this from or an are which have not but"
+    words = text.split()
     rows = []
     for i in range(n):
         msgs = []
@@ -67,7 +68,7 @@ def run_plain(a: dict) -> dict:
     wall = time.perf_counter() - t
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
-    res = json.loads(next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    res = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
     return {**res, "tok_s": res["tokens"] / res["train_s"], "tok_cpu_s": res["tokens"] / res["cpu_s"], "wall_s": wall}
 
 

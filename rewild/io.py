@@ -12,9 +12,10 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 # Libraries whose versions change results; recorded in every provenance block.
 TRACKED_LIBRARIES = (
@@ -191,7 +192,7 @@ def hardware() -> dict[str, Any]:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def provenance(

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from rewild_testlib import REPO
 
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from rewild_testlib import REPO, SNAKEMAKE, run_snakemake, workdir_copy
-from rewild import archive, efficiency, paper, report, score_plan, significance, study
+
+from rewild import archive, efficiency, paper, plan, report, score_plan, significance, study
 from rewild import config as rc
-from rewild import plan
 
 # Built at run time so this file (which is archived as code) holds no token-shaped string itself.
 HF_SECRET = "hf_" + "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -93,8 +92,9 @@ def build_results(root: Path, cfg: dict) -> None:
                for m in plan.all_mixes(cfg)]
     study.run_study(root / "results/tables/scores.csv", plan.mix_info(cfg), list(tasks), root / "results/tables",
                     root / "results/plots", metric=cfg["analyses"]["metric"])
-    from rewild import plots
     import pandas as pd
+
+    from rewild import plots
 
     # an analysis table verify() only checksums (its inputs, the generations, are not archived by default)
     pd.DataFrame([{"dgm": "gpt", "rouge1": 0.3}]).to_csv(root / "results/tables/similarity.csv", index=False)

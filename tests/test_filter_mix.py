@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rewild_testlib import validated
 
 from rewild import filter as rfilter
 from rewild import mix
-from rewild_testlib import validated
 
 
 def gen_row(row_id, user, answer, finish="stop", language="English"):

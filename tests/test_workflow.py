@@ -8,7 +8,6 @@ from collections import Counter
 
 import pytest
 import yaml
-
 from rewild_testlib import REPO, SNAKEMAKE, VENV_BIN, run_snakemake, workdir_copy
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

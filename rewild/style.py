@@ -58,9 +58,19 @@ def markdown_tag_counts(texts: Iterable[str]) -> dict[str, float]:
 
 
 def answer_texts(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Every turn's answer of MT-Bench answer records (results/judge/{model}/answers.jsonl: FastChat's layout,
-    `choices[0].turns`), in file order."""
-    return [str(turn) for r in records for turn in r["choices"][0]["turns"]]
+    """One answer per question of MT-Bench answer records (results/judge/{model}/answers.jsonl: FastChat's layout,
+    `choices[0].turns`): the first turn's, of the first record of each question_id, in file order.
+
+    The paper's notebook renders one HTML file per question from the first judgment row of each question
+    (`drop_duplicates('question_id')`), whose answer is the first turn's: 80 answers per model, not 160."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for r in records:
+        q = str(r["question_id"])
+        if q not in seen:
+            seen.add(q)
+            out.append(str(r["choices"][0]["turns"][0]))
+    return out
 
 
 def style_pairs(student_dgm: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

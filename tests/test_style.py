@@ -61,26 +61,30 @@ def ref() -> pd.DataFrame:
 
 
 def _answers(path: Path, turns: list[tuple[str, str]]) -> Path:
-    rio.write_jsonl(path, [{"question_id": 81 + i, "model_id": path.parent.name, "answer_id": f"a{i}",
-                            "choices": [{"index": 0, "turns": list(t)}], "tstamp": 0.0} for i, t in enumerate(turns)])
+    recs = [{"question_id": 81 + i, "model_id": path.parent.name, "answer_id": f"a{i}",
+             "choices": [{"index": 0, "turns": list(t)}], "tstamp": 0.0} for i, t in enumerate(turns)]
+    rio.write_jsonl(path, [*recs, {**recs[0], "choices": [{"index": 0, "turns": ["# again\n\n**twice**", "x"]}]}])
     return path
 
 
 def test_run_style_on_mtbench_answer_files(tmp_path) -> None:
     """FastChat-layout answers (two turns a question, several scripts, code, an empty turn) through markdown2."""
     dgm = [("## Plan\n\n1. **Lire** le texte\n2. *Résumer*\n\n### Détails\n\nUn paragraphe.", "- 一\n- 二\n\n**完了**"),
-           ("```python\nprint('**x**')\n```", "")]
+           ("- 一\n- 二\n\n```python\nprint('**x**')\n```", "")]
     student = [("**Plan**: read, then summarise.\n\nDone.", "Нет списка, просто текст."), ("# Код\n\n* a\n* b", "ok")]
     d = tmp_path / "results/judge"
     answers = {"dgm-q72": _answers(_mk(d / "dgm-q72"), dgm), "q72-500k": _answers(_mk(d / "q72-500k"), student)}
     table, pf = style.run_style(answers, [("q72-500k", "dgm-q72")], {"Q72 : None": "dgm-q72"},
                                 tmp_path / "style.csv", tmp_path / "style_pf.csv")
     c = table.set_index("model")
-    assert c.loc["dgm-q72", "n"] == 4 and c.loc["q72-500k", "n"] == 4  # every turn's answer, the empty one too
+    # one answer per question, the first turn's (the paper's first judgment row): 2, not 4; the repeated
+    # question_id (a retried answer) is not counted twice
+    assert c.loc["dgm-q72", "n"] == 2 and c.loc["q72-500k", "n"] == 2
     assert c.loc["dgm-q72", "h2"] == 1 and c.loc["dgm-q72", "h3"] == 1 and c.loc["dgm-q72", "ol"] == 1
     assert c.loc["dgm-q72", "ul"] == 1 and c.loc["q72-500k", "ul"] == 1 and c.loc["q72-500k", "h1"] == 1
-    # markdown2 without extras (the paper's setting) reads the ``` fence as a code span here: its **x** is not bold
-    assert c.loc["dgm-q72", "strong"] == 2 and c.loc["q72-500k", "strong"] == 1
+    # markdown2 without extras (the paper's setting) reads the ``` fence as a code span here: its **x** is not bold;
+    # the second turns' **完了** is not counted
+    assert c.loc["dgm-q72", "strong"] == 1 and c.loc["q72-500k", "strong"] == 1
     assert c.loc["dgm-q72", "paper_label"] == "Q72 : None" and pd.isna(c.loc["q72-500k", "paper_label"])
     on_disk = pd.read_csv(tmp_path / "style_pf.csv")
     assert list(on_disk["pair"]) == ["q72-500k / dgm-q72"]

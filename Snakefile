@@ -1,15 +1,11 @@
 # rewild: the WildChat-50M reproduction as a workflow. Stages live in rules/<stage>.smk; logic in the
 # `rewild` package. Paper preset: config.yaml. Demo: `snakemake --profile profiles/local`.
 
-import os
+from rewild.config import carry_replace_workflow_config
 
 # Snakemake 9.27 does not hand --replace-workflow-config on to cluster jobs: a job would merge config.yaml with
-# the --configfile the run replaced it with (another config than the main process planned with). The main process
-# passes it down through the environment (the Slurm plugin submits with --export=ALL).
-if workflow.config_settings.replace_workflow_config:
-    os.environ["REWILD_REPLACE_WORKFLOW_CONFIG"] = "1"
-elif os.environ.get("REWILD_REPLACE_WORKFLOW_CONFIG") == "1":
-    workflow.config_settings.replace_workflow_config = True
+# the --configfile the run replaced it with (another config than the main process planned with).
+carry_replace_workflow_config(workflow.config_settings)
 
 
 configfile: "config.yaml"

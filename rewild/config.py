@@ -43,6 +43,23 @@ class ConfigError(ValueError):
         self.key = key
 
 
+# Set by the main Snakemake process, read by its cluster jobs (the Slurm plugin submits with --export=ALL).
+REPLACE_CONFIG_ENV = "REWILD_REPLACE_WORKFLOW_CONFIG"
+
+
+def carry_replace_workflow_config(settings: Any, environ: Any = os.environ) -> None:
+    """Hand `--replace-workflow-config` from the main process to its cluster jobs through the environment.
+
+    Snakemake 9.27 passes a job the run's --configfile but not this flag, so the job would merge the overlay
+    into config.yaml and plan with another config than the main process. Optional by design: a run without
+    the flag sets nothing (so this is no `envvars:` requirement).
+    """
+    if settings.replace_workflow_config:
+        environ[REPLACE_CONFIG_ENV] = "1"
+    elif environ.get(REPLACE_CONFIG_ENV) == "1":
+        settings.replace_workflow_config = True
+
+
 def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 

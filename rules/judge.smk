@@ -34,6 +34,8 @@ if MTBENCH_UPSTREAM:
             "logs/mtbench_data/mtbench_data.log",
         benchmark:
             "benchmarks/mtbench_data/mtbench_data.tsv"
+        conda:
+            conda_env("analysis")
         params:
             files=MTBENCH_UPSTREAM,
         script:

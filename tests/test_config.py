@@ -27,7 +27,9 @@ def test_paper_config_is_valid_and_complete(paper_config):
     rewild = mixes["rewild"]["components"]
     assert [c["select"]["first_n"] for c in rewild] == [246750, 99800, 20000]  # spec §4: 366,550 rows
     assert sum(c["select"]["first_n"] for c in rewild) == 366550
-    assert plan.models(paper_config)[-1] == plan.BASE_MODEL
+    # the trained runs, then base, then the DGMs evaluated as models (eval.evaluate_dgms)
+    assert plan.models(paper_config)[-5:] == [plan.BASE_MODEL] + [
+        plan.REFERENCE_PREFIX + d for d in paper_config["eval"]["evaluate_dgms"]]
 
 
 def test_defaults_are_filled(demo_config):
@@ -442,3 +444,20 @@ def test_library_calls_get_the_schema_default_where_the_config_is_silent(name, t
         for key, default in trl_silent.items():
             if key not in plan.all_mixes(cfg)[mix]["sft_overrides"]:
                 assert kw[key] == default, (mix, key, kw[key], default)
+
+
+def test_replace_workflow_config_reaches_cluster_jobs():
+    """The main process exports the flag; a job (same environment, flag unset by Snakemake) picks it up."""
+    from types import SimpleNamespace
+
+    from rewild.config import REPLACE_CONFIG_ENV, carry_replace_workflow_config
+
+    env: dict[str, str] = {}
+    carry_replace_workflow_config(SimpleNamespace(replace_workflow_config=True), env)
+    assert env == {REPLACE_CONFIG_ENV: "1"}
+    job = SimpleNamespace(replace_workflow_config=False)
+    carry_replace_workflow_config(job, env)
+    assert job.replace_workflow_config is True
+    plain = SimpleNamespace(replace_workflow_config=False)
+    carry_replace_workflow_config(plain, {})
+    assert plain.replace_workflow_config is False

@@ -28,6 +28,7 @@ def _config() -> dict:
 
 def _workdir(tmp_path: Path) -> Path:
     """A run directory whose repo-relative data paths (prompts, replicas, wheels) resolve: data and .cache linked."""
+    tmp_path.mkdir(exist_ok=True)
     for name in ("data", ".cache"):
         (tmp_path / name).symlink_to(REPO / name)
     return tmp_path
@@ -72,14 +73,19 @@ def test_paper_mini_dry_run_plans_every_benchmark_for_every_student(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_paper_mini_end_to_end(tmp_path: Path) -> None:
+def test_paper_mini_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole paper-mini run on CPU: scores.csv has every paper benchmark and Avg-7/8/9 with a CI for every
     model, and the averages equal the table's own columns."""
+    from test_evaluate import install_code_eval  # MBPP's code_eval metric, which prefetch caches from the Hub
+
     cfg = _config()
+    modules = tmp_path / "hf-modules"
+    install_code_eval(modules)
+    monkeypatch.setenv("HF_MODULES_CACHE", str(modules))
     t0 = time.time()
-    _snakemake(_workdir(tmp_path), "--cores", "2", "--resources", "gpu=0", timeout=3000)
+    _snakemake(_workdir(tmp_path / "run"), "--cores", "2", "--resources", "gpu=0", timeout=3000)
     took = time.time() - t0
-    scores = pd.read_csv(tmp_path / "results" / "tables" / "scores.csv")
+    scores = pd.read_csv(tmp_path / "run" / "results" / "tables" / "scores.csv")
     assert set(scores["model"]) == set(plan.models(cfg))
     for col in PAPER_COLUMNS:
         assert col in scores.columns, col

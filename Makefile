@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # The demo and the tests never reach the Hugging Face Hub: everything they load is built or shipped here.
 DEMO_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: venv demo test test-fast lint rulegraph clean-demo
+.PHONY: venv demo test test-paper-mini test-fast lint rulegraph clean-demo
 
 venv:
 	tools/setup-venv
@@ -16,6 +16,10 @@ demo: venv
 
 test: venv
 	$(DEMO_ENV) tools/run-tests $(PYTEST_ARGS)
+
+# the whole config/paper-mini.yaml run on CPU (35-45 min on 2 cores): not part of make test yet
+test-paper-mini: venv
+	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra -m paper_mini $(PYTEST_ARGS)
 
 test-fast: venv
 	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra -m "not slow and not slurm" $(PYTEST_ARGS)

@@ -6,7 +6,6 @@ from snakemake.utils import min_version
 
 from rewild import config as rc
 from rewild import evaluate as rev
-from rewild import evaluate as rev
 from rewild import plan, resources, score_plan
 from rewild.judge import plan as judge_plan
 
@@ -25,17 +24,15 @@ SHARDS = plan.shard_names(PROMPTS)
 DGMS = config["dgms"]
 GENERATED_DGMS = plan.generated_dgms(config)
 SOURCE_DGMS = plan.source_dgms(config)
+MIXES = plan.all_mixes(config)
 # trained models: one per mix and seed of sft.seeds (`<mix>`, `<mix>~s<seed>`); wildcard `mix` of rule sft
 SFT_RUNS = plan.sft_runs(config)
-MIXES = plan.all_mixes(config)
 MODELS = plan.models(config)
 TASKS = config["eval"]["tasks"]
-# content hash of eval.replicas (in the evaluation rules' params: an edited replica reruns the evaluations)
-EVAL_REPLICAS_SHA256 = plan.replicas_hash(config)
-# content hash of eval.replicas (in the evaluation rules' params: an edited replica reruns the evaluations)
-EVAL_REPLICAS_SHA256 = plan.replicas_hash(config)
 # the scores table's columns: benchmark keys (or task keys), IFEval inst-loose, the judged benchmarks
 SCORE_COLUMNS = score_plan.score_columns(config)
+# content hash of eval.replicas (in the evaluation rules' params: an edited replica reruns the evaluations)
+EVAL_REPLICAS_SHA256 = plan.replicas_hash(config)
 LOCAL_BUILDS = plan.local_builds(config)
 # the paper's numbers ship with the workflow, wherever it runs from
 PAPER_REFERENCE = os.path.join(workflow.basedir, "data", "paper", "reference.csv")
@@ -239,39 +236,6 @@ def eval_model_runtime(wildcards, attempt):
     return resources.eval_runtime(config, wildcards.model, list(TASKS), attempt)
 
 
-def eval_model_config_hash(wildcards):
-    return plan.section_hash(TASKS, plan.eval_params(config))
-
-
-# evaluation jobs (rules/evaluate.smk): shapes from the model's own settings (a reference DGM on its GPUs)
-def eval_model_settings(wildcards):
-    return rev.model_settings(config, wildcards.model)
-
-
-def eval_task(wildcards):
-    return TASKS[wildcards.task]
-
-
-def eval_gpus(wildcards):
-    return eval_model_settings(wildcards)["gpus"]
-
-
-def eval_threads(wildcards):
-    return resources.eval_threads(config, wildcards.model)
-
-
-def eval_mem_mb(wildcards, attempt):
-    return resources.eval_mem_mb(config, wildcards.model, attempt)
-
-
-def eval_task_runtime(wildcards, attempt):
-    return resources.eval_runtime(config, wildcards.model, [wildcards.task], attempt)
-
-
-def eval_model_runtime(wildcards, attempt):
-    return resources.eval_runtime(config, wildcards.model, list(TASKS), attempt)
-
-
 def mix_manifests(wildcards):
     return expand("results/mixes/{mix}/manifest.json", mix=MIXES)
 
@@ -396,6 +360,30 @@ from rewild.judge import alpaca_data
 from rewild.judge import alpaca_eval as alpaca
 
 
+def alpaca_reference(wildcards):
+    return alpaca.data_inputs(config)["reference"]
+
+
+def alpaca_data_inputs(wildcards):
+    return alpaca.data_inputs(config)
+
+
+def alpaca_answers_hash(wildcards):
+    return alpaca.answers_config_hash(config, wildcards.model)
+
+
+def alpaca_annotate_hash(wildcards):
+    return alpaca.annotate_config_hash(config)
+
+
+def alpaca_annotate_runtime(wildcards, attempt):
+    first = alpaca.annotate_runtime(config)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
+
+
+# ---------------------------------------------------------------------- end AlpacaEval
 
 
 # ---------------------------------------------------------------------- MixEval (rules/mixeval.smk)
@@ -421,38 +409,18 @@ def mixeval_parse_runtime(wildcards, attempt):
         config, judge_plan.server_gpus(config), "runtime", first, attempt
     )
 
+
 # ---------------------------------------------------------------------- end MixEval
-def alpaca_reference(wildcards):
-    return alpaca.data_inputs(config)["reference"]
-
-
-def alpaca_data_inputs(wildcards):
-    return alpaca.data_inputs(config)
-
-
-def alpaca_answers_hash(wildcards):
-    return alpaca.answers_config_hash(config, wildcards.model)
-
-
-def alpaca_annotate_hash(wildcards):
-    return alpaca.annotate_config_hash(config)
-
-
-def alpaca_annotate_runtime(wildcards, attempt):
-    first = alpaca.annotate_runtime(config)
-    return resources.grown(
-        config, judge_plan.server_gpus(config), "runtime", first, attempt
-    )
-
-# ---------------------------------------------------------------------- end AlpacaEval
 
 
 # ---------------------------------------------------------------------- style heritability (rules/style.smk)
 # Rule style runs when the judge does (eval.judge.enabled): the MT-Bench answers of the preference table's
 # students and DGMs (judge_plan.table_pairs; a DGM is the model `dgm-<key>`).
-STYLE_PAIRS = [
-    (s, judge_plan.DGM_PREFIX + d) for s, d in judge_plan.table_pairs(config)
-] if judge_plan.judge_section(config)["enabled"] else []
+STYLE_PAIRS = (
+    [(s, judge_plan.DGM_PREFIX + d) for s, d in judge_plan.table_pairs(config)]
+    if judge_plan.judge_section(config)["enabled"]
+    else []
+)
 STYLE_TABLES = (
     ["results/tables/style.csv", "results/tables/style_pf.csv"] if STYLE_PAIRS else []
 )
@@ -463,6 +431,5 @@ STYLE_MODELS = list(dict.fromkeys(m for pair in STYLE_PAIRS for m in pair))
 
 def style_answers(wildcards):
     return [f"results/judge/{m}/answers.jsonl" for m in STYLE_MODELS]
-
 
 # ---------------------------------------------------------------------- end style heritability

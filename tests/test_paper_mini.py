@@ -72,7 +72,11 @@ def test_paper_mini_dry_run_plans_every_benchmark_for_every_student(tmp_path: Pa
         assert any(o.endswith(table) for o in outputs), table
 
 
+# Not in `make test` yet: measured at 35-45 min on 2 busy cores (134 jobs; 39 judged jobs each start a vLLM judge
+# server, MATH/IFEval generate up to 1,280 tokens per item), beyond CI's budget, and it has not completed once.
+# Run it with `make test-paper-mini`.
 @pytest.mark.slow
+@pytest.mark.paper_mini
 def test_paper_mini_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole paper-mini run on CPU: scores.csv has every paper benchmark and Avg-7/8/9 with a CI for every
     model, and the averages equal the table's own columns."""

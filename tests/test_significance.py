@@ -112,10 +112,12 @@ def test_study_families_from_the_preset_plan(paper_config: dict) -> None:
     assert sum(1 for a, b in choice if a in table2 and b in table2) == 15
     q72 = "qwen2.5-72b-instruct"
     assert (f"{q72}-250k", f"{q72}-100k") in fams["scaling"][1] and (f"{q72}-500k", f"{q72}-250k") in fams["scaling"][1]
-    assert len(fams["scaling"][1]) == 4 * 2
+    # 100k->250k->500k for the four scaling DGMs, and Q7's 250k->500k (its 500k run is the blend's parent)
+    assert len(fams["scaling"][1]) == 4 * 2 + 1
     assert ("blend-q72-l70-500k", f"{q72}-500k") in fams["blends"][1]
     assert ("blend-q72-l70-500k", "llama-3.3-70b-instruct-500k") in fams["blends"][1]
-    assert fams["rewild_vs_baselines"][1] == [("rewild", "tulu3-sft")]  # the Ultrachat/Magpie baselines: pending
+    assert sorted(fams["rewild_vs_baselines"][1]) == [
+        ("rewild", "magpie-align-sft"), ("rewild", "tulu3-sft"), ("rewild", "ultrachat-sft")]
     demo_like = significance.study_pairs({"x-all": {"dgm": "x", "size_label": "all", "parents": None, "train_rows": 9},
                                           "y-all": {"dgm": "y", "size_label": "all", "parents": None, "train_rows": 9},
                                           "xy": {"dgm": None, "size_label": None, "parents": ["x", "y"],

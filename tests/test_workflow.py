@@ -48,9 +48,16 @@ def test_paper_dag_dry_run_offline(tmp_path):
     assert counts["generate"] == 52 * n_shards  # every open DGM x every shard
     assert counts["source_responses"] == n_shards  # GPT: read, not generated
     assert counts["merge_generations"] == counts["filter"] == 53
-    n_mixes = 53 + 4 * 2 + 5  # 250k for all, 100k/500k scaling for 4, Re-Wild, Tulu-3, 2 blends, -lc
+    # 250k for all; 100k/500k scaling for 4 and Q7 at 500k (blend parent); Re-Wild and its two math candidates;
+    # Tulu-3, Ultrachat and Magpie baselines; 2 blends; -lc; the three on-policy Qwen2-7B students
+    n_mixes = 53 + 4 * 2 + 1 + 3 + 3 + 2 + 1 + 3
     assert counts["mix"] == counts["sft"] == n_mixes
-    assert counts["evaluate"] == (n_mixes + 1) * 7  # + the untrained student; 6 leaderboard groups + MBPP
+    n_models = n_mixes + 1 + len(cfg["eval"]["evaluate_dgms"])  # + the untrained student and the DGMs as models
+    assert counts["evaluate"] == n_models * 7  # 6 leaderboard groups + MBPP
+    # every judged benchmark of the paper for every model: MT-Bench grading, AlpacaEval-LC, MixEval
+    assert cfg["eval"]["judged_benchmarks"] == ["mtbench", "alpaca_lc", "mixeval"]
+    for rule in ("judge_answers", "judge", "alpaca_answers", "alpaca_eval", "mixeval_answers", "mixeval"):
+        assert counts[rule] == n_models, rule
     assert "build_demo_model" not in counts
 
 

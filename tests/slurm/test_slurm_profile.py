@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from rewild_testlib import run_snakemake  # noqa: E402
 
 from rewild import config as rc  # noqa: E402
+from rewild import plan  # noqa: E402
 from rewild import resources as rr  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("install_slurm_profile", REPO / "tools" / "install_slurm_profile.py")
@@ -299,4 +300,6 @@ def test_cost_table_in_the_readme_is_current(paper):
     rows = {r["stage"]: r for r in rr.gpu_hours_by_stage(paper)}
     # the generation rate reproduces the paper's ~10,000 H100-hours for its 52 DGMs x 990k conversations
     assert 9_000 <= rows["generate"]["gpu_hours"] <= 11_000
-    assert rows["generate"]["jobs"] == 52 * 20 and rows["sft"]["jobs"] == 66 and rows["evaluate"]["jobs"] == 67 * 7
+    n_mixes = len(plan.all_mixes(paper))
+    assert rows["generate"]["jobs"] == 52 * 20 and rows["sft"]["jobs"] == n_mixes == 74
+    assert rows["evaluate"]["jobs"] == (n_mixes + 1 + len(paper["eval"]["evaluate_dgms"])) * 7

@@ -39,6 +39,8 @@ localrules:
     study_tables,
     similarity,
     style,
+    paper_comparison,
+    judge_cost,
 
 
 rule all:

@@ -255,7 +255,9 @@ def test_configure_vllm_env_respects_existing(tmp_path: Path, monkeypatch) -> No
 
 
 def test_batch_invariant_mode_is_set_on_gpu_only(monkeypatch) -> None:
-    monkeypatch.delenv(E.BATCH_INVARIANT_ENV, raising=False)
+    # setenv first: monkeypatch then restores the variable's absence (a bare delenv of an unset name records nothing)
+    monkeypatch.setenv(E.BATCH_INVARIANT_ENV, "0")
+    monkeypatch.delenv(E.BATCH_INVARIANT_ENV)
     assert E.set_batch_invariance(True, on_gpu=False) is False and E.BATCH_INVARIANT_ENV not in os.environ
     assert E.set_batch_invariance(False, on_gpu=True) is False and E.BATCH_INVARIANT_ENV not in os.environ
     assert E.set_batch_invariance(True, on_gpu=True) is True and os.environ[E.BATCH_INVARIANT_ENV] == "1"

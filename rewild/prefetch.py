@@ -206,36 +206,27 @@ def plan(config: Mapping[str, Any]) -> dict[str, list[dict]]:
             skip(f"eval.tasks.{key}", f"local lm-eval task in {config['eval']['include_path']}")
         else:
             add("eval_task", name, None, f"eval.tasks.{key}")
-    # MT-Bench data (eval.judge.mtbench): raw files of the pinned FastChat commit, not on the Hub
-    from .judge import mtbench_data
+    from .judge import alpaca_data, mixeval_data, mtbench_data
 
-    if mtbench_data.wanted(config):
-        m = config["eval"]["judge"]["mtbench"]
-        if m["source"] == "local":
-            skip("eval.judge.mtbench", f"local folder {m['path']}")
-        for f in mtbench_data.upstream_files(config):
-            add("raw_file", f["repo"], f["commit"], "eval.judge.mtbench", name=f["path"], path=f["path"],
-                dest=f["dest"], sha256=f["sha256"])
-    # AlpacaEval (eval.alpaca_eval): two files of the pinned tatsu-lab/alpaca_eval revision (rewild.judge.alpaca_data)
-    from .judge import alpaca_data
-
-    if alpaca_data.wanted(config):
-        a = config["eval"]["alpaca_eval"]
-        if a["source"] == "local":
-            skip("eval.alpaca_eval", f"local folder {a['path']}")
-        for f in alpaca_data.upstream_files(config):
-            add("hub_file", f["repo"], f["revision"], "eval.alpaca_eval", name=f["filename"], filename=f["filename"],
-                dest=f["dest"], sha256=f["sha256"])
-    # MixEval (eval.mixeval): the two close-ended data files of the pinned Psycoy/MixEval commit
-    from .judge import mixeval_data
-
-    if mixeval_data.wanted(config):
-        m = config["eval"]["mixeval"]
-        if m["source"] == "local":
-            skip("eval.mixeval", f"local folder {m['path']}")
-        for f in mixeval_data.upstream_files(config):
-            add("raw_file", f["repo"], f["commit"], "eval.mixeval", name=f["path"], path=f["path"],
-                dest=f["dest"], sha256=f["sha256"])
+    # The judged benchmarks' data files at their pinned upstream revisions: MT-Bench (FastChat commit), AlpacaEval
+    # (tatsu-lab/alpaca_eval Hub revision), MixEval (Psycoy/MixEval commit); a `local` source downloads nothing.
+    judged = (
+        (mtbench_data, "eval.judge.mtbench", config["eval"]["judge"]["mtbench"]),
+        (alpaca_data, "eval.alpaca_eval", config["eval"]["alpaca_eval"]),
+        (mixeval_data, "eval.mixeval", config["eval"]["mixeval"]),
+    )
+    for module, where, section in judged:
+        if not module.wanted(config):
+            continue
+        if section["source"] == "local":
+            skip(where, f"local folder {section['path']}")
+        for f in module.upstream_files(config):
+            if "filename" in f:  # a file of a Hub repository at a revision
+                add("hub_file", f["repo"], f["revision"], where, name=f["filename"], filename=f["filename"],
+                    dest=f["dest"], sha256=f["sha256"])
+            else:  # a raw file of a GitHub repository at a commit
+                add("raw_file", f["repo"], f["commit"], where, name=f["path"], path=f["path"], dest=f["dest"],
+                    sha256=f["sha256"])
     # WordNet for METEOR's synonym matches (rule similarity, which runs with two or more DGMs): nltk data, not the
     # Hub, so listed apart from the Hub items
     nltk_data = ["wordnet"] if len(config["dgms"]) > 1 else []

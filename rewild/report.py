@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import plan, plots, scores
+from . import aggregates, plan, plots, scores
 from .io import atomic_path, write_csv
 
 log = logging.getLogger("rewild.report")
@@ -27,7 +27,7 @@ def learned_from(model: str, mixes: Mapping[str, Any]) -> str:
         return "(untrained)"
     if model.startswith(plan.REFERENCE_PREFIX) and model not in mixes:
         return f"(the DGM {model[len(plan.REFERENCE_PREFIX):]} itself)"
-    spec = mixes[model]
+    spec = mixes[plan.replicate_group(model)]  # a seed replicate `<mix>~s<seed>` learned from its mix
     one = plan.mix_dgm(spec)
     if one:
         return one
@@ -40,7 +40,9 @@ def scores_frame(records: Sequence[Mapping[str, Any]], mixes: Mapping[str, Any],
     df = scores.scores_frame(records, columns)
     df.insert(1, "dgm", [learned_from(m, mixes) for m in df["model"]])
     order = {m: i for i, m in enumerate(list(mixes) + [plan.BASE_MODEL])}
-    return df.sort_values("model", key=lambda s: s.map(order).fillna(len(order))).reset_index(drop=True)
+    # a mix's seed replicates right after it, in the order they came (sft.seeds order; a stable sort keeps it)
+    return df.sort_values("model", key=lambda s: s.map(plan.replicate_group).map(order).fillna(len(order)),
+                          kind="stable").reset_index(drop=True)
 
 
 def shown_columns(df: pd.DataFrame) -> list[str]:
@@ -141,6 +143,25 @@ STUDY_SECTIONS = {
 
 
 PAPER_TABLES = ("paper_comparison", "paper_comparison_summary", "significance", "claims")
+SEED_SPREAD = "seed_spread"  # tables key of results/tables/seed_spread.csv (only with several sft.seeds)
+
+
+def seed_section(tables: Mapping[str, str]) -> list[str]:
+    """The spread of each mix's SFT seed replicates (the aggregates where the run has them, else every column), or
+    a line saying the run trains one seed per mix."""
+    parts = ["## Seed replicates\n"]
+    if SEED_SPREAD not in tables:
+        return parts + ["`sft.seeds` has one seed: each mix is trained once, so the run has no seed spread (give "
+                        "`sft.seeds` two or more seeds to train replicates `<mix>~s<seed>`).\n"]
+    spread = pd.read_csv(tables[SEED_SPREAD])
+    shown = spread[spread["n_seeds"] > 1]
+    aggs = shown["metric"].isin(list(aggregates.AGGREGATES))
+    if aggs.any():
+        shown = shown[aggs]
+    parts.append("Each mix trained once per seed of `sft.seeds` (`<mix>~s<seed>`): its number of seeds, mean, sample "
+                 "std, min and max over them (`results/tables/seed_spread.csv`, every column).\n")
+    return parts + [markdown_table(shown.reset_index(drop=True), floatfmt=".4g") if len(shown)
+                    else "No mix of this run has more than one evaluated seed.\n"]
 
 
 def paper_section(tables: Mapping[str, str]) -> list[str]:
@@ -207,10 +228,11 @@ def run_summary(
         markdown_table(training_summary(metrics), floatfmt=".4g") if metrics else "No SFT runs.\n",
     ]
     for key, path in tables.items():
-        if key in PAPER_TABLES:
+        if key in PAPER_TABLES or key == SEED_SPREAD:
             continue
         title, text = STUDY_SECTIONS.get(key, (key, ""))
         parts += [f"## {title}\n", text + "\n", markdown_table(pd.read_csv(path), floatfmt=".4g")]
+    parts += seed_section(tables)
     if all(k in tables for k in PAPER_TABLES):
         parts += paper_section(tables)
     text = "\n".join(parts)

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import aggregates, paper, plots, scores
+from . import aggregates, paper, plots, replicates, scores
 from .io import write_csv
 from .stats import bootstrap_summary, holm, paired_bootstrap
 
 ALPHA = 0.05
 SIGNIFICANCE_COLUMNS = ("family", "a", "b", "a_label", "b_label", "metric", "n_items", "diff", "lo", "hi", "p_value",
-                        "p_holm", "paper_diff", "paper_table", "verdict")
+                        "p_holm", "paper_diff", "paper_table", "verdict", "n_seeds", "seed_diff_std")
 
 # The paper's pairs by label: (first, second) with the paper's table of numbers for both.
 PAPER_FAMILIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
@@ -150,7 +150,9 @@ def significance_table(
     seed: int,
 ) -> pd.DataFrame:
     """One row per (family, pair, metric): our paired-bootstrap difference, its 95% percentile CI, p-value,
-    Holm-adjusted p within (family, metric), the paper's difference and the verdict.
+    Holm-adjusted p within (family, metric), the paper's difference and the verdict; with SFT seed replicates
+    (sft.seeds) in `samples`, the seeds the difference was measured at and its sample std over them (the bootstrap
+    resamples eval items of one seed's models; this is the training-seed noise it does not see).
 
     `families` maps a family to (the reference table holding the paper's numbers, [(model a, model b)]).
     """
@@ -158,6 +160,7 @@ def significance_table(
     for lab, name in labels.items():
         inv.setdefault(name, lab)
     printed = paper_lookup(reference)
+    values = {metric: metric_values(samples, metric) for metric in test_metrics(columns)}
     rows = []
     for family, (table, pairs) in families.items():
         for a, b in pairs:
@@ -172,9 +175,12 @@ def significance_table(
                 observed, dist, items = res
                 s = bootstrap_summary(observed, dist)
                 paper_diff = pa - pb
+                seed_diffs = replicates.paired_seed_differences(a, b, values[metric])
                 rows.append({"family": family, "a": a, "b": b, "a_label": la, "b_label": lb, "metric": metric,
                              "n_items": items, "diff": s["diff"], "lo": s["lo"], "hi": s["hi"],
-                             "p_value": s["p_value"], "paper_diff": paper_diff, "paper_table": table})
+                             "p_value": s["p_value"], "paper_diff": paper_diff, "paper_table": table,
+                             "n_seeds": len(seed_diffs),
+                             "seed_diff_std": float(np.std(seed_diffs, ddof=1)) if len(seed_diffs) >= 2 else math.nan})
     df = pd.DataFrame(rows, columns=[c for c in SIGNIFICANCE_COLUMNS if c not in ("p_holm", "verdict")])
     df = orient(df)
     df["p_holm"] = math.nan
@@ -182,6 +188,19 @@ def significance_table(
         df.loc[idx, "p_holm"] = holm(df.loc[idx, "p_value"].tolist())
     df["verdict"] = [verdict(p <= ALPHA, d, pd_) for p, d, pd_ in zip(df["p_holm"], df["diff"], df["paper_diff"])]
     return df[list(SIGNIFICANCE_COLUMNS)].reset_index(drop=True)
+
+
+def metric_values(samples: Mapping[str, Mapping[str, Sequence[float]]], metric: str) -> dict[str, float]:
+    """model -> its value of a column (the mean of its samples) or an aggregate, for the models that have it."""
+    out = {}
+    for model, cols in samples.items():
+        means = {c: float(np.mean(v)) for c, v in cols.items() if len(v)}
+        if metric in aggregates.AGGREGATES:
+            if all(b in means for b in aggregates.members(metric)):
+                out[model] = aggregates.aggregate(means, metric)
+        elif metric in means:
+            out[model] = means[metric]
+    return out
 
 
 def orient(df: pd.DataFrame) -> pd.DataFrame:

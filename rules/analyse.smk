@@ -3,6 +3,7 @@ rule scores_table:
         evals=eval_jsons,
         judged=judged_scores,
     output:
+        **seed_spread_table(),
         csv=report(
             "results/tables/scores.csv",
             caption="../report/scores.rst",

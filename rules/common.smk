@@ -240,6 +240,13 @@ def mix_manifests(wildcards):
     return expand("results/mixes/{mix}/manifest.json", mix=MIXES)
 
 
+def seed_spread_table():
+    """Rule scores_table's seed_spread output (and the summary's table of it): only when sft.seeds has replicates."""
+    if len(config["sft"]["seeds"] or []) > 1:
+        return {"seed_spread": "results/tables/seed_spread.csv"}
+    return {}
+
+
 def summary_tables(wildcards):
     tables = {
         name: f"results/tables/{name}.csv"
@@ -251,6 +258,7 @@ def summary_tables(wildcards):
     tables["paper_comparison_summary"] = "results/tables/paper_comparison_summary.csv"
     tables["significance"] = "results/tables/significance.csv"
     tables["claims"] = "results/tables/significance_claims.csv"
+    tables.update(seed_spread_table())
     return tables
 
 

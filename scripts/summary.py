@@ -14,7 +14,7 @@ def main(job: Job) -> None:
         run_name=job.params.run_name,
         # the input function adds the efficiency table only where the run generated responses; a Namedlist's
         # names are attributes (`in` would test its values)
-        tables={k: getattr(job.input, k) for k in (*report.STUDY_SECTIONS, *report.PAPER_TABLES)
+        tables={k: getattr(job.input, k) for k in (*report.STUDY_SECTIONS, *report.PAPER_TABLES, report.SEED_SPREAD)
                 if hasattr(job.input, k)},
     )
 

@@ -24,6 +24,7 @@ include: "rules/judge.smk"
 include: "rules/style.smk"
 include: "rules/alpaca_eval.smk"
 include: "rules/mixeval.smk"
+include: "rules/judged.smk"
 include: "rules/archive.smk"
 include: "rules/prefetch.smk"
 

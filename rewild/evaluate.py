@@ -377,15 +377,17 @@ def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, setting
     apply_ct = eval_cfg["apply_chat_template"]
     batch_size = eval_cfg["batch_size"]
     limit = eval_cfg["limit"]
+    max_gen_toks = eval_cfg["max_gen_toks"]
     num_fewshot = task["num_fewshot"]
     allow_code = bool(eval_cfg["allow_code_execution"])
     log.info(
-        "%s on %s (%s): batch %s, limit %s, fewshot %s, chat template %s, code execution %s",
+        "%s on %s (%s): batch %s, limit %s, max_gen_toks %s, fewshot %s, chat template %s, code execution %s",
         model_name,
         lm_task,
         task_key,
         batch_size,
         limit,
+        max_gen_toks or "task's own",
         num_fewshot,
         apply_ct,
         "allowed" if allow_code else "off",
@@ -399,6 +401,7 @@ def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, setting
         batch_size=batch_size,
         device=("cuda" if on_gpu else "cpu") if backend == "hf" else None,
         limit=limit,
+        gen_kwargs={"max_gen_toks": int(max_gen_toks)} if max_gen_toks else None,
         log_samples=True,
         apply_chat_template=apply_ct,
         fewshot_as_multiturn=bool(apply_ct),
@@ -430,6 +433,8 @@ def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, setting
         task_config_hash=task_config_hash(res.get("configs", {}), leaves),
         task_versions={t: res.get("versions", {}).get(t) for t in [lm_task, *leaves] if t in res.get("versions", {})},
         n_shot={t: res.get("n-shot", {}).get(t) for t in leaves},
+        # what lm-eval generated with (eval.max_gen_toks merged in); loglikelihood tasks have none
+        generation_kwargs={t: (res.get("configs", {}).get(t) or {}).get("generation_kwargs") for t in leaves},
         n_samples={t: res.get("n-samples", {}).get(t) for t in leaves},
         dataset_paths={t: (res.get("configs", {}).get(t) or {}).get("dataset_path") for t in leaves},
         apply_chat_template=apply_ct,
@@ -446,6 +451,7 @@ def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, setting
         batch_size_used=rcfg.get("batch_size"),
         batch_sizes=rcfg.get("batch_sizes"),
         limit=limit,
+        max_gen_toks=max_gen_toks,
         num_fewshot=num_fewshot,
         include_path=resolve_include_path(eval_cfg["include_path"]),
         replicas=resolve_replicas(eval_cfg["replicas"]),

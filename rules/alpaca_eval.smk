@@ -7,7 +7,9 @@
 # Answers depend on the generation settings only; the annotation on the judge identity (a changed judge reruns the
 # annotation, not the answers).
 
-ALPACA_MODELS = alpaca.models(config)
+# models whose answers / grading this file's rules write (rules/judged.smk writes the grouped ones)
+ALPACA_ANSWER_MODELS = grouped.single_answer_models(config, "alpaca_lc")
+ALPACA_GRADE_MODELS = grouped.single_grade_models(config, "alpaca_lc")
 ALPACA_UPSTREAM = alpaca_data.upstream_files(config)
 
 
@@ -45,7 +47,7 @@ rule alpaca_answers:
     benchmark:
         "benchmarks/alpaca_answers/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(ALPACA_MODELS),
+        model=_alternatives(ALPACA_ANSWER_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_answers_threads
@@ -78,7 +80,7 @@ rule alpaca_eval:
     benchmark:
         "benchmarks/alpaca_eval/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(ALPACA_MODELS),
+        model=_alternatives(ALPACA_GRADE_MODELS),
     conda:
         conda_env("eval")
     threads: judge_plan.judge_threads(config)

@@ -440,4 +440,45 @@ STYLE_MODELS = list(dict.fromkeys(m for pair in STYLE_PAIRS for m in pair))
 def style_answers(wildcards):
     return [f"results/judge/{m}/answers.jsonl" for m in STYLE_MODELS]
 
+
 # ---------------------------------------------------------------------- end style heritability
+
+
+# ---------------------------------------------------------------------- grouped judged jobs (rules/judged.smk)
+from rewild.judge import grouped
+
+
+def judged_answers_inputs(wildcards):
+    benches = grouped.answer_benchmarks(config)
+    data = grouped.data_inputs(config, benches, grading=False)
+    return {**data, "model": judge_subject_model(wildcards)}
+
+
+def judged_answers_hash(wildcards):
+    return grouped.answers_config_hash(config, wildcards.model)
+
+
+def judged_answers_runtime(wildcards, attempt):
+    first = grouped.answers_runtime(config, wildcards.model)
+    return resources.grown(
+        config, judge_answers_gpus(wildcards), "runtime", first, attempt
+    )
+
+
+def judged_grading_inputs(wildcards):
+    benches = list(grouped.benchmark_models(config))
+    data = grouped.data_inputs(config, benches, grading=True)
+    return {**data, **grouped.grade_answer_inputs(config)}
+
+
+def judged_grading_hash(wildcards):
+    return plan.section_hash(grouped.grade_params(config))
+
+
+def judged_grading_runtime(wildcards, attempt):
+    first = grouped.grading_runtime(config)
+    return resources.grown(
+        config, judge_plan.server_gpus(config), "runtime", first, attempt
+    )
+
+# ---------------------------------------------------------------------- end grouped judged jobs

@@ -15,6 +15,9 @@ SDQ_DGMS = judge_plan.judged_dgms(config, generated_only=False)
 JUDGE_MODELS = judge_plan.judged_models(config)
 # every model graded on MT-Bench: the judged ones, and each model the scores table takes MT-Bench of
 MTBENCH_MODELS = judge_plan.mtbench_models(config)
+# the models whose MT-Bench answers / grading these rules write (rules/judged.smk writes the grouped ones)
+MTBENCH_ANSWER_MODELS = grouped.single_answer_models(config, "mtbench")
+MTBENCH_GRADE_MODELS = grouped.single_grade_models(config, "mtbench")
 JUDGE_RUBRICS = judge_plan.rubrics_input(config, workflow.basedir)
 MTBENCH_UPSTREAM = judge_plan.mtbench_upstream_files(config)
 
@@ -54,7 +57,7 @@ rule judge_answers:
     benchmark:
         "benchmarks/judge_answers/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(MTBENCH_MODELS),
+        model=_alternatives(MTBENCH_ANSWER_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_answers_threads
@@ -66,7 +69,7 @@ rule judge_answers:
     params:
         subject="{model}",
         model=judge_subject_settings,
-        judge=judge_plan.stage_params(config, "answers"),
+        judge=judge_plan.answer_params(config),
         cache_dir=".cache/vllm",
         # provenance only (equal settings, equal hash: adds no invalidation)
         config_hash=judge_answers_hash,
@@ -87,7 +90,7 @@ rule judge:
     benchmark:
         "benchmarks/judge/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(MTBENCH_MODELS),
+        model=_alternatives(MTBENCH_GRADE_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_plan.judge_threads(config)

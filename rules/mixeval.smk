@@ -7,7 +7,9 @@
 # Answers depend on the generation settings only; the parsing on the judge identity (a changed judge reruns the
 # parsing, not the answers).
 
-MIXEVAL_MODELS = mixeval.models(config)
+# models whose answers / grading this file's rules write (rules/judged.smk writes the grouped ones)
+MIXEVAL_ANSWER_MODELS = grouped.single_answer_models(config, "mixeval")
+MIXEVAL_GRADE_MODELS = grouped.single_grade_models(config, "mixeval")
 MIXEVAL_UPSTREAM = mixeval_data.upstream_files(config)
 
 
@@ -44,7 +46,7 @@ rule mixeval_answers:
     benchmark:
         "benchmarks/mixeval_answers/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(MIXEVAL_MODELS),
+        model=_alternatives(MIXEVAL_ANSWER_MODELS),
     conda:
         conda_env("vllm")
     threads: judge_answers_threads
@@ -78,7 +80,7 @@ rule mixeval:
     benchmark:
         "benchmarks/mixeval/{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(MIXEVAL_MODELS),
+        model=_alternatives(MIXEVAL_GRADE_MODELS),
     conda:
         conda_env("eval")
     threads: judge_plan.judge_threads(config)

@@ -125,7 +125,8 @@ def test_plan_paths_params_and_switch():
     cfg = validated()
     assert D.wanted(cfg) and A.models(cfg) == JP.workflow.models(cfg)
     assert A.data_inputs(cfg) == PATHS and D.upstream_files(cfg) == []
-    assert A.answer_params(cfg) == {"temperature": 0.5, "max_new_tokens": 1024, "max_model_len": 4096, "seed": 0}
+    assert A.answer_params(cfg) == {"temperature": 0.5, "max_new_tokens": 1024, "max_model_len": 4096, "seed": 0,
+                                    "limit": None}
     hub = validated(alpaca={})
     assert hub["eval"]["alpaca_eval"]["annotator"] == "weighted_alpaca_eval_gpt-4o-mini-2024-07-18"
     files = D.upstream_files(hub)

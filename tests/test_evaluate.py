@@ -275,6 +275,7 @@ EVAL_CFG = {
     "batch_size": 8,
     "seed": 1234,
     "limit": 6,
+    "max_gen_toks": None,
     "include_path": str(TASKS),
     "replicas": None,
     "group_tasks": False,
@@ -314,6 +315,28 @@ def test_one_job_for_several_tasks_scores_each_as_alone(tmp_path):
     assert [json.loads(outs[k].read_text())["provenance"]["num_fewshot"] for k in tasks] == [None, 1]
     setups = {json.loads(o.read_text())["provenance"]["job_setup_seconds"] for o in outs.values()}
     assert len(setups) == 1  # one load, shared
+
+
+@needs_real
+@pytest.mark.slow
+def test_max_gen_toks_caps_generative_tasks_only(tmp_path):
+    """eval.max_gen_toks reaches lm-eval as gen_kwargs: the generative task runs with that budget (lm-eval's own
+    resolved config says so, and the task config hash changes), the loglikelihood task is untouched."""
+    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None},
+             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": None}}
+    runs = {}
+    for cap in (None, 3):
+        outs = {k: tmp_path / str(cap) / f"{k}.json" for k in tasks}
+        runs[cap] = E.run(model_path=str(TINY), model_name="base", settings=CPU, tasks=tasks,
+                          eval_cfg={**EVAL_CFG, "limit": 2, "max_gen_toks": cap}, out_paths=outs, config_hash=None)
+    own = runs[None]["gen"]["provenance"]["generation_kwargs"]["demo_gen"]
+    capped = runs[3]["gen"]["provenance"]["generation_kwargs"]["demo_gen"]
+    assert own.get("max_gen_toks") != 3 and capped["max_gen_toks"] == 3
+    assert capped["until"] == own["until"]  # merged into the task's kwargs, not replacing them
+    assert runs[3]["gen"]["provenance"]["max_gen_toks"] == 3
+    assert runs[3]["gen"]["provenance"]["task_config_hash"] != runs[None]["gen"]["provenance"]["task_config_hash"]
+    assert runs[3]["mc"]["provenance"]["task_config_hash"] == runs[None]["mc"]["provenance"]["task_config_hash"]
+    assert runs[3]["mc"]["samples"] == runs[None]["mc"]["samples"]
 
 
 @needs_real

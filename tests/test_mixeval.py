@@ -181,7 +181,8 @@ def test_upstream_layout_rows_and_bad_files(tmp_path):
 def test_plan_params_identity_and_switch():
     cfg = validated()
     assert M.models(cfg) and M.data_inputs(cfg) == PATHS
-    assert M.answer_params(cfg) == {"temperature": 1.0, "max_new_tokens": 512, "max_model_len": 4096, "seed": 0}
+    assert M.answer_params(cfg) == {"temperature": 1.0, "max_new_tokens": 512, "max_model_len": 4096, "seed": 0,
+                                    "limit": None}
     p = M.parse_params(cfg)
     assert p["identity"]["prompt_version"].startswith(M.PROMPT_VERSION) and p["parser_attempts"] == 10
     assert M.models(validated(judged=())) == []
@@ -268,7 +269,7 @@ def stub():
 def _answers(tmp_path):
     """Answers: multiple choice right (target letter) except item 1 (A, wrong unless target A), item 2 garbled,
     item 3 refused; free form SCORE=0.6 except item 0 garbled."""
-    items = M.load_items("local", PATHS)
+    items = M.load_items("local", PATHS, None)
     out = []
     for k, (s, r) in enumerate(items):
         if s == "multiple_choice":

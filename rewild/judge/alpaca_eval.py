@@ -107,7 +107,8 @@ def prompt_version(config: Mapping[str, Any]) -> str:
 def answer_params(config: Mapping[str, Any]) -> dict[str, Any]:
     """The answers job's result settings (generation as Evalchemy ran it)."""
     a = section(config)
-    return {k: a[k] for k in ("temperature", "max_new_tokens", "max_model_len", "seed")}
+    return {**{k: a[k] for k in ("temperature", "max_new_tokens", "max_model_len", "seed")},
+            "limit": config["eval"]["judged_limit"]}  # fmt: skip
 
 
 def annotate_params(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,6 +120,7 @@ def annotate_params(config: Mapping[str, Any]) -> dict[str, Any]:
         "seed": judge["seed"],
         "annotator": section(config)["annotator"],
         "identity": judge_plan.judge_identity(config, prompt_version(config)),
+        "limit": config["eval"]["judged_limit"],
     }
 
 
@@ -375,13 +377,15 @@ def run_answers(
     *,
     cache_dir: str | os.PathLike,
     config_hash: str | None = None,
+    shared: Any = None,
 ) -> dict:
     """One model's answers to the AlpacaEval instructions -> alpaca-eval `model_outputs` JSON + settings JSON.
-    `params`: answer_params; `model_settings`: rewild.judge.plan.subject_settings."""
+    `params`: answer_params; `model_settings`: rewild.judge.plan.subject_settings; `shared`: the job's
+    rewild.judge.answers.Engine when it answers several benchmarks."""
     from .answers import Question, answer_all
 
     started = rio.now_iso()
-    reference = load_reference(reference_path)
+    reference = judge_plan.first_n(load_reference(reference_path), params["limit"])
     questions = [Question(key=i, turns=[r["instruction"]], temperature=float(params["temperature"]))
                  for i, r in enumerate(reference)]  # fmt: skip
     log.info("answering %d AlpacaEval instructions with %s (%s)", len(questions), subject, model)
@@ -394,6 +398,7 @@ def run_answers(
         seed=int(params["seed"]),
         cache_dir=cache_dir,
         what=f"AlpacaEval answers of {subject}",
+        shared=shared,
     )
     records = model_output_records(reference, [a.turns[0] for a in answered], subject)
     rio.write_json(out_json, records)
@@ -519,7 +524,7 @@ def run_annotate(
     from .server import session
 
     started = rio.now_iso()
-    reference = load_reference(paths["reference"])
+    reference = judge_plan.first_n(load_reference(paths["reference"]), judge["limit"])
     outputs = json.loads(Path(answers_path).read_text(encoding="utf-8"))
     instructions = [r["instruction"] for r in reference]
     if [o["instruction"] for o in outputs] != instructions:

@@ -62,27 +62,40 @@ def model_context_limit(model: str, revision: str | None, trust_remote_code: boo
     return int(v) if v else None
 
 
-def answer_all(
+@dataclass
+class Engine:
+    """A loaded answering engine: vLLM, its tokenizer and the context it reserves (`max_model_len`), shared by the
+    benchmarks one job answers (eval.group_tasks); `load_seconds` is what loading it cost."""
+
+    llm: Any
+    tokenizer: Any
+    max_model_len: int
+    load_seconds: float
+
+
+def context_length(model: str | os.PathLike, settings: Mapping[str, Any], max_model_len: int) -> int:
+    """`max_model_len` capped at the model's own context."""
+    limit = model_context_limit(str(model), settings["revision"], bool(settings["trust_remote_code"]))
+    return int(min(max_model_len, limit) if limit else max_model_len)
+
+
+def load(
     model: str | os.PathLike,
     settings: Mapping[str, Any],
-    questions: Sequence[Question],
     *,
     max_model_len: int,
-    max_tokens: int,
+    n_requests: int,
     seed: int,
     cache_dir: str | os.PathLike,
     what: str,
-    llm: Any = None,
-    tokenizer: Any = None,
-) -> tuple[list[Answered], dict]:
-    """Answer every turn of every question with `model` (a folder or Hub id). `settings`: revision, chat_template,
-    dtype, quantization, gpus, trust_remote_code, engine_overrides, engine (rewild.judge.plan.subject_settings). The
-    context is `max_model_len` capped at the model's own; `what` names the job in a device error. Returns (one
-    Answered per question, stats)."""
+) -> Engine:
+    """Load `model` (a folder or Hub id) for answering. `settings`: revision, chat_template, dtype, quantization,
+    gpus, trust_remote_code, engine_overrides, engine (rewild.judge.plan.subject_settings); the context is
+    `max_model_len` capped at the model's own; `n_requests` sizes the batch; `what` names the job in a device
+    error (raised before any load: a GPU job without CUDA fails at once)."""
     model = str(model)
-    engine.require_device(settings["gpus"], what)  # before any load: a GPU job without CUDA fails at once
-    limit = model_context_limit(model, settings["revision"], bool(settings["trust_remote_code"]))
-    L = int(min(max_model_len, limit) if limit else max_model_len)
+    engine.require_device(settings["gpus"], what)
+    L = context_length(model, settings, max_model_len)
     spec = {
         "hf_id": model,
         "revision": settings["revision"],
@@ -94,22 +107,45 @@ def answer_all(
         "engine_overrides": dict(settings["engine_overrides"]),
     }
     local = model if Path(model).is_dir() else None  # a Hub id keeps its revision
-    if tokenizer is None:
-        tokenizer = engine.load_tokenizer(spec, local)
+    tokenizer = engine.load_tokenizer(spec, local)
+    t0 = time.perf_counter()
+    llm = engine.load_engine(
+        spec,
+        settings["engine"],  # the validated generation.engine section (engine settings of any vLLM job)
+        seed=seed,
+        batch_conversations=max(1, int(n_requests)),
+        cache_dir=cache_dir,
+        what=what,
+        model_path=local,
+    )
+    return Engine(llm, tokenizer, L, time.perf_counter() - t0)
+
+
+def answer_all(
+    model: str | os.PathLike,
+    settings: Mapping[str, Any],
+    questions: Sequence[Question],
+    *,
+    max_model_len: int,
+    max_tokens: int,
+    seed: int,
+    cache_dir: str | os.PathLike,
+    what: str,
+    shared: Engine | None = None,
+) -> tuple[list[Answered], dict]:
+    """Answer every turn of every question with `model` (a folder or Hub id; `settings` as for `load`), on the
+    `shared` engine when a job answers several benchmarks, else on one loaded here. Prompts are fitted into this
+    benchmark's own context (`max_model_len` capped at the model's), whatever context a shared engine reserves, so
+    an answer is the same in a shared engine as in its own. Returns (one Answered per question, stats)."""
+    if shared is None:
+        shared = load(model, settings, max_model_len=max_model_len, n_requests=len(questions), seed=seed,
+                      cache_dir=cache_dir, what=what)
+        engine_seconds = shared.load_seconds
+    else:
+        engine_seconds = 0.0  # the job's load, counted once by whoever loaded it
+    L = min(context_length(model, settings, max_model_len), shared.max_model_len)
+    llm, tokenizer = shared.llm, shared.tokenizer
     template = chat_template.for_inference(settings["chat_template"])
-    engine_seconds = 0.0
-    if llm is None:
-        t0 = time.perf_counter()
-        llm = engine.load_engine(
-            spec,
-            settings["engine"],  # the validated generation.engine section (engine settings of any vLLM job)
-            seed=seed,
-            batch_conversations=max(1, len(questions)),
-            cache_dir=cache_dir,
-            what=what,
-            model_path=local,
-        )
-        engine_seconds = time.perf_counter() - t0
     from vllm import SamplingParams
 
     done = [Answered([], [], []) for _ in questions]

@@ -92,7 +92,8 @@ def data_label(config: Mapping[str, Any]) -> str:
 def answer_params(config: Mapping[str, Any]) -> dict[str, Any]:
     """The answers job's result settings (the paper: temperature 1.0)."""
     m = section(config)
-    return {k: m[k] for k in ("temperature", "max_new_tokens", "max_model_len", "seed")}
+    return {**{k: m[k] for k in ("temperature", "max_new_tokens", "max_model_len", "seed")},
+            "limit": config["eval"]["judged_limit"]}  # fmt: skip
 
 
 def parse_params(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def parse_params(config: Mapping[str, Any]) -> dict[str, Any]:
         "seed": judge["seed"],
         **{k: m[k] for k in ("parser_temperature", "parser_max_tokens", "parser_attempts")},
         "identity": judge_plan.judge_identity(config, f"{PROMPT_VERSION}:{data_label(config)}"),
+        "limit": config["eval"]["judged_limit"],
     }
 
 
@@ -381,9 +383,10 @@ def sem(values: Sequence[float]) -> float | None:
 # ---------------------------------------------------------------------------------------------- jobs
 
 
-def load_items(source: str, paths: Mapping[str, str | os.PathLike]) -> list[tuple[str, dict]]:
-    """(split, row) of both splits: free form first, then multiple choice, each in the data's order."""
-    return [(s, r) for s in SPLITS for r in load_split(source, paths[s], s)]
+def load_items(source: str, paths: Mapping[str, str | os.PathLike], limit: int | None) -> list[tuple[str, dict]]:
+    """(split, row) of both splits: free form first, then multiple choice, each in the data's order (the first
+    `limit` of each split: eval.judged_limit)."""
+    return [(s, r) for s in SPLITS for r in judge_plan.first_n(load_split(source, paths[s], s), limit)]
 
 
 def run_answers(
@@ -397,19 +400,21 @@ def run_answers(
     *,
     cache_dir: str | os.PathLike,
     config_hash: str | None = None,
+    shared: Any = None,
 ) -> dict:
-    """One model's answers to MixEval's two close-ended splits -> results/judge/{model}/mixeval_answers.json."""
+    """One model's answers to MixEval's two close-ended splits -> results/judge/{model}/mixeval_answers.json.
+    `shared`: the job's rewild.judge.answers.Engine when it answers several benchmarks."""
     from .answers import Question, answer_all
 
     started = rio.now_iso()
-    items = load_items(source, paths)
+    items = load_items(source, paths, params["limit"])
     questions = [Question(key=i, turns=[model_input(s, r)], temperature=float(params["temperature"]))
                  for i, (s, r) in enumerate(items)]  # fmt: skip
     log.info("answering %d MixEval items with %s (%s)", len(questions), subject, model)
     answered, stats = answer_all(
         model, model_settings, questions,
         max_model_len=int(params["max_model_len"]), max_tokens=int(params["max_new_tokens"]),
-        seed=int(params["seed"]), cache_dir=cache_dir, what=f"MixEval answers of {subject}",
+        seed=int(params["seed"]), cache_dir=cache_dir, what=f"MixEval answers of {subject}", shared=shared,
     )  # fmt: skip
     out = {
         "model": subject,
@@ -472,7 +477,7 @@ def run_parse(
     from .server import session
 
     started = rio.now_iso()
-    items = load_items(source, paths)
+    items = load_items(source, paths, judge["limit"])
     answers = rio.read_json(answers_path)["items"]
     if [(a["split"], a["id"]) for a in answers] != [(s, r["id"]) for s, r in items]:
         raise ValueError(f"{answers_path}: items differ from the MixEval data")

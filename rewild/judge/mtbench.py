@@ -20,7 +20,7 @@ from rewild import io as rio
 from rewild import stats
 
 from . import cost
-from .answers import Question, answer_all
+from .answers import Engine, Question, answer_all
 from .client import (
     JudgeClient,
     JudgeRequestError,
@@ -31,6 +31,7 @@ from .client import (
     first_choice,
 )
 from .parse import parse_rating
+from .plan import first_n
 from .server import JudgePlaces, session
 
 log = logging.getLogger("rewild.judge")
@@ -96,8 +97,7 @@ def answer_questions(
     temperature: float | None,
     seed: int,
     cache_dir: str | os.PathLike,
-    llm: Any = None,
-    tokenizer: Any = None,
+    shared: Engine | None = None,
 ) -> tuple[list[dict], dict]:
     """Answer every turn of every question (rewild.judge.answers); returns (FastChat model_answer records, stats)."""
     asked = [
@@ -113,8 +113,7 @@ def answer_questions(
         seed=seed,
         cache_dir=cache_dir,
         what=f"MT-Bench answers of {model_name}",
-        llm=llm,
-        tokenizer=tokenizer,
+        shared=shared,
     )
     records = []
     for q, a, done in zip(questions, asked, answered):
@@ -348,13 +347,14 @@ def run_answers(
     *,
     cache_dir: str | os.PathLike,
     config_hash: str | None = None,
+    shared: Engine | None = None,
 ) -> dict:
     """MT-Bench answers of one model (a student or a DGM) → FastChat answer JSONL + settings/provenance JSON.
     `model`: the folder or Hub id to load; `model_settings`: plan.subject_settings; `judge`: plan.stage_params
-    of the answers stage."""
+    of the answers stage; `shared`: the job's engine when it answers several benchmarks."""
     j = judge
     started = rio.now_iso()
-    questions = load_questions(questions_path)
+    questions = first_n(load_questions(questions_path), j["limit"])
     log.info("answering %d questions with %s (%s)", len(questions), subject, model)
     records, stats = answer_questions(
         model,
@@ -366,6 +366,7 @@ def run_answers(
         temperature=j["answer_temperature"],
         seed=int(j["seed"]),
         cache_dir=cache_dir,
+        shared=shared,
     )
     rio.write_jsonl(out_jsonl, records)
     meta = {
@@ -412,7 +413,7 @@ def run_grade(
     cadence; `places`: where the job keeps its caches and a served judge."""
     j = judge
     started = rio.now_iso()
-    questions = load_questions(paths["questions"])
+    questions = first_n(load_questions(paths["questions"]), j["limit"])
     references = load_reference_answers(paths["references"])
     prompts = load_judge_prompts(paths["prompts"])
     answers = rio.read_jsonl(answers_path)

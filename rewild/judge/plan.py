@@ -178,9 +178,20 @@ def mtbench_models(config: Mapping[str, Any]) -> list[str]:
     return names
 
 
+def first_n(items: list, limit: int | None) -> list:
+    """The first `limit` items (eval.judged_limit; None: all)."""
+    return items if limit is None else items[: int(limit)]
+
+
+def answer_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The MT-Bench answers job's params: the answers stage's settings and how many questions (eval.judged_limit)."""
+    return {**stage_params(config, "answers"), "limit": config["eval"]["judged_limit"]}
+
+
 def grade_params(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The MT-Bench grading job's params: the grade stage's settings and the judge identity."""
-    return {**stage_params(config, "grade"), "identity": judge_identity(config, mtbench_prompt_version(config))}
+    """The MT-Bench grading job's params: the grade stage's settings, the judge identity, how many questions."""
+    return {**stage_params(config, "grade"), "identity": judge_identity(config, mtbench_prompt_version(config)),
+            "limit": config["eval"]["judged_limit"]}  # fmt: skip
 
 
 def sdq_params(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,7 +268,7 @@ def subject_settings(config: Mapping[str, Any], subject: str) -> dict[str, Any]:
 
 def answers_config_hash(config: Mapping[str, Any], subject: str) -> str:
     """Provenance only: the hash of exactly the settings a judge_answers job receives."""
-    return workflow.section_hash(subject_settings(config, subject), stage_params(config, "answers"))
+    return workflow.section_hash(subject_settings(config, subject), answer_params(config))
 
 
 def stage_config_hash(config: Mapping[str, Any], stage: str) -> str:

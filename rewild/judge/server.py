@@ -8,6 +8,7 @@ vLLM from a pinned folder/revision keeps the reproduction free of API drift and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -210,24 +211,19 @@ def served_name(settings: Mapping[str, Any]) -> str:
     return settings["serve_local"]["served_model_name"] or settings["model"] or DEFAULT_SERVED_NAME
 
 
-@contextlib.contextmanager
-def endpoint(
+def started_server(
     settings: Mapping[str, Any],
     *,
     server_model: str | None,
     cache_dir: str | os.PathLike,
     server_log: str | os.PathLike | None,
-) -> Iterator[JudgeClient]:
-    """The configured judge (validated `eval.judge`): an external endpoint (base_url), or a server started here
-    (serve_local; `server_model` is the folder a rule built for it, else serve_local.model as given)."""
+) -> contextlib.AbstractContextManager[str]:
+    """The serve_local judge of `settings` (validated `eval.judge`), started for a `with` block that gets its URL;
+    `server_model` is the folder a rule built for it, else serve_local.model as given."""
     serve = settings["serve_local"]
-    if not serve:
-        yield JudgeClient.from_settings(settings)
-        return
-    name = served_name(settings)
-    with serve_local(
+    return serve_local(
         server_model or serve["model"],
-        served_model_name=name,
+        served_model_name=served_name(settings),
         max_model_len=int(serve["max_model_len"]),
         dtype=str(serve["dtype"]),
         gpus=int(serve["gpus"]),
@@ -238,8 +234,29 @@ def endpoint(
         cache_dir=cache_dir,
         server_log=server_log,
         api_key_env=settings["api_key_env"],
-    ) as url:
-        client = JudgeClient.from_settings(settings, base_url=url, model=name)
+    )
+
+
+@contextlib.contextmanager
+def endpoint(
+    settings: Mapping[str, Any],
+    *,
+    server_model: str | None,
+    cache_dir: str | os.PathLike,
+    server_log: str | os.PathLike | None,
+    server_url: str | None = None,
+) -> Iterator[JudgeClient]:
+    """The configured judge (validated `eval.judge`): an external endpoint (base_url), the serve_local server this
+    job already runs at `server_url` (`serving`), or a serve_local server started here for the block."""
+    if not settings["serve_local"]:
+        yield JudgeClient.from_settings(settings)
+        return
+    with contextlib.ExitStack() as stack:
+        if not server_url:
+            server_url = stack.enter_context(
+                started_server(settings, server_model=server_model, cache_dir=cache_dir, server_log=server_log)
+            )
+        client = JudgeClient.from_settings(settings, base_url=server_url, model=served_name(settings))
         client.api_key_env = None  # nothing to authenticate against locally
         yield client
 
@@ -272,6 +289,7 @@ class JudgePlaces:
     cache_dir: str | os.PathLike
     server_model: str | None = None
     server_log: str | os.PathLike | None = None
+    server_url: str | None = None  # a serve_local judge this job already runs (rewild.judge.grouped)
 
 
 @contextlib.contextmanager
@@ -281,7 +299,11 @@ def session(
     """The configured judge (`endpoint`) with the verdict cache of `identity` (this job's file: `job`) and a new
     token ledger, for one judged job."""
     with endpoint(
-        settings, server_model=places.server_model, cache_dir=places.cache_dir, server_log=places.server_log
+        settings,
+        server_model=places.server_model,
+        cache_dir=places.cache_dir,
+        server_log=places.server_log,
+        server_url=places.server_url,
     ) as client:
         yield JudgeSession(
             client=client,
@@ -289,3 +311,17 @@ def session(
             ledger=TokenLedger(),
             served_locally=bool(settings["serve_local"]),
         )
+
+
+@contextlib.contextmanager
+def serving(settings: Mapping[str, Any], places: JudgePlaces) -> Iterator[JudgePlaces]:
+    """For a job that grades several models or benchmarks (rewild.judge.grouped): a serve_local judge started once
+    for the whole block, its URL in the places every `session` of the block gets; an external endpoint needs
+    nothing started (places as they are)."""
+    if not settings["serve_local"] or places.server_url:
+        yield places
+        return
+    with started_server(
+        settings, server_model=places.server_model, cache_dir=places.cache_dir, server_log=places.server_log
+    ) as url:
+        yield dataclasses.replace(places, server_url=url)

@@ -34,6 +34,8 @@ RESULT_NEUTRAL_TRL = ("save_strategy", "save_steps", "save_total_limit", "loggin
                       "logging_first_step", "disable_tqdm", "report_to")
 # job size, and which models are evaluated (that adds or removes evaluation jobs, it changes none)
 RESULT_NEUTRAL_EVAL = ("cpus", "evaluate_base", "evaluate_dgms")
+# the judged benchmarks' settings: their own rules' params carry them, no lm-eval task reads them
+JUDGED_EVAL_KEYS = ("judge", "judged_benchmarks", "judged_limit", "alpaca_eval", "mixeval")
 
 # Libraries whose version changes a stage's results; their versions travel in that stage's params.
 STAGE_LIBRARIES = {
@@ -317,8 +319,9 @@ def sft_params(config: Mapping[str, Any], mix: str) -> dict:
 
 
 def eval_params(config: Mapping[str, Any]) -> dict:
-    """Settings that change every evaluation's result (tasks travel per job; the judge has its own rule)."""
-    drop = ("tasks", "judge", *RESULT_NEUTRAL_EVAL)
+    """Settings that change every lm-eval evaluation's result (tasks travel per job; the judged benchmarks have
+    their own rules)."""
+    drop = ("tasks", *JUDGED_EVAL_KEYS, *RESULT_NEUTRAL_EVAL)
     return {k: v for k, v in config["eval"].items() if k not in drop}
 
 

@@ -468,7 +468,8 @@ def judged_answers_runtime(wildcards, attempt):
 def judged_grading_inputs(wildcards):
     benches = list(grouped.benchmark_models(config))
     data = grouped.data_inputs(config, benches, grading=True)
-    return {**data, **grouped.grade_answer_inputs(config)}
+    rubrics = {"sdq_rubrics": JUDGE_RUBRICS} if grouped.sdq_dgms(config) else {}
+    return {**data, **rubrics, **grouped.grade_answer_inputs(config)}
 
 
 def judged_grading_hash(wildcards):

@@ -10,11 +10,11 @@ from rewild.judge.server import JudgePlaces
 def main(job: Job) -> None:
     p = job.params
     benchmarks = dict(p.benchmarks)
-    names = grouped.data_inputs(job.config, list(benchmarks), grading=True)
+    data = [*grouped.data_inputs(job.config, list(benchmarks), grading=True), "sdq_rubrics"]
     grouped.run_grading(
         benchmarks,
-        {name: getattr(job.input, name) for name in names},
-        {f"{b}_answers": list(getattr(job.input, f"{b}_answers")) for b in benchmarks},
+        {name: job.optional(name) for name in data},
+        {name: list(getattr(job.input, name)) for name in grouped.grade_answer_inputs(job.config)},
         {name: list(getattr(job.output, name)) for name in grouped.grade_outputs(job.config)},
         # how requests are sent (not a result setting) from the config
         cadence=judge_plan.client_cadence(job.config),

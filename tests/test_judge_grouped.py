@@ -16,7 +16,8 @@ from rewild import plan
 from rewild.judge import grouped
 
 CONFIG = REPO / "config" / "paper-mini.yaml"
-PER_BENCHMARK_RULES = ("judge_answers", "alpaca_answers", "mixeval_answers", "judge", "alpaca_eval", "mixeval")
+PER_BENCHMARK_RULES = ("judge_answers", "alpaca_answers", "mixeval_answers", "judge", "alpaca_eval", "mixeval",
+                       "sdq_judge")
 
 
 def _raw() -> dict:
@@ -50,13 +51,16 @@ def test_grouped_and_per_benchmark_shapes_plan_the_same_files(tmp_path: Path) ->
     cfg["eval"]["judge"]["group_grading"] = False
     single_counts, single_files = _dry_run(tmp_path, cfg, "single")
     assert not {"judged_answers", "judged_grading"} & set(single_counts)
-    for rule in PER_BENCHMARK_RULES:
+    for rule in PER_BENCHMARK_RULES[:-1]:
         assert single_counts[rule] == len(models), rule
+    assert single_counts["sdq_judge"] == 3  # the judge tables are on: SDQ of gpt, smollm2-135m, tiny-random
     assert grouped_files == single_files
     for m in models:
         for name in ("answers.jsonl", "alpaca_answers.json", "mixeval_answers.json", "mtbench.json", "alpaca_lc.json",
                      "mixeval.json"):
             assert f"results/judge/{m}/{name}" in grouped_files, (m, name)
+    for dgm in ("gpt", "smollm2-135m", "tiny-random"):
+        assert f"results/judge/dgm/{dgm}/sdq.json" in grouped_files
 
 
 def test_a_model_outside_one_benchmark_keeps_its_per_benchmark_answers() -> None:
@@ -107,7 +111,7 @@ def test_judged_limit_reaches_every_judged_job() -> None:
     for params in (judge_plan.answer_params(v), judge_plan.grade_params(v), alpaca_eval.answer_params(v),
                    alpaca_eval.annotate_params(v), mixeval.answer_params(v), mixeval.parse_params(v)):
         assert params["limit"] == limit
-    assert all(p["judge"]["limit"] == limit for p in grouped.grade_params(v).values())
+    assert all(p["judge"]["limit"] == limit for b, p in grouped.grade_params(v).items() if b != "sdq")
     assert all(p["limit"] == limit for p in grouped.answer_params(v).values())
     assert judge_plan.first_n(list(range(10)), 3) == [0, 1, 2] and judge_plan.first_n([1, 2], None) == [1, 2]
 
@@ -122,6 +126,7 @@ def test_grouped_job_budgets_add_up() -> None:
     n = len(plan.models(v))
     work = (judge_plan.judge_runtime(v, "grade") - load) + (alpaca_eval.annotate_runtime(v) - load) + (
         mixeval.parse_runtime(v) - load)
-    assert grouped.grading_runtime(v) == load + n * work
+    sdq = 3 * (judge_plan.judge_runtime(v, "sdq") - load)  # the SDQ judgments of the three DGMs join the job
+    assert grouped.grading_runtime(v) == load + n * work + sdq
     per_job = judge_plan.answers_runtime(v, "base")
     assert grouped.answers_runtime(v, "base") == load + 3 * (per_job - load)

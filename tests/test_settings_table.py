@@ -198,6 +198,7 @@ RESULT_EDITS: dict[str, object] = {
     "sft.micro_batch": 2,
     "sft.trl.learning_rate": 3.0e-4,
     "eval.seed": 7,
+    "eval.max_gen_toks": 4,
     "eval.tasks.*.num_fewshot": 1,
     "analyses.similarity_k": 3,
     "analyses.metric": "demo-mc",

@@ -10,7 +10,8 @@
   reach the judge. An API judge gains nothing from it (nothing to start); per-job grading keeps more parallelism.
 
 Both write exactly the files the per-benchmark rules write, through the same protocol functions, so nothing that
-reads results/judge/ knows which shape ran. SDQ judgments keep their own jobs.
+reads results/judge/ knows which shape ran. Under grouped grading the SDQ judgments of the DGMs' data (when the
+judge tables are on) join the one grading job too.
 """
 
 from __future__ import annotations
@@ -125,6 +126,18 @@ def grading_grouped(config: Mapping[str, Any]) -> bool:
     return bool(judge_plan.judge_section(config)["group_grading"]) and bool(benchmark_models(config))
 
 
+def sdq_dgms(config: Mapping[str, Any]) -> list[str]:
+    """The DGMs whose SDQ judgments the grouped grading job makes (judge tables on), in judged_dgms order."""
+    if not grading_grouped(config) or not judge_plan.judge_section(config)["enabled"]:
+        return []
+    return judge_plan.judged_dgms(config, generated_only=False)
+
+
+def single_sdq_dgms(config: Mapping[str, Any]) -> list[str]:
+    """The DGMs rule sdq_judge judges (none when the grouped grading job does)."""
+    return [] if sdq_dgms(config) else judge_plan.judged_dgms(config, generated_only=False)
+
+
 def single_grade_models(config: Mapping[str, Any], benchmark: str) -> list[str]:
     """The models `benchmark`'s own grading rule grades (none when one job grades everything)."""
     return [] if grading_grouped(config) else benchmark_models(config).get(benchmark, [])
@@ -134,14 +147,23 @@ def grade_outputs(config: Mapping[str, Any]) -> dict[str, list[str]]:
     """Named outputs of the grouped grading rule: per output name, one file per model in benchmark_models order."""
     if not grading_grouped(config):
         return {}
-    return {name: [judge_path(m, f) for m in models]
-            for b, models in benchmark_models(config).items() for name, f in GRADE_FILES[b].items()}  # fmt: skip
+    out = {name: [judge_path(m, f) for m in models]
+           for b, models in benchmark_models(config).items() for name, f in GRADE_FILES[b].items()}  # fmt: skip
+    dgms = sdq_dgms(config)
+    if dgms:
+        out["sdq_judgments"] = [f"results/judge/dgm/{d}/sdq.jsonl" for d in dgms]
+        out["sdq_summary"] = [f"results/judge/dgm/{d}/sdq.json" for d in dgms]
+    return out
 
 
 def grade_answer_inputs(config: Mapping[str, Any]) -> dict[str, list[str]]:
     """The answers the grouped grading job reads, per benchmark, one per model in benchmark_models order."""
     names = {"mtbench": "answers.jsonl", "alpaca_lc": "alpaca_answers.json", "mixeval": "mixeval_answers.json"}
-    return {f"{b}_answers": [judge_path(m, names[b]) for m in models] for b, models in benchmark_models(config).items()}
+    out = {f"{b}_answers": [judge_path(m, names[b]) for m in models] for b, models in benchmark_models(config).items()}
+    dgms = sdq_dgms(config)
+    if dgms:  # the SDQ judgments read the DGMs' generations and the rubrics
+        out["sdq_generations"] = [f"results/generations/{d}.parquet" for d in dgms]
+    return out
 
 
 def grade_params(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -151,7 +173,11 @@ def grade_params(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         "alpaca_lc": lambda: alpaca.annotate_params(config),
         "mixeval": lambda: {**mixeval.parse_params(config), "source": mixeval.section(config)["source"]},
     }
-    return {b: {"models": models, "judge": found[b]()} for b, models in benchmark_models(config).items()}
+    out = {b: {"models": models, "judge": found[b]()} for b, models in benchmark_models(config).items()}
+    dgms = sdq_dgms(config)
+    if dgms:
+        out["sdq"] = {"models": dgms, "judge": judge_plan.sdq_params(config)}
+    return out
 
 
 def grading_runtime(config: Mapping[str, Any]) -> int:
@@ -162,7 +188,8 @@ def grading_runtime(config: Mapping[str, Any]) -> int:
         "mixeval": mixeval.parse_runtime(config),
     }
     load = judge_plan.LOAD_MINUTES
-    return load + sum(len(ms) * (per_job[b] - load) for b, ms in benchmark_models(config).items())
+    sdq = len(sdq_dgms(config)) * (judge_plan.judge_runtime(config, "sdq") - load)
+    return load + sdq + sum(len(ms) * (per_job[b] - load) for b, ms in benchmark_models(config).items())
 
 
 # ---------------------------------------------------------------------------------------------- the jobs
@@ -250,7 +277,7 @@ def run_grading(
     for all of them (rewild.judge.server.serving). `data`: data_inputs by name; `answers_by_benchmark`:
     grade_answer_inputs; `outputs`: grade_outputs; `cadence`: how requests are sent (plan.client_cadence);
     `places`: the job's JudgePlaces. Returns each benchmark's summaries in model order."""
-    from . import mtbench
+    from . import mtbench, sdq
     from .server import serving
 
     first = next(iter(params.values()))["judge"]
@@ -259,7 +286,7 @@ def run_grading(
         for bench, spec in params.items():
             judge = {**spec["judge"], **cadence}
             for i, subject in enumerate(spec["models"]):
-                answers = answers_by_benchmark[f"{bench}_answers"][i]
+                answers = answers_by_benchmark[f"{bench}_answers"][i] if bench != "sdq" else None
                 if bench == "mtbench":
                     paths = {k: data[f"mtbench_{k}"] for k in ("questions", "references", "prompts")}
                     done[bench].append(mtbench.run_grade(
@@ -271,6 +298,12 @@ def run_grading(
                     done[bench].append(alpaca.run_annotate(
                         answers, paths, subject, judge, outputs["alpaca_summary"][i],
                         outputs["alpaca_annotations"][i], places=shared, config_hash=config_hash,
+                    ))  # fmt: skip
+                elif bench == "sdq":
+                    done[bench].append(sdq.run_sdq(
+                        answers_by_benchmark["sdq_generations"][i], subject, judge, outputs["sdq_judgments"][i],
+                        outputs["sdq_summary"][i], rubrics_path=data["sdq_rubrics"], places=shared,
+                        config_hash=config_hash,
                     ))  # fmt: skip
                 else:
                     paths = {s: data[f"mixeval_{s}"] for s in mixeval.SPLITS}

@@ -91,11 +91,6 @@ def map_label(label: str, labels: Mapping[str, str]) -> str | None:
     return None if any(n is None for n in names) else sep.join(names)  # type: ignore[arg-type]
 
 
-def labels_for(name: str, labels: Mapping[str, str]) -> list[str]:
-    """Every paper label mapped to `name`."""
-    return [lab for lab, n in labels.items() if n == name]
-
-
 def ours_from_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """Long frame (group, name, metric, value, lo, hi) of a scores table: each score with value ± 1.96 stderr,
     each aggregate with its `_lo`/`_hi`."""

@@ -130,3 +130,16 @@ def test_grouped_job_budgets_add_up() -> None:
     assert grouped.grading_runtime(v) == load + n * work + sdq
     per_job = judge_plan.answers_runtime(v, "base")
     assert grouped.answers_runtime(v, "base") == load + 3 * (per_job - load)
+
+
+def test_every_graded_stage_carries_what_a_served_judge_needs() -> None:
+    """A served judge starts from the stage's own params (seed, serve_local, ...): SDQ's lacked the seed, so every
+    SDQ job against serve_local failed with KeyError before it sent a request."""
+    from rewild.judge import alpaca_eval, mixeval
+    from rewild.judge import plan as judge_plan
+
+    v = rc.validate(_raw())
+    for params in (judge_plan.grade_params(v), judge_plan.sdq_params(v), alpaca_eval.annotate_params(v),
+                   mixeval.parse_params(v)):
+        assert {"seed", "serve_local", "api_key_env", "model"} <= set(params)
+        assert params["serve_local"]["model"] == "smollm2-135m"

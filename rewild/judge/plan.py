@@ -40,6 +40,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
     "sdq": CLIENT_KEYS
     + (
+        "seed",  # a served judge's seed
         "sdq_n",
         "sdq_seed",
         "sdq_factors",

@@ -7,16 +7,15 @@ from rewild.judge import grouped
 
 def main(job: Job) -> None:
     p = job.params
-    benchmarks = dict(p.benchmarks)
-    names = grouped.data_inputs(job.config, list(benchmarks), grading=False)
     grouped.run_answers(
         # demo models and trained students: a folder built by a rule; otherwise the Hub id
         job.optional("model") or p.model["model_id"],
         p.subject,
         dict(p.model),
-        benchmarks,
-        {name: getattr(job.input, name) for name in names},
-        {name: getattr(job.output, name) for name in grouped.answer_outputs(job.config)},
+        dict(p.benchmarks),
+        # the data files by input name (rewild.judge.grouped.data_inputs), the outputs by name (answer_outputs)
+        {name: str(f) for name, f in job.input.items() if name != "model"},
+        {name: str(f) for name, f in job.output.items()},
         cache_dir=p.cache_dir,
         config_hash=job.config_hash,
     )

@@ -9,13 +9,13 @@ from rewild.judge.server import JudgePlaces
 
 def main(job: Job) -> None:
     p = job.params
-    benchmarks = dict(p.benchmarks)
-    data = [*grouped.data_inputs(job.config, list(benchmarks), grading=True), "sdq_rubrics"]
+    answers = {name: list(files) for name, files in job.input.items() if name.endswith(("_answers", "_generations"))}
     grouped.run_grading(
-        benchmarks,
-        {name: job.optional(name) for name in data},
-        {name: list(getattr(job.input, name)) for name in grouped.grade_answer_inputs(job.config)},
-        {name: list(getattr(job.output, name)) for name in grouped.grade_outputs(job.config)},
+        dict(p.benchmarks),
+        # the data files by input name (rewild.judge.grouped.data_inputs), the answers and outputs by list name
+        {name: str(f) for name, f in job.input.items() if name not in answers and name != "server_model"},
+        answers,
+        {name: list(files) for name, files in job.output.items()},
         # how requests are sent (not a result setting) from the config
         cadence=judge_plan.client_cadence(job.config),
         # serve_local naming a demo build: the built folder (an input); the served judge's output to the rule's log

@@ -139,6 +139,15 @@ STUDY_SECTIONS = {
                     "How often the better DGM on a task also gives the better student (0.5 = chance; paper: 0.5)."),
     "efficiency": ("Generation efficiency", "Per DGM (paper §2.2): tok/s, seconds per 1,000 conversations, "
                    "input:output throughput ratio."),
+    "similarity": ("Response similarity", "Each pair of DGMs' responses to the same prompts (paper Table 5)."),
+    "style": ("Style: Markdown in MT-Bench answers", "Tag counts and mean HTML length per model, the answers "
+              "through markdown2 (paper Table 3)."),
+    "style_pf": ("Style heritability", "PF and MPF of each student over its DGM and between students (paper "
+                 "Table 3)."),
+    "judge_preference": ("Judge preference", "PrefRt and FlipCt of each student against its DGM (paper Table 4)."),
+    "judge_cost": ("Judge tokens, cost and malformed verdicts", "Per judged benchmark and model: requests, tokens, "
+                   "the list-price estimate and `n_malformed`, the verdicts without a readable score (counted, "
+                   "never fatal; a model none of whose verdicts is readable has no score)."),
 }
 
 

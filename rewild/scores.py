@@ -54,7 +54,10 @@ def judged_record(body: Mapping[str, Any], path: str | Path | None = None) -> di
     samples = [float(x) for x in body["samples"]]
     if len(samples) != int(body["n"]):
         raise ValueError(f"{path}: n = {body['n']} but {len(samples)} samples")
-    return {"model": body["model"], "column": body["benchmark"], "score": float(body["score"]),
+    # no score when the judge rated nothing (every verdict malformed: counted in the JSON, never fatal): the cell
+    # is missing, as are the averages it enters
+    score = math.nan if body["score"] is None else float(body["score"])
+    return {"model": body["model"], "column": body["benchmark"], "score": score,
             "stderr": _number(body["stderr"]), "n": int(body["n"]), "samples": samples}
 
 
@@ -108,16 +111,18 @@ def scores_frame(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"no results for {missing}")
-    gaps = df[df[list(columns)].isna().any(axis=1)]
-    if len(gaps):
-        raise ValueError(f"models without every score: {gaps['model'].tolist()}")
+    # a missing result is an error; a result without a score (a judge that read no verdict of the model) is a
+    # missing cell, and so are the aggregates it enters
+    gaps = [m for m, row in by_model.items() if any(c not in row for c in columns)]
+    if gaps:
+        raise ValueError(f"models without every score: {gaps}")
     df = df[["model"] + [f"{c}{s}" for c in columns for s in ("", "_stderr", "_n")]]
     aggs = [a for a in aggregates.AGGREGATES if all(b in columns for b in aggregates.members(a))]
     if aggs:
         df = aggregates.aggregate_table(df, aggs)
         for a in aggs:
-            cis = [aggregate_ci_from_se(dict(zip(columns, row)), ses[model], a)
-                   for model, row in zip(df["model"], df[list(columns)].itertuples(index=False))]
+            cis = [aggregate_ci_from_se(dict(zip(columns, row)), ses[model], a) if not math.isnan(agg) else (agg,) * 3
+                   for model, agg, row in zip(df["model"], df[a], df[list(columns)].itertuples(index=False))]
             df[f"{a}_lo"] = [c[1] for c in cis]
             df[f"{a}_hi"] = [c[2] for c in cis]
     return df

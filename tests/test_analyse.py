@@ -851,3 +851,23 @@ def test_training_curves_and_summary_read_metrics_by_mix(tmp_path: Path) -> None
     assert _is_png(report.run_training_curves(metrics, tmp_path / "plots" / "sft_loss.png"))
     s = report.training_summary(report.sft_metrics_by_mix(metrics)).set_index("mix")
     assert s.loc["gpt-all", "last_loss"] == 1.7 and s.loc["blend", "first_loss"] == 2.4
+
+
+def test_a_judged_score_with_no_readable_verdict_is_a_missing_cell(tmp_path: Path) -> None:
+    """A judge that rated none of a model's turns leaves mtbench.json with score null and no samples (FastChat:
+    the mean over rated turns): the table still builds, that cell and the averages it enters are missing, the
+    other models and columns are untouched."""
+    levels = {"qwen2.5-72b-instruct-250k": LEVELS, "base": {k: v / 2 for k, v in LEVELS.items()}}
+    evals, judged = score_fixtures.write_run(tmp_path, levels)
+    tasks = score_fixtures.PAPER_TASKS
+    full = report.run_scores(evals, judged, MIXES, tasks, PAPER_COLUMNS, str(tmp_path / "a.csv"),
+                             str(tmp_path / "a.md")).set_index("model")
+    path = next(p for p in judged if p.endswith("base/mtbench.json"))
+    body = json.loads(Path(path).read_text())
+    Path(path).write_text(json.dumps({**body, "score": None, "stderr": None, "n": 0, "samples": [],
+                                      "n_malformed": 160}))
+    t = report.run_scores(evals, judged, MIXES, tasks, PAPER_COLUMNS, str(tmp_path / "b.csv"),
+                          str(tmp_path / "b.md")).set_index("model")
+    assert math.isnan(t.loc["base", "mtbench"]) and math.isnan(t.loc["base", "avg9"])
+    assert t.loc["base", "avg7"] == pytest.approx(full.loc["base", "avg7"])  # Avg-7 has no MT-Bench
+    assert t.loc["qwen2.5-72b-instruct-250k", "avg9"] == pytest.approx(full.loc["qwen2.5-72b-instruct-250k", "avg9"])

@@ -540,6 +540,29 @@ def _grade_job(tmp_path, cfg, n, subject="mymodel", out="out") -> dict:
     return rio.read_json(tmp_path / out / "mtbench.json")
 
 
+def test_verdict_prefill_is_continued_and_read_with_the_reply(tmp_path, stub, monkeypatch):
+    """eval.judge.verdict_prefill: each grading request ends in an assistant message the judge continues (vLLM's
+    continue_final_message), and the rating is read from the prefill plus the reply; without it the requests are
+    FastChat's own (no extra fields)."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    with stub.lock:
+        stub.script = [(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "7]] fine"}}],
+                              "usage": {"prompt_tokens": 9, "completion_tokens": 3}})] * 4
+    cfg = _config(stub, concurrency=1, mtbench=MT_LOCAL, verdict_prefill="[[")
+    out = _grade_job(tmp_path, cfg, 2)
+    assert out["score"] == 7.0 and out["n_malformed"] == 0
+    recs = rio.read_jsonl(tmp_path / "out" / "mtbench.jsonl")
+    assert [r["judge_output"] for r in recs] == ["[[7]] fine"] * 4
+    for body in stub.requests:
+        assert body["messages"][-1] == {"role": "assistant", "content": "[["}
+        assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    n = len(stub.requests)
+    _grade_job(plain, _config(stub, concurrency=1, mtbench=MT_LOCAL), 1)
+    assert all("continue_final_message" not in b and b["messages"][-1]["role"] == "user" for b in stub.requests[n:])
+
+
 def test_grade_against_stub_counts_malformed_and_keeps_the_key_secret(tmp_path, stub, monkeypatch, caplog):
     monkeypatch.setenv(KEY_ENV, SECRET)
     caplog.set_level("DEBUG")

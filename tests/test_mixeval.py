@@ -391,3 +391,32 @@ def test_real_run_through_snakemake_with_a_local_vllm_judge(tmp_path):
 
     assert planned(lambda c: c["eval"]["judge"]["serve_local"].update(revision="other")) == {"mixeval"}
     assert planned(lambda c: c["eval"]["mixeval"].update(temperature=0.5)) == {"mixeval_answers", "mixeval"}
+
+
+class _RecordingJudge:
+    """The judge session a parse talks to, answering every request with `reply` (a stand-in for the server)."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.requests = reply, []
+
+    def chat(self, **kwargs):
+        self.requests.append(kwargs)
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply}}]}
+
+
+def test_parser_verdict_prefill_is_read_with_the_reply():
+    """eval.judge.verdict_prefill reaches MixEval's parser: the request ends in the prefill for the judge to
+    continue, and the verdict is read from prefill + reply; without one, MixEval's own request."""
+    items = M.load_items("local", PATHS, 1)
+    (split, entry), = [i for i in items if i[0] == "multiple_choice"]
+    judge = {"parser_attempts": 1, "parser_max_tokens": 8, "parser_temperature": 0.0, "seed": 0,
+             "verdict_prefill": "[["}
+    js = _RecordingJudge("B]]")
+    rec = M.parse_one(js, split, entry, "I think B", judge)
+    assert rec["verdict"] == "B" and rec["judge_response"] == "[[B]]"
+    (req,) = js.requests
+    assert req["messages"][-1] == {"role": "assistant", "content": "[["}
+    assert req["extra"] == {"continue_final_message": True, "add_generation_prompt": False}
+    plain = _RecordingJudge("[[B]]")
+    assert M.parse_one(plain, split, entry, "I think B", {**judge, "verdict_prefill": None})["verdict"] == "B"
+    assert "extra" not in plain.requests[0] and plain.requests[0]["messages"][-1]["role"] == "user"

@@ -363,6 +363,16 @@ def cached_chat(
     return resp
 
 
+def prefilled(messages: Sequence[Mapping[str, Any]], prefill: str | None) -> tuple[list[dict], dict | None]:
+    """`messages` ending in an assistant message `prefill` for the judge to continue, and the request's extra
+    fields for that (vLLM's continue_final_message); without a prefill, the messages as they are and no extra."""
+    msgs = [dict(m) for m in messages]
+    if not prefill:
+        return msgs, None
+    return msgs + [{"role": "assistant", "content": prefill}], {"continue_final_message": True,
+                                                                 "add_generation_prompt": False}
+
+
 def check_not_all_failed(records: Sequence[Mapping[str, Any]]) -> None:
     """A refused request is recorded and counted; every request refused means the judge is unusable."""
     if records and all(r.get("error") for r in records):

@@ -105,6 +105,7 @@ def parse_params(config: Mapping[str, Any]) -> dict[str, Any]:
         **{k: judge[k] for k in judge_plan.CLIENT_KEYS},
         "seed": judge["seed"],
         **{k: m[k] for k in ("parser_temperature", "parser_max_tokens", "parser_attempts")},
+        "verdict_prefill": judge["verdict_prefill"],
         "identity": judge_plan.judge_identity(config, f"{PROMPT_VERSION}:{data_label(config)}"),
         "limit": config["eval"]["judged_limit"],
     }
@@ -434,22 +435,27 @@ def run_answers(
 def parse_one(js: Any, split: str, entry: Mapping[str, Any], response: str, judge: Mapping[str, Any]) -> dict:
     """Ask the parser about one answer, again (next seed) while its verdict cannot be read, up to parser_attempts
     times. A refused request (JudgeRequestError) ends the item's attempts; both are malformed, never fatal."""
-    from .client import JudgeRequestError, first_choice
+    from .client import JudgeRequestError, first_choice, prefilled
 
     rec: dict[str, Any] = {"attempts": 0, "verdict": None, "judge_response": None, "error": None}
+    prefill = judge["verdict_prefill"]
+    messages, extra = prefilled(parser_messages(split, entry, response), prefill)
+    request = {"extra": extra} if extra else {}  # only when set: unprefilled requests keep their cache keys
     for attempt in range(int(judge["parser_attempts"])):
         rec["attempts"] = attempt + 1
         try:
             resp = js.chat(
-                messages=parser_messages(split, entry, response),
+                messages=messages,
                 max_tokens=int(judge["parser_max_tokens"]),
                 temperature=float(judge["parser_temperature"]),
                 seed=int(judge["seed"]) + attempt,
+                **request,
             )
         except JudgeRequestError as exc:
             rec["error"] = str(exc)
             break
         text, _, _ = first_choice(resp)
+        text = (prefill + (text or "")) if prefill else text  # the verdict starts with the prefill
         rec["judge_response"] = text
         rec["verdict"] = read_verdict(split, text)
         if rec["verdict"] is not None:

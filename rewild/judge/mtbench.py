@@ -29,6 +29,7 @@ from .client import (
     cached_chat,
     check_not_all_failed,
     first_choice,
+    prefilled,
 )
 from .parse import parse_rating
 from .plan import first_n
@@ -239,10 +240,12 @@ def grade(
     seed: int,
     cache: VerdictCache | None,
     ledger: TokenLedger | None,
+    prefill: str | None = None,
 ) -> list[dict]:
     """Grade every turn of every answered question, in question order. One record per (question, turn):
     question_id, turn (1-based), category, answer, judge_output, score (1-10 or None), parse (how / why not),
-    error (a refused request). A verdict without a rating is counted, never fatal."""
+    error (a refused request). A verdict without a rating is counted, never fatal. `prefill`
+    (eval.judge.verdict_prefill): the text each verdict starts with; the rating is read from it plus the reply."""
     check_references(questions, references)
     by_answer = {str(a["question_id"]): a for a in answers}
     unknown = sorted(set(by_answer) - {str(q["question_id"]) for q in questions})
@@ -270,23 +273,28 @@ def grade(
             "error": None,
         }
         ref = references.get(str(q["question_id"])) if needs_reference(q) else None
+        messages, extra = prefilled(build_grade_messages(prompts, q, turns, t, ref), prefill)
+        # `extra` only when set: the verdict cache keys requests by their arguments, so the unprefilled requests
+        # keep the keys they had
+        request = {"extra": extra} if extra else {}
         try:
             resp = cached_chat(
                 client,
                 cache,
                 ledger,
-                messages=build_grade_messages(prompts, q, turns, t, ref),
+                messages=messages,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 seed=seed,
+                **request,
             )
         except JudgeRequestError as exc:
             rec["error"] = str(exc)
             rec["parse"] = "request_failed"
             return rec
         text, _, _ = first_choice(resp)
-        rec["judge_output"] = text
-        rec["score"], rec["parse"] = parse_rating(text)
+        rec["judge_output"] = (prefill or "") + (text or "") if prefill else text
+        rec["score"], rec["parse"] = parse_rating(rec["judge_output"])
         return rec
 
     records = client.map(one, items, what="mt-bench grading")
@@ -430,6 +438,7 @@ def run_grade(
             seed=int(j["seed"]),
             cache=judge_session.cache,
             ledger=judge_session.ledger,
+            prefill=j["verdict_prefill"],
         )
         endpoint_info = judge_session.describe()
     summary = summarise_grades(records)

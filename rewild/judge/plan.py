@@ -37,7 +37,7 @@ RUBRICS = Path("data") / "judge" / "rubrics.yaml"  # eval.judge.rubrics null: th
 CLIENT_KEYS = ("base_url", "model", "api_key_env", "serve_local")
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "answers": ("seed", "answer_max_tokens", "answer_max_model_len", "answer_temperature"),
-    "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature"),
+    "grade": CLIENT_KEYS + ("seed", "grade_max_tokens", "grade_temperature", "verdict_prefill"),
     "sdq": CLIENT_KEYS
     + (
         "seed",  # a served judge's seed

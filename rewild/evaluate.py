@@ -376,7 +376,7 @@ def evaluate_task(lm: Any, tm: Any, *, model_path: str, model_name: str, setting
     lm_task = task["lm_eval_task"]
     apply_ct = eval_cfg["apply_chat_template"]
     batch_size = eval_cfg["batch_size"]
-    limit = eval_cfg["limit"]
+    limit = task["limit"] or eval_cfg["limit"]  # the task's own, else eval.limit
     max_gen_toks = eval_cfg["max_gen_toks"]
     num_fewshot = task["num_fewshot"]
     allow_code = bool(eval_cfg["allow_code_execution"])

@@ -138,6 +138,35 @@ def ours_from_style(counts: pd.DataFrame, pf: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(group="style", lo=math.nan, hi=math.nan)
 
 
+def ours_from_preference(pref: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Rule judge_tables' preference table as comparison rows, under the run's names (a DGM as the reference model
+    `dgm-<key>`, as paper.labels names it): PrefRt of each ordered pair ("A vs B", percent), each model's mean
+    over its first judgment per question (`mtbench_dedup_mean`, the notebook's), its MT-Bench score (`mtbench`,
+    from the scores table) and each DGM's FlipCt (`flip_count`)."""
+    from .plan import REFERENCE_PREFIX
+
+    dgms = set(pref.loc[pref["kind"] == "student_vs_dgm", "b"])
+
+    def named(x: str) -> str:
+        return REFERENCE_PREFIX + x if x in dgms else x
+
+    rows = []
+    for r in pref[pref["kind"] != "flipct"].itertuples(index=False):
+        a, b = named(r.a), named(r.b)
+        rows += [{"name": f"{a} vs {b}", "metric": "pref_rate", "value": float(r.prefrt_a_over_b)},
+                 {"name": f"{b} vs {a}", "metric": "pref_rate", "value": float(r.prefrt_b_over_a)},
+                 {"name": a, "metric": "mtbench_dedup_mean", "value": float(r.mean_a)},
+                 {"name": b, "metric": "mtbench_dedup_mean", "value": float(r.mean_b)}]
+        if r.kind == "student_vs_dgm" and pd.notna(r.flipct):
+            rows.append({"name": b, "metric": "flip_count", "value": float(r.flipct)})
+    judged = {n for row in rows for n in row["name"].split(" vs ")}
+    if "mtbench" in scores.columns:
+        rows += [{"name": m, "metric": "mtbench", "value": float(v)}
+                 for m, v in zip(scores["model"], scores["mtbench"]) if m in judged]
+    out = pd.DataFrame(rows, columns=["name", "metric", "value"]).drop_duplicates(["name", "metric"])
+    return out.assign(group="preference", lo=math.nan, hi=math.nan)
+
+
 def ours_from_inheritance(inh: pd.DataFrame, pair_name: str | None) -> pd.DataFrame:
     """The run's ordering agreement, under the name of the paper's DGM pair (the run's is over its reference
     DGMs: the same number only when those are the pair)."""
@@ -224,10 +253,12 @@ def run_comparison(
     inheritance_csv: str | os.PathLike | None,
     style_csv: str | os.PathLike | None = None,
     style_pf_csv: str | os.PathLike | None = None,
+    preference_csv: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """results/tables/paper_comparison.csv (+ its per-table summary and the ours-vs-paper figure). The optional
     tables are None when the config makes no such table (the comparison then lists their cells as not run)."""
-    parts = [ours_from_scores(pd.read_csv(scores_csv))]
+    score_table = pd.read_csv(scores_csv)
+    parts = [ours_from_scores(score_table)]
     if similarity_csv:
         parts.append(ours_from_similarity(pd.read_csv(similarity_csv)))
     if efficiency_csv:
@@ -238,9 +269,11 @@ def run_comparison(
         parts.append(ours_from_inheritance(pd.read_csv(inheritance_csv), pair))
     if style_csv and style_pf_csv:
         parts.append(ours_from_style(pd.read_csv(style_csv), pd.read_csv(style_pf_csv)))
+    if preference_csv:
+        parts.append(ours_from_preference(pd.read_csv(preference_csv), score_table))
     ours = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     groups_run = {"scores": True, "similarity": bool(similarity_csv), "efficiency": bool(efficiency_csv),
-                  "style": bool(style_csv and style_pf_csv), "preference": False}
+                  "style": bool(style_csv and style_pf_csv), "preference": bool(preference_csv)}
     cmp = comparison(load_reference(reference_csv), ours, labels, groups_run)
     write_csv(cmp, out_csv)
     write_csv(comparison_summary(cmp), out_summary_csv)

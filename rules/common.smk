@@ -150,6 +150,11 @@ def comparison_tables(wildcards):
         "inheritance": "results/tables/inheritance.csv",
         "style": STYLE_TABLES[:1],
         "style_pf": STYLE_TABLES[1:],
+        "preference": (
+            "results/tables/judge_preference.csv"
+            if judge_plan.judge_section(config)["enabled"]
+            else []
+        ),
     }
 
 
@@ -254,6 +259,14 @@ def summary_tables(wildcards):
     }
     if GENERATED_DGMS:
         tables["efficiency"] = "results/tables/efficiency.csv"
+    if len(DGMS) > 1:
+        tables["similarity"] = "results/tables/similarity.csv"
+    if STYLE_TABLES:
+        tables["style"], tables["style_pf"] = STYLE_TABLES
+    if judge_plan.judge_section(config)["enabled"]:
+        tables["judge_preference"] = "results/tables/judge_preference.csv"
+    if judge_plan.cost_inputs(config):
+        tables["judge_cost"] = judge_plan.JUDGE_COST
     tables["paper_comparison"] = "results/tables/paper_comparison.csv"
     tables["paper_comparison_summary"] = "results/tables/paper_comparison_summary.csv"
     tables["significance"] = "results/tables/significance.csv"

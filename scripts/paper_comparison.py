@@ -20,6 +20,7 @@ def main(job: Job) -> None:
         inheritance_csv=optional_input(job.input.inheritance),
         style_csv=optional_input(job.input.style),
         style_pf_csv=optional_input(job.input.style_pf),
+        preference_csv=optional_input(job.input.preference),
     )
 
 

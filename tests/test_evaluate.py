@@ -163,7 +163,7 @@ def test_gpu_evaluation_without_cuda_fails_before_loading(tmp_path, monkeypatch)
     monkeypatch.setattr(engine, "cuda_device_count", lambda: 0)
     with pytest.raises(engine.DeviceError, match=r"asks for 1 GPU\(s\) but 0 usable"):
         E.run(model_path="meta-llama/Llama-3.1-8B", model_name="base", settings=STUDENT,
-              tasks={"bbh": {"lm_eval_task": "leaderboard_bbh", "metric": "acc_norm", "num_fewshot": None}},
+              tasks={"bbh": {"lm_eval_task": "leaderboard_bbh", "metric": "acc_norm", "num_fewshot": None, "limit": None}},
               eval_cfg={**EVAL_CFG, "backend": "vllm"}, out_paths={"bbh": tmp_path / "x.json"}, config_hash=None)
     assert not (tmp_path / "x.json").exists()
 
@@ -288,7 +288,7 @@ CPU = {"revision": None, "gpus": 0, "max_model_len": 512, "trust_remote_code": F
 
 
 def run_eval(model, name, key, task, cfg, out, config_hash=None):
-    return E.run(model_path=str(model), model_name=name, settings=CPU, tasks={key: {"num_fewshot": None, **task}},
+    return E.run(model_path=str(model), model_name=name, settings=CPU, tasks={key: {"num_fewshot": None, "limit": None, **task}},
                  eval_cfg=cfg, out_paths={key: out}, config_hash=config_hash)[key]
 
 
@@ -297,8 +297,8 @@ def run_eval(model, name, key, task, cfg, out, config_hash=None):
 def test_one_job_for_several_tasks_scores_each_as_alone(tmp_path):
     """eval.group_tasks: one model load and task index for both tasks, each task its own JSON, with the samples,
     score and n-shot it gets in a job of its own (each simple_evaluate is seeded at its start)."""
-    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None},
-             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": 1}}
+    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None, "limit": None},
+             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": 1, "limit": None}}
     cfg = {**EVAL_CFG, "limit": 4}
     outs = {k: tmp_path / "grouped" / f"{k}.json" for k in tasks}
     grouped = E.run(model_path=str(TINY), model_name="base", settings=CPU, tasks=tasks, eval_cfg=cfg,
@@ -321,9 +321,10 @@ def test_one_job_for_several_tasks_scores_each_as_alone(tmp_path):
 @pytest.mark.slow
 def test_max_gen_toks_caps_generative_tasks_only(tmp_path):
     """eval.max_gen_toks reaches lm-eval as gen_kwargs: the generative task runs with that budget (lm-eval's own
-    resolved config says so, and the task config hash changes), the loglikelihood task is untouched."""
-    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None},
-             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": None}}
+    resolved config says so, and the task config hash changes), the loglikelihood task is untouched; a task's own
+    limit wins over eval.limit."""
+    tasks = {"mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None, "limit": 3},
+             "gen": {"lm_eval_task": "demo_gen", "metric": "exact_match", "num_fewshot": None, "limit": None}}
     runs = {}
     for cap in (None, 3):
         outs = {k: tmp_path / str(cap) / f"{k}.json" for k in tasks}
@@ -337,6 +338,7 @@ def test_max_gen_toks_caps_generative_tasks_only(tmp_path):
     assert runs[3]["gen"]["provenance"]["task_config_hash"] != runs[None]["gen"]["provenance"]["task_config_hash"]
     assert runs[3]["mc"]["provenance"]["task_config_hash"] == runs[None]["mc"]["provenance"]["task_config_hash"]
     assert runs[3]["mc"]["samples"] == runs[None]["mc"]["samples"]
+    assert runs[3]["mc"]["n"] == 3 and runs[3]["gen"]["n"] == 2  # the task's limit, eval.limit
 
 
 @needs_real
@@ -344,8 +346,8 @@ def test_max_gen_toks_caps_generative_tasks_only(tmp_path):
 def test_replicas_setting_runs_the_installed_task_on_its_replica(tmp_path):
     """eval.replicas: the paper's task name (leaderboard_musr, lm-eval's installed definition) runs offline, each
     leaf reading its replica; eval.include_path still serves the local tasks in the same job."""
-    tasks = {"musr": {"lm_eval_task": "leaderboard_musr", "metric": "acc_norm", "num_fewshot": None},
-             "mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None}}
+    tasks = {"musr": {"lm_eval_task": "leaderboard_musr", "metric": "acc_norm", "num_fewshot": None, "limit": None},
+             "mc": {"lm_eval_task": "demo_mc", "metric": "acc", "num_fewshot": None, "limit": None}}
     cfg = {**EVAL_CFG, "replicas": "data/replicas", "limit": 2}
     outs = {k: tmp_path / f"{k}.json" for k in tasks}
     bodies = E.run(model_path=str(TINY), model_name="base", settings=CPU, tasks=tasks, eval_cfg=cfg,

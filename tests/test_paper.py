@@ -200,3 +200,36 @@ def test_summary_has_the_comparison_and_significance_sections(ref: pd.DataFrame,
     assert "## Reproduction vs paper" in text and "### Compared cells" in text and "### Cells not compared" in text
     assert "| headline | Re-Wild | avg8 | rw |" in text
     assert "## Are the differences real?" in text and "ours only: not significant" in text
+
+
+def test_the_papers_preference_table_compares_with_zero_difference(ref: pd.DataFrame, tmp_path: Path) -> None:
+    """Table 4 (PrefRt between its four models, the de-duplicated means, FlipCt, MT-Bench) written as rule
+    judge_tables writes it (DGMs by key; the student-student, student-DGM and cross pairs), fed in with the paper's
+    labels mapped: every preference cell is compared with difference 0."""
+    t = ref[ref["table"] == "preference"]
+    v = {(r.label, r.metric): r.value for r in t.itertuples(index=False)}
+    labels = {"L8B:L70 500k": "l70-500k", "L8B:Q72 500k": "q72-500k", "L70 : None": "dgm-l70",
+              "Q72 : None": "dgm-q72"}
+    back = {n: lab for lab, n in labels.items()}
+    key = {"l70-500k": "l70-500k", "q72-500k": "q72-500k", "l70": "dgm-l70", "q72": "dgm-q72"}
+
+    def row(kind: str, a: str, b: str, flip: bool = False) -> dict:
+        la, lb = back[key[a]], back[key[b]]
+        r = {"kind": kind, "a": a, "b": b, "mean_a": v[(la, "mtbench_dedup_mean")],
+             "mean_b": v[(lb, "mtbench_dedup_mean")], "prefrt_a_over_b": v[(f"{la} vs {lb}", "pref_rate")],
+             "prefrt_b_over_a": v[(f"{lb} vs {la}", "pref_rate")]}
+        return {**r, "flipct": v[(lb, "flip_count")]} if flip else r
+
+    rows = [row("student_vs_dgm", "l70-500k", "l70", True), row("student_vs_dgm", "q72-500k", "q72", True),
+            row("student_vs_student", "l70-500k", "q72-500k"), row("other", "l70-500k", "q72"),
+            row("other", "q72-500k", "l70"), row("other", "l70", "q72"), {"kind": "flipct", "a": "students",
+                                                                          "b": "dgms"}]
+    pref = tmp_path / "judge_preference.csv"
+    pd.DataFrame(rows).to_csv(pref, index=False)
+    scores = _scores_csv(tmp_path / "scores.csv", {n: {"mtbench": v[(lab, "mtbench")]} for lab, n in labels.items()})
+    cmp = paper.run_comparison(scores, REFERENCE, labels, tmp_path / "cmp.csv", tmp_path / "sum.csv",
+                               tmp_path / "cmp.png", similarity_csv=None, efficiency_csv=None,
+                               efficiency_corr_csv=None, inheritance_csv=None, preference_csv=pref)
+    mine = cmp[cmp["table"] == "preference"]
+    assert len(mine) == len(t) and (mine["status"] == "compared").all(), mine[mine["status"] != "compared"]
+    assert (mine["diff"] == 0).all(), mine[mine["diff"] != 0][["label", "metric", "paper", "ours"]]

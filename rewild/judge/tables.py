@@ -31,6 +31,16 @@ def per_question_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, float
     return {q: sum(v) / len(v) for q, v in acc.items()}
 
 
+def cross_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs of Table 4 that are neither a student with its own DGM nor two students: each student with every
+    other DGM, and every two DGMs (the paper's table has PrefRt between all four of its models)."""
+    students = list(dict.fromkeys(s for s, _ in pairs))
+    dgms = list(dict.fromkeys(d for _, d in pairs))
+    own = set(pairs)
+    out = [(s, d) for s in students for d in dgms if (s, d) not in own]
+    return out + [(dgms[i], dgms[j]) for i in range(len(dgms)) for j in range(i + 1, len(dgms))]
+
+
 def preference_table(
     per_question: Mapping[str, Mapping[str, float]],
     pairs: Sequence[tuple[str, str]],
@@ -301,7 +311,7 @@ def run_preference(
     missing = sorted({x for pair in keyed for x in pair if x not in per_q})
     if missing:
         raise KeyError(f"run_preference: no grades for {missing}")
-    table = preference_table(per_q, keyed)
+    table = preference_table(per_q, keyed, cross_pairs(keyed))
     for col in ("a", "b", "dgm_a", "dgm_b"):
         table[col] = table[col].map(lambda v: v.removeprefix(DGM_PREFIX) if isinstance(v, str) else v)
     rio.write_csv(table, out_csv)

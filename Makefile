@@ -17,7 +17,7 @@ demo: venv
 test: venv
 	$(DEMO_ENV) tools/run-tests $(PYTEST_ARGS)
 
-# the whole config/paper-mini.yaml run on CPU (35-45 min on 2 cores): not part of make test yet
+# the whole config/paper-mini.yaml run on CPU alone (make test runs it too, beside the live-Slurm tests)
 test-paper-mini: venv
 	$(DEMO_ENV) $(VENV)/bin/python -m pytest -ra -m paper_mini $(PYTEST_ARGS)
 

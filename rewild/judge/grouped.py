@@ -101,14 +101,26 @@ def data_inputs(config: Mapping[str, Any], benchmarks: Sequence[str], *, grading
     return out
 
 
+def mixeval_answer_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**mixeval.answer_params(config), "source": mixeval.section(config)["source"]}
+
+
+def mixeval_parse_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**mixeval.parse_params(config), "source": mixeval.section(config)["source"]}
+
+
+# each benchmark's params of a stage: what its per-benchmark rule's params hold (MixEval's rules carry the data
+# source beside them)
+STAGE_PARAMS = {
+    "answers": {"mtbench": judge_plan.answer_params, "alpaca_lc": alpaca.answer_params,
+                "mixeval": mixeval_answer_params},
+    "grade": {"mtbench": judge_plan.grade_params, "alpaca_lc": alpaca.annotate_params, "mixeval": mixeval_parse_params},
+}  # fmt: skip
+
+
 def answer_params(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """What each benchmark's answers depend on (the per-benchmark answer rules' params)."""
-    found = {
-        "mtbench": lambda: judge_plan.answer_params(config),
-        "alpaca_lc": lambda: alpaca.answer_params(config),
-        "mixeval": lambda: {**mixeval.answer_params(config), "source": mixeval.section(config)["source"]},
-    }
-    return {b: found[b]() for b in answer_benchmarks(config)}
+    return {b: STAGE_PARAMS["answers"][b](config) for b in answer_benchmarks(config)}
 
 
 def answers_config_hash(config: Mapping[str, Any], subject: str) -> str:
@@ -168,12 +180,8 @@ def grade_answer_inputs(config: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def grade_params(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per benchmark: its grading params (judge identity included: a changed judge reruns the job) and models."""
-    found = {
-        "mtbench": lambda: judge_plan.grade_params(config),
-        "alpaca_lc": lambda: alpaca.annotate_params(config),
-        "mixeval": lambda: {**mixeval.parse_params(config), "source": mixeval.section(config)["source"]},
-    }
-    out = {b: {"models": models, "judge": found[b]()} for b, models in benchmark_models(config).items()}
+    grade = STAGE_PARAMS["grade"]
+    out = {b: {"models": models, "judge": grade[b](config)} for b, models in benchmark_models(config).items()}
     dgms = sdq_dgms(config)
     if dgms:
         out["sdq"] = {"models": dgms, "judge": judge_plan.sdq_params(config)}

@@ -104,6 +104,35 @@ def demo_model_inputs(wildcards):
     return plan.local_build_inputs(config, wildcards.name)
 
 
+def demo_model_build(wildcards):
+    return LOCAL_BUILDS[wildcards.name]
+
+
+# generation jobs (rules/generate.smk): what a DGM's job receives and its shape
+def dgm_params(wildcards):
+    return plan.dgm_params(config, wildcards.dgm)
+
+
+def generate_params(wildcards):
+    return plan.generation_params(config, wildcards.dgm)
+
+
+def generate_threads(wildcards):
+    return resources.generate_threads(config, wildcards.dgm)
+
+
+def generate_gpus(wildcards):
+    return DGMS[wildcards.dgm]["gpus"]
+
+
+def generate_mem_mb(wildcards, attempt):
+    return resources.generate_mem_mb(config, wildcards.dgm, attempt)
+
+
+def generate_runtime(wildcards, attempt):
+    return resources.generate_runtime(config, wildcards.dgm, attempt)
+
+
 def dgm_shards(wildcards):
     return expand(
         "results/generations/{dgm}/{shard}.parquet", dgm=wildcards.dgm, shard=SHARDS
@@ -112,6 +141,27 @@ def dgm_shards(wildcards):
 
 def mix_inputs(wildcards):
     return plan.mix_input_files(config, wildcards.mix)
+
+
+# SFT jobs (rules/sft.smk): what a run receives (its student, its settings) and its shape
+def sft_student_params(wildcards):
+    return plan.run_student_params(config, wildcards.mix)
+
+
+def sft_student_id(wildcards):
+    return plan.run_student_id(config, wildcards.mix)
+
+
+def sft_run_params(wildcards):
+    return plan.sft_params(config, wildcards.mix)
+
+
+def sft_mem_mb(wildcards, attempt):
+    return resources.sft_mem_mb(config, attempt)
+
+
+def sft_runtime(wildcards, attempt):
+    return resources.sft_runtime(config, plan.run_mix(config, wildcards.mix), attempt)
 
 
 def student_dir(wildcards):

@@ -12,7 +12,7 @@ rule build_demo_model:
     conda:
         conda_env("train")
     params:
-        build=lambda wc: LOCAL_BUILDS[wc.name],
+        build=demo_model_build,
     script:
         "../scripts/build_demo_model.py"
 
@@ -33,16 +33,16 @@ rule generate:
         dgm=_alternatives(GENERATED_DGMS),
     conda:
         conda_env("vllm")
-    threads: lambda wc: resources.generate_threads(config, wc.dgm)
+    threads: generate_threads
     resources:
-        gpu=lambda wc: DGMS[wc.dgm]["gpus"],
+        gpu=generate_gpus,
         nodes=1,
-        mem_mb=lambda wc, attempt: resources.generate_mem_mb(config, wc.dgm, attempt),
-        runtime=lambda wc, attempt: resources.generate_runtime(config, wc.dgm, attempt),
+        mem_mb=generate_mem_mb,
+        runtime=generate_runtime,
     params:
         dgm_key="{dgm}",
-        dgm=lambda wc: plan.dgm_params(config, wc.dgm),
-        generation=lambda wc: plan.generation_params(config, wc.dgm),
+        dgm=dgm_params,
+        generation=generate_params,
         versions=plan.stage_versions("generate"),
         progress_dir="results/.progress/generate/{dgm}/{shard}",
         cache_dir=".cache/vllm",
@@ -67,7 +67,7 @@ rule source_responses:
         conda_env("analysis")
     params:
         dgm_key="{dgm}",
-        dgm=lambda wc: plan.dgm_params(config, wc.dgm),
+        dgm=dgm_params,
     script:
         "../scripts/source_responses.py"
 

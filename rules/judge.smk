@@ -12,7 +12,9 @@
 JUDGE_TARGETS = judge_plan.judge_targets(config)
 # generated DGMs answer MT-Bench (JUDGE_MODELS); every DGM with responses (the GPT source too) gets SDQ judgments
 SDQ_DGMS = judge_plan.judged_dgms(config, generated_only=False)
-SDQ_RULE_DGMS = grouped.single_sdq_dgms(config)  # those rule sdq_judge judges (judged.smk: the grouped ones)
+SDQ_RULE_DGMS = grouped.single_sdq_dgms(
+    config
+)  # those rule sdq_judge judges (judged.smk: the grouped ones)
 JUDGE_MODELS = judge_plan.judged_models(config)
 # every model graded on MT-Bench: the judged ones, and each model the scores table takes MT-Bench of
 MTBENCH_MODELS = judge_plan.mtbench_models(config)

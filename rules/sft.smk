@@ -16,15 +16,13 @@ rule sft:
     resources:
         gpu=config["sft"]["gpus"],
         nodes=1,
-        mem_mb=lambda wc, attempt: resources.sft_mem_mb(config, attempt),
-        runtime=lambda wc, attempt: resources.sft_runtime(
-            config, plan.run_mix(config, wc.mix), attempt
-        ),
+        mem_mb=sft_mem_mb,
+        runtime=sft_runtime,
     params:
-        student=lambda wc: plan.run_student_params(config, wc.mix),
+        student=sft_student_params,
         versions=plan.stage_versions("sft"),
-        student_id=lambda wc: plan.run_student_id(config, wc.mix),
-        sft=lambda wc: plan.sft_params(config, wc.mix),
+        student_id=sft_student_id,
+        sft=sft_run_params,
         checkpoint_dir="results/.progress/sft/{mix}",
         config_hash=sft_config_hash,
     script:

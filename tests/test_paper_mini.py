@@ -27,10 +27,12 @@ def _config() -> dict:
 
 
 def _workdir(tmp_path: Path) -> Path:
-    """A run directory whose repo-relative data paths (prompts, replicas, wheels) resolve: data and .cache linked."""
-    tmp_path.mkdir(exist_ok=True)
-    for name in ("data", ".cache"):
-        (tmp_path / name).symlink_to(REPO / name)
+    """A run directory whose repo-relative data paths (prompts, replicas, the SmolLM2 wheel) resolve: data and
+    .cache/wheels linked; the rest of .cache (the judge's verdict cache, vLLM's) is the run's own, so no verdict
+    of an earlier run is reused."""
+    (tmp_path / ".cache").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "data").symlink_to(REPO / "data")
+    (tmp_path / ".cache" / "wheels").symlink_to(REPO / ".cache" / "wheels")
     return tmp_path
 
 

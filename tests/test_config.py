@@ -374,7 +374,16 @@ def received(cfg: dict, path: tuple) -> list[tuple[str, object]]:
         stages = [s for s, keys in judge_plan.STAGE_KEYS.items() if rest[1] in keys]
         if stages:
             return [(f"judge {s}", _at(judge_plan.stage_params(cfg, s), rest[1:])) for s in stages]
-    elif section == "eval" and rest[0] not in ("tasks", *plan.RESULT_NEUTRAL_EVAL):
+    elif section == "eval" and rest[0] in ("alpaca_eval", "mixeval", "judged_limit"):
+        from rewild.judge import alpaca_eval, mixeval
+
+        stage_params = {"alpaca_eval": (alpaca_eval.answer_params, alpaca_eval.annotate_params),
+                        "mixeval": (mixeval.answer_params, mixeval.parse_params),
+                        "judged_limit": (judge_plan.answer_params, judge_plan.grade_params)}[rest[0]]
+        key = "limit" if rest[0] == "judged_limit" else rest[1]
+        found = [(f"{rest[0]} {fn.__name__}", fn(cfg)[key]) for fn in stage_params if key in fn(cfg)]
+        return found or [("config", _at(cfg, path))]
+    elif section == "eval" and rest[0] not in ("tasks", *plan.JUDGED_EVAL_KEYS, *plan.RESULT_NEUTRAL_EVAL):
         return [("evaluate", _at(plan.eval_params(cfg), rest))]
     if section == "mixes" and rest[1] == "components":
         return [(f"mix[{rest[0]}]", _at(plan.mix_params(cfg, rest[0]), rest[1:]))]

@@ -57,8 +57,10 @@ def validated(judge: dict) -> dict:
 
 
 def judge_settings(**judge) -> dict:
-    """Validated `eval.judge` settings (what the rules hand the stage entries, every stage's keys included)."""
-    return validated(judge)["eval"]["judge"]
+    """Validated `eval.judge` settings (what the rules hand the stage entries, every stage's keys included, with the
+    items each judged benchmark takes: eval.judged_limit)."""
+    cfg = validated(judge)
+    return {**cfg["eval"]["judge"], "limit": cfg["eval"]["judged_limit"]}
 
 
 # one SDQ judgment's settings as the schema's defaults give them (sdq.run_sdq passes them from eval.judge)
@@ -853,7 +855,14 @@ def test_preference_table_matches_analyse(tmp_path):
         [("s-a", "a"), ("s-b", "b")],
     )
     on_disk = pd.read_csv(tmp_path / "pref.csv")
-    assert list(on_disk["kind"]) == ["student_vs_dgm", "student_vs_dgm", "student_vs_student", "flipct"]
+    # then Table 4's other pairs: each student with the other DGM, and the two DGMs
+    assert list(on_disk["kind"]) == ["student_vs_dgm", "student_vs_dgm", "student_vs_student", "other", "other",
+                                     "other", "flipct"]
+    other = on_disk[on_disk["kind"] == "other"]
+    assert list(zip(other["a"], other["b"])) == [("s-a", "b"), ("s-b", "a"), ("a", "b")]
+    dgm_a = preference.first_judgment_per_question(_grades(grades["dgm-a"]))
+    dgm_b = preference.first_judgment_per_question(_grades(grades["dgm-b"]))
+    assert other["prefrt_a_over_b"].iloc[2] == pytest.approx(preference.pref_rate(dgm_a, dgm_b))
     assert (tmp_path / "mt.png").stat().st_size > 1000
     assert set(pd.read_csv(tmp_path / "mt.csv")["kind"]) == {"student", "dgm"}
 
@@ -1286,7 +1295,7 @@ def test_real_local_judge_end_to_end(tmp_path, monkeypatch):
         "subject": "dgm-smollm2",
         "model": str(SMOLLM2),
         "model_settings": JP.subject_settings(cfg, "base"),  # what a student's answers job receives
-        "judge": JP.stage_params(cfg, "answers"),
+        "judge": JP.answer_params(cfg),  # what rule judge_answers hands run_answers
         "out_jsonl": str(tmp_path / "answers.jsonl"),
         "out_meta": str(tmp_path / "answers.json"),
         "cache_dir": str(cache),

@@ -140,10 +140,10 @@ def answer_all(
     if shared is None:
         shared = load(model, settings, max_model_len=max_model_len, n_requests=len(questions), seed=seed,
                       cache_dir=cache_dir, what=what)
-        engine_seconds = shared.load_seconds
+        engine_seconds, L = shared.load_seconds, shared.max_model_len  # loaded at this benchmark's context
     else:
         engine_seconds = 0.0  # the job's load, counted once by whoever loaded it
-    L = min(context_length(model, settings, max_model_len), shared.max_model_len)
+        L = min(context_length(model, settings, max_model_len), shared.max_model_len)
     llm, tokenizer = shared.llm, shared.tokenizer
     template = chat_template.for_inference(settings["chat_template"])
     from vllm import SamplingParams
